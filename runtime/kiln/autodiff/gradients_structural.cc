@@ -1,0 +1,98 @@
+// Gradient rules of contractions, reductions and shape ops, written with Kiln's public ops.
+#include "kiln/core/op_def.h"
+#include "kiln/ops.h"
+
+namespace kiln {
+namespace {
+using Grads = std::vector<Tensor>;
+
+// The reduced result's gradient reshaped with kept dims, then broadcast to the input's shape.
+Tensor expand_reduced(const GradContext& c, const Tensor& g) {
+  const Shape& s = c.in[0].shape();
+  Shape kd = s;
+  if (c.attrs.ints.empty())
+    for (int i = 0; i < s.rank(); ++i) kd[i] = 1;
+  for (int64_t a : c.attrs.ints) kd[normalize_axis(a, s.rank(), "reduce")] = 1;
+  return broadcast_to(reshape(g, kd.vec()), s);
+}
+}  // namespace
+
+// C = op(A) op(B): each case below is d/dA and d/dB of the four transpose combinations.
+Grads grad_MatMul(const GradContext& c) {
+  const Tensor &a = c.in[0], &b = c.in[1], &g = c.grad;
+  const bool ta = c.attrs.b0, tb = c.attrs.b1;
+  Tensor ga, gb;
+  if (c.needs_grad(0)) {
+    if (!ta) ga = tb ? matmul(g, b) : matmul(g, b, false, true);
+    else ga = tb ? matmul(b, g, true, true) : matmul(b, g, false, true);
+  }
+  if (c.needs_grad(1)) {
+    if (!tb) gb = ta ? matmul(a, g) : matmul(a, g, true, false);
+    else gb = ta ? matmul(g, a, true, true) : matmul(g, a, true, false);
+  }
+  return {ga, gb};
+}
+
+Grads grad_ReduceSum(const GradContext& c) { return {expand_reduced(c, c.grad)}; }
+Grads grad_ReduceMean(const GradContext& c) {
+  double count = static_cast<double>(c.in[0].num_elements()) / static_cast<double>(std::max<int64_t>(c.out.num_elements(), 1));
+  return {expand_reduced(c, c.grad) / count};
+}
+// The gradient goes to the maxima, split evenly among ties (as TF does).
+Grads grad_ReduceMax(const GradContext& c) {
+  const Tensor& x = c.in[0];
+  Tensor is_max = cast(equal(x, expand_reduced(c, c.out)), x.dtype());
+  Tensor ties = expand_reduced(c, reduce_sum(is_max, c.attrs.ints.empty() ? Axes{} : Axes(c.attrs.ints.begin(), c.attrs.ints.end()),
+                                             c.attrs.b0));
+  return {expand_reduced(c, c.grad) * is_max / ties};
+}
+
+Grads grad_Reshape(const GradContext& c) { return {reshape(c.grad, c.in[0].shape().vec())}; }
+Grads grad_Transpose(const GradContext& c) {
+  std::vector<int64_t> inverse(static_cast<size_t>(c.attrs.ints.size()));
+  for (int i = 0; i < c.attrs.ints.size(); ++i) inverse[static_cast<size_t>(c.attrs.ints[i])] = i;
+  return {transpose(c.grad, inverse)};
+}
+Grads grad_BroadcastTo(const GradContext& c) { return {sum_to_shape(c.grad, c.in[0].shape())}; }
+
+Grads grad_Concat(const GradContext& c) {
+  const int ax = normalize_axis(c.attrs.i0, c.out.rank(), "concat");
+  Grads grads;
+  int64_t start = 0;
+  for (size_t k = 0; k < c.in.size(); ++k) {
+    const Shape& s = c.in[k].shape();
+    if (c.needs_grad(k)) {
+      std::vector<int64_t> begin(static_cast<size_t>(s.rank()), 0), size = s.vec();
+      begin[static_cast<size_t>(ax)] = start;
+      grads.push_back(slice(c.grad, begin, size));
+    } else {
+      grads.emplace_back();
+    }
+    start += s[ax];
+  }
+  return grads;
+}
+
+// The slice's gradient placed back into zeros, padding one dimension at a time with concat.
+Grads grad_Slice(const GradContext& c) {
+  const Shape& full = c.in[0].shape();
+  Tensor g = c.grad;
+  for (int d = 0; d < full.rank(); ++d) {
+    const int64_t before = c.attrs.ints[d], after = full[d] - before - g.shape()[d];
+    if (before == 0 && after == 0) continue;
+    std::vector<Tensor> parts;
+    Shape pad = g.shape();
+    if (before > 0) { pad[d] = before; parts.push_back(zeros(pad, g.dtype())); }
+    parts.push_back(g);
+    if (after > 0) { pad[d] = after; parts.push_back(zeros(pad, g.dtype())); }
+    g = concat(parts, d);
+  }
+  return {g};
+}
+
+Grads grad_Gather(const GradContext& c) {
+  return {unsorted_segment_sum(c.grad, c.in[1], c.in[0].dim(0)), Tensor()};
+}
+Grads grad_UnsortedSegmentSum(const GradContext& c) { return {gather(c.grad, c.in[1]), Tensor()}; }
+
+}  // namespace kiln

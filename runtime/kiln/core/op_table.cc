@@ -1,0 +1,19 @@
+// Builds the OpDef array from op_table.def.
+#include "kiln/core/op_def.h"
+
+namespace kiln {
+namespace {
+#define KILN_GRAD_PTR_GRAD(Id) &grad_##Id
+#define KILN_GRAD_PTR_NO_GRAD(Id) nullptr
+const OpDef kOps[] = {
+#define KILN_OP(Id, name, arity, grad) \
+  {OpId::Id, name, arity, &infer_##Id, {&cpu_##Id, nullptr}, KILN_GRAD_PTR_##grad(Id)},
+#include "kiln/op_table.def"
+#undef KILN_OP
+};
+}  // namespace
+
+const OpDef& op_def(OpId id) { return kOps[static_cast<int>(id)]; }
+std::span<const OpDef> all_ops() { return {kOps, static_cast<size_t>(kNumOps)}; }
+
+}  // namespace kiln

@@ -1,0 +1,156 @@
+// Tensor storage, ids, printing and value access; Variable construction and updates.
+#include "kiln/tensor.h"
+
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <iomanip>
+#include <sstream>
+
+#include "kiln/ops.h"
+
+namespace kiln {
+
+const char* dtype_name(DType t) {
+  switch (t) {
+    case DType::Float32: return "float32";
+    case DType::Float64: return "float64";
+    case DType::Int32: return "int32";
+    case DType::Int64: return "int64";
+    case DType::Bool: return "bool";
+  }
+  return "?";
+}
+
+std::string Device::str() const {
+  std::ostringstream os;
+  os << (type == DeviceType::CPU ? "cpu:" : "cuda:") << index;
+  return os.str();
+}
+
+Storage::Storage(size_t n, Device d) : nbytes(n), device(d) {
+  KILN_CHECK(d.type == DeviceType::CPU, "storage: device ", d.str(), " is not available in this build");
+  // 64-byte alignment for vector loads; aligned_alloc needs a multiple of the alignment.
+  size_t padded = (n + 63) / 64 * 64;
+  data = padded == 0 ? nullptr : std::aligned_alloc(64, padded);
+  KILN_CHECK(padded == 0 || data != nullptr, "storage: out of memory allocating ", n, " bytes");
+}
+
+Storage::~Storage() { std::free(data); }
+
+uint64_t next_tensor_id() {
+  static std::atomic<uint64_t> counter{1};
+  return counter.fetch_add(1, std::memory_order_relaxed);
+}
+
+Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::make_shared<Storage>(static_cast<size_t>(shape.num_elements()) * dtype_size(dtype), device);
+  impl->shape = shape;
+  impl->dtype = dtype;
+  impl->device = device;
+  impl->id = next_tensor_id();
+  return Tensor(std::move(impl));
+}
+
+Tensor Tensor::scalar(double value, DType dtype) {
+  Tensor t = empty(Shape{}, dtype);
+  KILN_DISPATCH_ALL(dtype, T, *static_cast<T*>(t.raw_data()) = static_cast<T>(value));
+  return t;
+}
+
+// Note [Reading traced values]
+// While kiln::function traces, tensors are symbolic: they have a shape and dtype but no storage.
+// Reading one (item(), to_vector(), data(), printing) cannot give a value, and silently using a
+// placeholder would bake a wrong constant into the compiled step, so it throws TraceError.
+void check_readable(const Tensor& t, const char* what) {
+  if (!t.is_symbolic()) return;
+  std::ostringstream os;
+  os << "tensor: " << what << " reads the value of a symbolic " << dtype_name(t.dtype()) << t.shape().str()
+     << " tensor while tracing; use kiln::cond for data-dependent branches, or pass the value as an "
+        "argument of the kiln::function";
+  throw TraceError(os.str());
+}
+
+void* Tensor::raw_data() const {
+  check_readable(*this, "data()");
+  return impl().storage->data;
+}
+
+Tensor Tensor::clone() const {
+  check_readable(*this, "clone()");
+  Tensor t = empty(shape(), dtype(), device());
+  std::memcpy(t.raw_data(), raw_data(), impl().storage->nbytes);
+  return t;
+}
+
+namespace {
+template <typename T>
+std::string format_value(T v) {
+  std::ostringstream os;
+  if constexpr (std::is_same_v<T, bool>) {
+    os << (v ? "True" : "False");
+  } else if constexpr (std::is_floating_point_v<T>) {
+    if (std::isnan(v)) return "nan";
+    if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+    // numpy style: integral floats print as "1.", others with up to 8 significant digits.
+    if (v == std::floor(v) && std::fabs(v) < 1e16) {
+      os << static_cast<long long>(v) << ".";
+    } else {
+      os << std::setprecision(std::is_same_v<T, float> ? 7 : 8) << v;
+    }
+  } else {
+    os << static_cast<long long>(v);
+  }
+  return os.str();
+}
+
+template <typename T>
+void format_array(std::ostream& os, const T* p, const Shape& s, int dim, int64_t& offset) {
+  if (dim == s.rank()) {
+    os << format_value(p[offset++]);
+    return;
+  }
+  os << "[";
+  for (int64_t i = 0; i < s[dim]; ++i) {
+    if (i > 0 && dim + 1 == s.rank()) os << ' ';
+    if (i > 0 && dim + 1 < s.rank()) os << '\n' << std::string(static_cast<size_t>(dim) + 11, ' ');
+    format_array(os, p, s, dim + 1, offset);
+  }
+  os << "]";
+}
+}  // namespace
+
+std::string Tensor::str() const {
+  if (!defined()) return "tf.Tensor(<undefined>)";
+  std::ostringstream os;
+  os << "tf.Tensor(";
+  if (is_symbolic()) {
+    os << "<symbolic>";
+  } else {
+    int64_t offset = 0;
+    KILN_DISPATCH_ALL(dtype(), T, format_array(os, static_cast<const T*>(raw_data()), shape(), 0, offset));
+  }
+  os << ", shape=(";
+  for (int i = 0; i < rank(); ++i) os << (i ? ", " : "") << shape()[i];
+  if (rank() == 1) os << ",";
+  os << "), dtype=" << dtype_name(dtype()) << ")";
+  return os.str();
+}
+
+std::ostream& operator<<(std::ostream& os, const Tensor& t) { return os << t.str(); }
+
+Variable::Variable(const Tensor& initial_value, bool trainable, std::string name) {
+  KILN_CHECK(initial_value.defined(), "Variable: initial value is an undefined Tensor");
+  Tensor copy = initial_value.clone();
+  impl_ = copy.impl_ptr();
+  impl_->is_variable = true;
+  impl_->trainable = trainable;
+  impl_->name = std::move(name);
+}
+
+const Variable& Variable::assign(const Tensor& v) const { kiln::assign(*this, v); return *this; }
+const Variable& Variable::assign_add(const Tensor& v) const { kiln::assign_add(*this, v); return *this; }
+const Variable& Variable::assign_sub(const Tensor& v) const { kiln::assign_sub(*this, v); return *this; }
+
+}  // namespace kiln

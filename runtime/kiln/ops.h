@@ -1,0 +1,141 @@
+// The public ops: one function per row of op_table.def, plus C++ operators and conveniences.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "kiln/tensor.h"
+
+namespace kiln {
+
+/// Axes for reductions; empty means "all axes".
+using Axes = std::vector<int64_t>;
+
+// ---- Elementwise binary (numpy broadcasting; both operands must have the same dtype) ----
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+/// a^b elementwise.
+Tensor pow(const Tensor& a, const Tensor& b);
+Tensor maximum(const Tensor& a, const Tensor& b);
+Tensor minimum(const Tensor& a, const Tensor& b);
+Tensor equal(const Tensor& a, const Tensor& b);
+Tensor not_equal(const Tensor& a, const Tensor& b);
+Tensor less(const Tensor& a, const Tensor& b);
+Tensor greater(const Tensor& a, const Tensor& b);
+/// cond ? x : y elementwise; cond is bool; the three broadcast together.
+Tensor where(const Tensor& cond, const Tensor& x, const Tensor& y);
+
+// ---- Elementwise unary ----
+Tensor neg(const Tensor& x);
+Tensor exp(const Tensor& x);
+Tensor log(const Tensor& x);
+Tensor sqrt(const Tensor& x);
+/// 1 / sqrt(x).
+Tensor rsqrt(const Tensor& x);
+Tensor square(const Tensor& x);
+Tensor abs(const Tensor& x);
+Tensor relu(const Tensor& x);
+/// 1 / (1 + exp(-x)).
+Tensor sigmoid(const Tensor& x);
+Tensor tanh(const Tensor& x);
+/// dy where x > 0, else 0: relu's backward as one op.
+Tensor relu_grad(const Tensor& dy, const Tensor& x);
+Tensor cast(const Tensor& x, DType dtype);
+
+// ---- Softmax and losses (over the last axis) ----
+Tensor softmax(const Tensor& logits);
+Tensor log_softmax(const Tensor& logits);
+/// Per-row -sum(labels * log_softmax(logits)); labels and logits are [N,C] floats.
+Tensor softmax_cross_entropy_with_logits(const Tensor& labels, const Tensor& logits);
+/// Per-row -log_softmax(logits)[label]; labels are [N] int32/int64 in [0, C).
+Tensor sparse_softmax_cross_entropy_with_logits(const Tensor& labels, const Tensor& logits);
+
+// ---- Contractions ----
+/// a @ b for rank-2 operands, or batched over leading dims (which must match) for rank >= 3.
+Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a = false, bool transpose_b = false);
+
+// ---- Reductions ----
+Tensor reduce_sum(const Tensor& x, const Axes& axes = {}, bool keepdims = false);
+Tensor reduce_mean(const Tensor& x, const Axes& axes = {}, bool keepdims = false);
+Tensor reduce_max(const Tensor& x, const Axes& axes = {}, bool keepdims = false);
+/// Index of the largest value along `axis` (first one on ties), as int64 or int32.
+Tensor argmax(const Tensor& x, int64_t axis, DType output_type = DType::Int64);
+
+// ---- Shape ops ----
+/// One dimension of `shape` may be -1: it is inferred from the element count.
+Tensor reshape(const Tensor& x, const std::vector<int64_t>& shape);
+/// Permutes dimensions; an empty `perm` reverses them (as tf.transpose).
+Tensor transpose(const Tensor& x, const std::vector<int64_t>& perm = {});
+Tensor broadcast_to(const Tensor& x, const Shape& shape);
+Tensor concat(const std::vector<Tensor>& xs, int64_t axis);
+/// x[begin : begin + size] per dim; a size of -1 means "to the end" (as tf.slice).
+Tensor slice(const Tensor& x, const std::vector<int64_t>& begin, const std::vector<int64_t>& size);
+/// Rows of `params` picked by `indices` (int32/int64): result shape indices.shape + params.shape[1:].
+Tensor gather(const Tensor& params, const Tensor& indices);
+/// Sums rows of `data` into `num_segments` rows by `segment_ids` (gather's transpose).
+Tensor unsorted_segment_sum(const Tensor& data, const Tensor& segment_ids, int64_t num_segments);
+Tensor one_hot(const Tensor& indices, int64_t depth, double on_value = 1.0, double off_value = 0.0,
+               DType dtype = DType::Float32);
+
+// ---- Creation ----
+Tensor zeros(const Shape& shape, DType dtype = DType::Float32);
+Tensor ones(const Shape& shape, DType dtype = DType::Float32);
+Tensor fill(const Shape& shape, double value, DType dtype = DType::Float32);
+Tensor zeros_like(const Tensor& x);
+Tensor ones_like(const Tensor& x);
+/// Builds a tensor from host values (shape defaults to 1-D), as tf.constant.
+template <typename T>
+Tensor constant(const std::vector<T>& values, const Shape& shape) { return Tensor::from_vector(values, shape); }
+template <typename T>
+Tensor constant(const std::vector<T>& values) { return Tensor::from_vector(values); }
+/// A tensor of `shape` filled with `value` (tf.constant(0.1, shape=[20])).
+Tensor constant(double value, const Shape& shape = {}, DType dtype = DType::Float32);
+
+/// A seeded source of random numbers; each random op draws a fresh sub-seed from it.
+class Generator {
+ public:
+  explicit Generator(uint64_t seed) : state_(seed) {}
+  /// The next 64-bit sub-seed (splitmix64 of the counter).
+  uint64_t next_seed();
+  void reseed(uint64_t seed) { state_ = seed; }
+ private:
+  uint64_t state_;
+};
+/// The global generator used when none is given; kiln::set_seed reseeds it (tf.random.set_seed).
+Generator& global_generator();
+void set_seed(uint64_t seed);
+
+Tensor random_normal(const Shape& shape, double mean = 0.0, double stddev = 1.0,
+                     DType dtype = DType::Float32, Generator* gen = nullptr);
+/// Normal values redrawn until within 2 stddev of the mean (tf.random.truncated_normal).
+Tensor truncated_normal(const Shape& shape, double mean = 0.0, double stddev = 1.0,
+                        DType dtype = DType::Float32, Generator* gen = nullptr);
+/// Uniform in [minval, maxval).
+Tensor random_uniform(const Shape& shape, double minval = 0.0, double maxval = 1.0,
+                      DType dtype = DType::Float32, Generator* gen = nullptr);
+
+// ---- Variable updates (in place; return the variable) ----
+Tensor assign(const Variable& var, const Tensor& value);
+Tensor assign_add(const Variable& var, const Tensor& value);
+Tensor assign_sub(const Variable& var, const Tensor& value);
+
+// ---- C++ operators (a double operand becomes a scalar of the other operand's dtype) ----
+Tensor operator+(const Tensor& a, const Tensor& b);
+Tensor operator-(const Tensor& a, const Tensor& b);
+Tensor operator*(const Tensor& a, const Tensor& b);
+Tensor operator/(const Tensor& a, const Tensor& b);
+Tensor operator-(const Tensor& a);
+Tensor operator+(const Tensor& a, double b);
+Tensor operator-(const Tensor& a, double b);
+Tensor operator*(const Tensor& a, double b);
+Tensor operator/(const Tensor& a, double b);
+Tensor operator+(double a, const Tensor& b);
+Tensor operator-(double a, const Tensor& b);
+Tensor operator*(double a, const Tensor& b);
+Tensor operator/(double a, const Tensor& b);
+
+/// Sums `x` down to `shape` (the reverse of broadcasting), as gradient rules need.
+Tensor sum_to_shape(const Tensor& x, const Shape& shape);
+
+}  // namespace kiln

@@ -1,0 +1,243 @@
+// The public op functions: each packs its attributes and goes through call_op.
+#include "kiln/ops.h"
+
+#include "kiln/core/dispatch.h"
+
+namespace kiln {
+namespace {
+Tensor call1(OpId id, const Tensor& x, const OpAttrs& attrs = {}) {
+  const Tensor in[] = {x};
+  return call_op(id, in, attrs);
+}
+Tensor call2(OpId id, const Tensor& a, const Tensor& b, const OpAttrs& attrs = {}) {
+  const Tensor in[] = {a, b};
+  return call_op(id, in, attrs);
+}
+OpAttrs reduce_attrs(const Axes& axes, bool keepdims) {
+  OpAttrs attrs;
+  attrs.ints = IntList(axes);
+  attrs.b0 = keepdims;
+  return attrs;
+}
+OpAttrs creation_attrs(const Shape& shape, DType dtype, double f0, double f1, Generator* gen) {
+  OpAttrs attrs;
+  attrs.shape = shape;
+  attrs.dtype = dtype;
+  attrs.f0 = f0;
+  attrs.f1 = f1;
+  attrs.i0 = static_cast<int64_t>((gen ? *gen : global_generator()).next_seed() >> 1);
+  return attrs;
+}
+}  // namespace
+
+Tensor add(const Tensor& a, const Tensor& b) { return call2(OpId::Add, a, b); }
+Tensor sub(const Tensor& a, const Tensor& b) { return call2(OpId::Sub, a, b); }
+Tensor mul(const Tensor& a, const Tensor& b) { return call2(OpId::Mul, a, b); }
+Tensor div(const Tensor& a, const Tensor& b) { return call2(OpId::Div, a, b); }
+Tensor pow(const Tensor& a, const Tensor& b) { return call2(OpId::Pow, a, b); }
+Tensor maximum(const Tensor& a, const Tensor& b) { return call2(OpId::Maximum, a, b); }
+Tensor minimum(const Tensor& a, const Tensor& b) { return call2(OpId::Minimum, a, b); }
+Tensor equal(const Tensor& a, const Tensor& b) { return call2(OpId::Equal, a, b); }
+Tensor not_equal(const Tensor& a, const Tensor& b) { return call2(OpId::NotEqual, a, b); }
+Tensor less(const Tensor& a, const Tensor& b) { return call2(OpId::Less, a, b); }
+Tensor greater(const Tensor& a, const Tensor& b) { return call2(OpId::Greater, a, b); }
+Tensor where(const Tensor& cond, const Tensor& x, const Tensor& y) {
+  const Tensor in[] = {cond, x, y};
+  return call_op(OpId::Where, in);
+}
+
+Tensor neg(const Tensor& x) { return call1(OpId::Neg, x); }
+Tensor exp(const Tensor& x) { return call1(OpId::Exp, x); }
+Tensor log(const Tensor& x) { return call1(OpId::Log, x); }
+Tensor sqrt(const Tensor& x) { return call1(OpId::Sqrt, x); }
+Tensor rsqrt(const Tensor& x) { return call1(OpId::Rsqrt, x); }
+Tensor square(const Tensor& x) { return call1(OpId::Square, x); }
+Tensor abs(const Tensor& x) { return call1(OpId::Abs, x); }
+Tensor relu(const Tensor& x) { return call1(OpId::Relu, x); }
+Tensor sigmoid(const Tensor& x) { return call1(OpId::Sigmoid, x); }
+Tensor tanh(const Tensor& x) { return call1(OpId::Tanh, x); }
+Tensor relu_grad(const Tensor& dy, const Tensor& x) { return call2(OpId::ReluGrad, dy, x); }
+Tensor cast(const Tensor& x, DType dtype) {
+  if (x.dtype() == dtype) return x;
+  OpAttrs attrs;
+  attrs.dtype = dtype;
+  return call1(OpId::Cast, x, attrs);
+}
+
+Tensor softmax(const Tensor& logits) { return call1(OpId::Softmax, logits); }
+Tensor log_softmax(const Tensor& logits) { return call1(OpId::LogSoftmax, logits); }
+Tensor softmax_cross_entropy_with_logits(const Tensor& labels, const Tensor& logits) {
+  return call2(OpId::SoftmaxCrossEntropy, labels, logits);
+}
+Tensor sparse_softmax_cross_entropy_with_logits(const Tensor& labels, const Tensor& logits) {
+  return call2(OpId::SparseSoftmaxCrossEntropy, labels, logits);
+}
+
+Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b) {
+  OpAttrs attrs;
+  attrs.b0 = transpose_a;
+  attrs.b1 = transpose_b;
+  return call2(OpId::MatMul, a, b, attrs);
+}
+
+Tensor reduce_sum(const Tensor& x, const Axes& axes, bool keepdims) {
+  return call1(OpId::ReduceSum, x, reduce_attrs(axes, keepdims));
+}
+Tensor reduce_mean(const Tensor& x, const Axes& axes, bool keepdims) {
+  return call1(OpId::ReduceMean, x, reduce_attrs(axes, keepdims));
+}
+Tensor reduce_max(const Tensor& x, const Axes& axes, bool keepdims) {
+  return call1(OpId::ReduceMax, x, reduce_attrs(axes, keepdims));
+}
+Tensor argmax(const Tensor& x, int64_t axis, DType output_type) {
+  OpAttrs attrs;
+  attrs.i0 = axis;
+  attrs.dtype = output_type;
+  return call1(OpId::ArgMax, x, attrs);
+}
+
+Tensor reshape(const Tensor& x, const std::vector<int64_t>& shape) {
+  int infer_at = -1;
+  int64_t known = 1;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == -1) {
+      KILN_CHECK(infer_at < 0, "reshape: more than one -1 in the target shape");
+      infer_at = static_cast<int>(i);
+    } else {
+      KILN_CHECK(shape[i] >= 0, "reshape: negative dimension ", shape[i], " in the target shape");
+      known *= shape[i];
+    }
+  }
+  std::vector<int64_t> resolved = shape;
+  if (infer_at >= 0) {
+    KILN_CHECK(known > 0 && x.num_elements() % known == 0, "reshape: cannot infer the -1 dimension: ",
+               x.num_elements(), " elements of ", x.shape().str(), " are not divisible by ", known);
+    resolved[infer_at] = x.num_elements() / known;
+  }
+  OpAttrs attrs;
+  attrs.shape = Shape(resolved);
+  if (attrs.shape == x.shape()) return x;
+  return call1(OpId::Reshape, x, attrs);
+}
+
+Tensor transpose(const Tensor& x, const std::vector<int64_t>& perm) {
+  OpAttrs attrs;
+  if (perm.empty()) {
+    for (int i = x.rank() - 1; i >= 0; --i) attrs.ints.push_back(i);
+  } else {
+    attrs.ints = IntList(perm);
+  }
+  return call1(OpId::Transpose, x, attrs);
+}
+
+Tensor broadcast_to(const Tensor& x, const Shape& shape) {
+  OpAttrs attrs;
+  attrs.shape = shape;
+  return call1(OpId::BroadcastTo, x, attrs);
+}
+
+Tensor concat(const std::vector<Tensor>& xs, int64_t axis) {
+  OpAttrs attrs;
+  attrs.i0 = axis;
+  return call_op(OpId::Concat, xs, attrs);
+}
+
+Tensor slice(const Tensor& x, const std::vector<int64_t>& begin, const std::vector<int64_t>& size) {
+  KILN_CHECK(static_cast<int>(begin.size()) == x.rank() && static_cast<int>(size.size()) == x.rank(),
+             "slice: begin and size need ", x.rank(), " entries for ", x.shape().str(), ", got ",
+             begin.size(), " and ", size.size());
+  OpAttrs attrs;
+  attrs.ints = IntList(begin);
+  for (int i = 0; i < x.rank(); ++i) {
+    KILN_CHECK(begin[i] >= 0 && begin[i] <= x.dim(i), "slice: begin ", begin[i], " of dimension ", i,
+               " is outside [0, ", x.dim(i), "]");
+    attrs.shape.push_back(size[i] == -1 ? x.dim(i) - begin[i] : size[i]);
+  }
+  return call1(OpId::Slice, x, attrs);
+}
+
+Tensor gather(const Tensor& params, const Tensor& indices) { return call2(OpId::Gather, params, indices); }
+
+Tensor unsorted_segment_sum(const Tensor& data, const Tensor& segment_ids, int64_t num_segments) {
+  KILN_CHECK(num_segments >= 0, "unsorted_segment_sum: num_segments is negative: ", num_segments);
+  OpAttrs attrs;
+  attrs.shape = Shape{num_segments};
+  return call2(OpId::UnsortedSegmentSum, data, segment_ids, attrs);
+}
+
+Tensor one_hot(const Tensor& indices, int64_t depth, double on_value, double off_value, DType dtype) {
+  OpAttrs attrs;
+  attrs.i0 = depth;
+  attrs.f0 = on_value;
+  attrs.f1 = off_value;
+  attrs.dtype = dtype;
+  return call1(OpId::OneHot, indices, attrs);
+}
+
+Tensor fill(const Shape& shape, double value, DType dtype) {
+  OpAttrs attrs;
+  attrs.shape = shape;
+  attrs.dtype = dtype;
+  attrs.f0 = value;
+  return call_op(OpId::Fill, {}, attrs);
+}
+Tensor zeros(const Shape& shape, DType dtype) { return fill(shape, 0.0, dtype); }
+Tensor ones(const Shape& shape, DType dtype) { return fill(shape, 1.0, dtype); }
+Tensor zeros_like(const Tensor& x) { return fill(x.shape(), 0.0, x.dtype()); }
+Tensor ones_like(const Tensor& x) { return fill(x.shape(), 1.0, x.dtype()); }
+Tensor constant(double value, const Shape& shape, DType dtype) { return fill(shape, value, dtype); }
+
+uint64_t Generator::next_seed() {
+  uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+Generator& global_generator() {
+  static Generator gen(0x5eed);
+  return gen;
+}
+void set_seed(uint64_t seed) { global_generator().reseed(seed); }
+
+Tensor random_normal(const Shape& shape, double mean, double stddev, DType dtype, Generator* gen) {
+  return call_op(OpId::RandomNormal, {}, creation_attrs(shape, dtype, mean, stddev, gen));
+}
+Tensor truncated_normal(const Shape& shape, double mean, double stddev, DType dtype, Generator* gen) {
+  return call_op(OpId::TruncatedNormal, {}, creation_attrs(shape, dtype, mean, stddev, gen));
+}
+Tensor random_uniform(const Shape& shape, double minval, double maxval, DType dtype, Generator* gen) {
+  KILN_CHECK(minval < maxval, "random_uniform: minval ", minval, " must be below maxval ", maxval);
+  return call_op(OpId::RandomUniform, {}, creation_attrs(shape, dtype, minval, maxval, gen));
+}
+
+Tensor assign(const Variable& var, const Tensor& value) { return call2(OpId::Assign, var, value); }
+Tensor assign_add(const Variable& var, const Tensor& value) { return call2(OpId::AssignAdd, var, value); }
+Tensor assign_sub(const Variable& var, const Tensor& value) { return call2(OpId::AssignSub, var, value); }
+
+Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+Tensor operator-(const Tensor& a) { return neg(a); }
+Tensor operator+(const Tensor& a, double b) { return add(a, Tensor::scalar(b, a.dtype())); }
+Tensor operator-(const Tensor& a, double b) { return sub(a, Tensor::scalar(b, a.dtype())); }
+Tensor operator*(const Tensor& a, double b) { return mul(a, Tensor::scalar(b, a.dtype())); }
+Tensor operator/(const Tensor& a, double b) { return div(a, Tensor::scalar(b, a.dtype())); }
+Tensor operator+(double a, const Tensor& b) { return add(Tensor::scalar(a, b.dtype()), b); }
+Tensor operator-(double a, const Tensor& b) { return sub(Tensor::scalar(a, b.dtype()), b); }
+Tensor operator*(double a, const Tensor& b) { return mul(Tensor::scalar(a, b.dtype()), b); }
+Tensor operator/(double a, const Tensor& b) { return div(Tensor::scalar(a, b.dtype()), b); }
+
+Tensor sum_to_shape(const Tensor& x, const Shape& shape) {
+  if (x.shape() == shape) return x;
+  int lead = x.rank() - shape.rank();
+  KILN_ASSERT(lead >= 0, "sum_to_shape target has no more dims than the source");
+  Axes axes;
+  for (int i = 0; i < x.rank(); ++i)
+    if (i < lead || (shape[i - lead] == 1 && x.shape()[i] != 1)) axes.push_back(i);
+  Tensor summed = axes.empty() ? x : reduce_sum(x, axes, /*keepdims=*/true);
+  return reshape(summed, shape.vec());
+}
+
+}  // namespace kiln

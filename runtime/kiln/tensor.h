@@ -1,0 +1,158 @@
+// kiln::Tensor: a shared handle to typed, shaped, device-resident data (or a symbolic value
+// while tracing), and kiln::Variable, a tensor whose value ops may update in place.
+#pragma once
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "kiln/device.h"
+#include "kiln/dtype.h"
+#include "kiln/error.h"
+#include "kiln/shape.h"
+
+namespace kiln {
+
+/// A block of device memory, shared by every tensor that views it (reshape shares storage).
+struct Storage {
+  Storage(size_t nbytes, Device device);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+  void* data = nullptr;
+  size_t nbytes = 0;
+  Device device;
+};
+
+/// Opaque per-tensor state of the tracer (kiln::function); null in eager mode.
+struct SymbolicValue;
+
+struct TensorImpl {
+  std::shared_ptr<Storage> storage;  ///< null for symbolic tensors
+  Shape shape;
+  DType dtype = DType::Float32;
+  Device device;
+  uint64_t id = 0;  ///< unique per tensor value; the tape keys gradients by it
+  bool is_variable = false;
+  bool trainable = false;
+  std::string name;
+  std::shared_ptr<SymbolicValue> symbolic;
+};
+
+class Tensor {
+ public:
+  Tensor() = default;
+  explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
+
+  /// Uninitialised tensor of the given shape and dtype.
+  static Tensor empty(const Shape& shape, DType dtype, Device device = Device::cpu());
+  /// Copies `values` into a new tensor of `shape` (1-D of values.size() when omitted).
+  template <typename T>
+  static Tensor from_vector(const std::vector<T>& values, const Shape& shape);
+  template <typename T>
+  static Tensor from_vector(const std::vector<T>& values) {
+    return from_vector(values, Shape{static_cast<int64_t>(values.size())});
+  }
+  /// A rank-0 tensor holding `value`.
+  template <typename T>
+  static Tensor scalar(T value) { return from_vector(std::vector<T>{value}, Shape{}); }
+  /// A rank-0 tensor of `dtype` holding `value` converted to it.
+  static Tensor scalar(double value, DType dtype);
+
+  bool defined() const { return impl_ != nullptr; }
+  const Shape& shape() const { return impl().shape; }
+  int rank() const { return impl().shape.rank(); }
+  int64_t dim(int i) const { return impl().shape.dim(i); }
+  int64_t num_elements() const { return impl().shape.num_elements(); }
+  DType dtype() const { return impl().dtype; }
+  Device device() const { return impl().device; }
+  uint64_t id() const { return impl().id; }
+  bool is_variable() const { return impl().is_variable; }
+  bool is_symbolic() const { return defined() && impl_->storage == nullptr; }
+
+  /// Raw element pointer; throws if T is not the dtype or the tensor is symbolic.
+  template <typename T> T* data() const;
+  void* raw_data() const;
+  /// The single value of a one-element tensor (a TraceError while tracing).
+  template <typename T> T item() const;
+  /// All values, converted to T.
+  template <typename T> std::vector<T> to_vector() const;
+
+  /// A new tensor with its own copy of the data.
+  Tensor clone() const;
+  /// numpy/TF-style text: `tf.Tensor([[1. 2.] [3. 4.]], shape=(2, 2), dtype=float32)`.
+  std::string str() const;
+
+  TensorImpl& impl() const {
+    KILN_CHECK(impl_ != nullptr, "tensor: use of an undefined (empty) Tensor");
+    return *impl_;
+  }
+  const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
+  /// Same underlying value (not element-wise equality; see kiln::equal for that).
+  bool is_same(const Tensor& o) const { return impl_ == o.impl_; }
+
+ protected:
+  std::shared_ptr<TensorImpl> impl_;
+};
+
+std::ostream& operator<<(std::ostream& os, const Tensor& t);
+
+/// Throws naming the tensor's value access when `t` is symbolic (see Note [Reading traced values]).
+void check_readable(const Tensor& t, const char* what);
+uint64_t next_tensor_id();
+
+template <typename T>
+T* Tensor::data() const {
+  KILN_CHECK(dtype() == dtype_v<T>, "tensor: data<", dtype_name(dtype_v<T>), ">() on a ",
+             dtype_name(dtype()), " tensor");
+  return static_cast<T*>(raw_data());
+}
+
+template <typename T>
+Tensor Tensor::from_vector(const std::vector<T>& values, const Shape& shape) {
+  KILN_CHECK(static_cast<int64_t>(values.size()) == shape.num_elements(), "tensor: ",
+             values.size(), " values do not fill shape ", shape.str());
+  Tensor t = empty(shape, dtype_v<T>);
+  T* out = t.data<T>();
+  for (size_t i = 0; i < values.size(); ++i) out[i] = values[i];
+  return t;
+}
+
+template <typename T>
+T Tensor::item() const {
+  check_readable(*this, "item()");
+  KILN_CHECK(num_elements() == 1, "tensor: item() needs one element, shape is ", shape().str());
+  T result{};
+  KILN_DISPATCH_ALL(dtype(), S, result = static_cast<T>(*static_cast<const S*>(raw_data())));
+  return result;
+}
+
+template <typename T>
+std::vector<T> Tensor::to_vector() const {
+  check_readable(*this, "to_vector()");
+  std::vector<T> out(static_cast<size_t>(num_elements()));
+  KILN_DISPATCH_ALL(dtype(), S, {
+    const S* p = static_cast<const S*>(raw_data());
+    for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<T>(p[i]);
+  });
+  return out;
+}
+
+/// A tensor whose value persists across steps and is updated in place by assign ops
+/// (assign, assign_add, assign_sub). Trainable variables are watched by every GradientTape.
+class Variable : public Tensor {
+ public:
+  Variable() = default;
+  /// Copies `initial_value` into new storage owned by the variable.
+  explicit Variable(const Tensor& initial_value, bool trainable = true, std::string name = "");
+  bool trainable() const { return impl().trainable; }
+  const std::string& name() const { return impl().name; }
+  /// value = v (same shape and dtype). Returns *this.
+  const Variable& assign(const Tensor& v) const;
+  const Variable& assign_add(const Tensor& v) const;
+  const Variable& assign_sub(const Tensor& v) const;
+};
+
+}  // namespace kiln
