@@ -1,0 +1,74 @@
+// kiln::nn::Module, which tracks variables and sub-modules (tf.Module), and Layer, a Module with
+// one tensor in and one out (a Keras Layer).
+#pragma once
+#include <concepts>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kiln/tensor.h"
+
+namespace kiln::nn {
+
+/// A unique name from `base`, as Keras names layers: the first request for "dense" gets "dense",
+/// later ones "dense_1", "dense_2", ... (process-wide counters, thread-safe).
+std::string unique_name(const std::string& base);
+
+/// Owns variables and sub-modules, so that a model's parameters can be collected in one call:
+///
+///     class Mlp : public kiln::nn::Module {
+///      public:
+///       Mlp() : Module("mlp") {
+///         fc1 = add_module("fc1", std::make_shared<Dense>(20, DenseOptions{.input_dim = 4}));
+///         scale = add_variable("scale", kiln::ones({20}));
+///       }
+///       std::shared_ptr<Dense> fc1;
+///       Variable scale;
+///     };
+///     optimizer.apply_gradients(grads, mlp.trainable_variables());
+///
+/// Copying a Module copies its handles: the copy shares variables and sub-modules.
+class Module {
+ public:
+  explicit Module(std::string name = "");
+  virtual ~Module() = default;
+
+  /// Own variables in registration order, then each sub-module's (recursively, in registration
+  /// order); a variable reachable twice (a shared layer) is listed once, at its first place.
+  std::vector<Variable> variables() const;
+  /// variables() without the non-trainable ones.
+  std::vector<Variable> trainable_variables() const;
+  const std::string& name() const { return name_; }
+
+ protected:
+  /// Creates a Variable holding a copy of `initial_value`, named `<module name>/<name>`, and tracks it.
+  Variable add_variable(const std::string& name, const Tensor& initial_value, bool trainable = true);
+  /// Tracks `module` (its variables join this module's) and returns it, for
+  /// `fc1 = add_module("fc1", std::make_shared<Dense>(...))`. `name` is the attribute's name.
+  template <class M>
+    requires std::derived_from<M, Module>
+  std::shared_ptr<M> add_module(const std::string& name, std::shared_ptr<M> module) {
+    track_module(name, module);
+    return module;
+  }
+
+ private:
+  void track_module(const std::string& name, std::shared_ptr<Module> module);
+  void collect(std::vector<Variable>& out, std::vector<const void*>& seen_variables,
+               std::vector<const Module*>& seen_modules, bool trainable_only) const;
+
+  std::string name_;
+  std::vector<Variable> variables_;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> modules_;
+};
+
+/// A Module that maps one tensor to one tensor. Subclasses implement `call`.
+class Layer : public Module {
+ public:
+  using Module::Module;
+  virtual Tensor call(const Tensor& x) = 0;
+  Tensor operator()(const Tensor& x) { return call(x); }
+};
+
+}  // namespace kiln::nn
