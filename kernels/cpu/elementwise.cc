@@ -2,6 +2,7 @@
 // (Eigen's vectorised exp/log/tanh), relu_grad and cast.
 #include <Eigen/Core>
 #include <cmath>
+#include <type_traits>
 
 #include "kernels/cpu/broadcast_loop.h"
 #include "kiln/core/op_def.h"
@@ -89,7 +90,14 @@ void cpu_Div(Inputs in, const OpAttrs&, const Tensor& out) {
         KILN_CHECK(b[i] != 0, "div: integer division by zero (divisor element ", i, ")");
     });
   }
-  numeric_binary(in, out, [](auto a, auto b) { return a / b; });
+  numeric_binary(in, out, [](auto a, auto b) {
+    using T = decltype(a);
+    if constexpr (std::is_integral_v<T>) {
+      // INT_MIN / -1 overflows (SIGFPE on x86): wrap around, as numpy does.
+      if (b == -1) return static_cast<T>(-static_cast<std::make_unsigned_t<T>>(a));
+    }
+    return a / b;
+  });
 }
 
 void cpu_Pow(Inputs in, const OpAttrs&, const Tensor& out) {

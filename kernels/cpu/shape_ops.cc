@@ -35,6 +35,11 @@ void contiguous_strides(const Shape& s, int64_t* strides) {
   }
 }
 
+// memcpy of n bytes; empty tensors may have null storage, and memcpy(null, null, 0) is undefined.
+void copy_bytes(void* dst, const void* src, size_t n) {
+  if (n != 0) std::memcpy(dst, src, n);
+}
+
 std::vector<int64_t> indices_of(const Tensor& t, int64_t limit, const char* op) {
   std::vector<int64_t> idx = t.to_vector<int64_t>();
   for (size_t i = 0; i < idx.size(); ++i)
@@ -54,7 +59,7 @@ void update_in_place(Inputs in, F f) {
 
 void cpu_Reshape(Inputs in, const OpAttrs&, const Tensor& out) {
   // A copy, not a view: a reshape of a Variable must not change when the variable is assigned.
-  std::memcpy(out.raw_data(), in[0].raw_data(), static_cast<size_t>(out.num_elements()) * dtype_size(out.dtype()));
+  copy_bytes(out.raw_data(), in[0].raw_data(), static_cast<size_t>(out.num_elements()) * dtype_size(out.dtype()));
 }
 
 void cpu_Transpose(Inputs in, const OpAttrs& attrs, const Tensor& out) {
@@ -90,7 +95,7 @@ void cpu_Concat(Inputs in, const OpAttrs& attrs, const Tensor& out) {
     const int64_t row = t.shape()[ax] * inner;
     const char* src = static_cast<const char*>(t.raw_data());
     for (int64_t o = 0; o < outer; ++o)
-      std::memcpy(dst + (o * out_row + col) * elem, src + o * row * elem, static_cast<size_t>(row) * elem);
+      copy_bytes(dst + (o * out_row + col) * elem, src + o * row * elem, static_cast<size_t>(row) * elem);
     col += row;
   }
 }
@@ -112,7 +117,7 @@ void cpu_Gather(Inputs in, const OpAttrs&, const Tensor& out) {
                      dtype_size(params.dtype());
   const char* src = static_cast<const char*>(params.raw_data());
   char* dst = static_cast<char*>(out.raw_data());
-  for (size_t i = 0; i < idx.size(); ++i) std::memcpy(dst + i * row, src + idx[i] * row, row);
+  for (size_t i = 0; i < idx.size(); ++i) copy_bytes(dst + i * row, src + idx[i] * row, row);
 }
 
 void cpu_UnsortedSegmentSum(Inputs in, const OpAttrs&, const Tensor& out) {
@@ -148,7 +153,7 @@ void cpu_Fill(Inputs, const OpAttrs& attrs, const Tensor& out) {
 }
 
 void cpu_Assign(Inputs in, const OpAttrs&, const Tensor&) {
-  std::memcpy(in[0].raw_data(), in[1].raw_data(), static_cast<size_t>(in[0].num_elements()) * dtype_size(in[0].dtype()));
+  copy_bytes(in[0].raw_data(), in[1].raw_data(), static_cast<size_t>(in[0].num_elements()) * dtype_size(in[0].dtype()));
 }
 void cpu_AssignAdd(Inputs in, const OpAttrs&, const Tensor&) {
   KILN_CHECK(in[0].dtype() != DType::Bool, "assign_add: bool variables are not supported");

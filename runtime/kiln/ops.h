@@ -14,6 +14,7 @@ using Axes = std::vector<int64_t>;
 Tensor add(const Tensor& a, const Tensor& b);
 Tensor sub(const Tensor& a, const Tensor& b);
 Tensor mul(const Tensor& a, const Tensor& b);
+/// a / b; on integers it truncates toward zero (tf.truncatediv) and a zero divisor throws.
 Tensor div(const Tensor& a, const Tensor& b);
 /// a^b elementwise.
 Tensor pow(const Tensor& a, const Tensor& b);

@@ -82,7 +82,8 @@ class Tensor {
 
   /// A new tensor with its own copy of the data.
   Tensor clone() const;
-  /// numpy/TF-style text: `tf.Tensor([[1. 2.] [3. 4.]], shape=(2, 2), dtype=float32)`.
+  /// TF-style text: `tf.Tensor([1. 2.], shape=(2,), dtype=float32)`; rank >= 2 starts on a new
+  /// line with one row per line, as numpy prints arrays.
   std::string str() const;
 
   TensorImpl& impl() const {
@@ -102,6 +103,8 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t);
 /// Throws naming the tensor's value access when `t` is symbolic (see Note [Reading traced values]).
 void check_readable(const Tensor& t, const char* what);
 uint64_t next_tensor_id();
+/// Gives `t` a private copy of its storage when another handle (a tape's snapshot) shares it.
+void make_storage_unique(const Tensor& t);
 
 template <typename T>
 T* Tensor::data() const {

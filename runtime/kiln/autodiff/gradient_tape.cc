@@ -71,7 +71,28 @@ void GradientTape::record(const OpDef& op, Inputs in, const OpAttrs& attrs, cons
   }
   if (!any) return;
   watched_.insert(out.id());
-  entries_.push_back(Entry{&op, std::vector<Tensor>(in.begin(), in.end()), out, attrs, nullptr});
+  std::vector<Tensor> inputs(in.begin(), in.end());
+  for (Tensor& t : inputs)
+    if (t.is_variable()) t = snapshot(t);
+  entries_.push_back(Entry{&op, std::move(inputs), out, attrs, nullptr});
+}
+
+// Note [Variables on the tape]
+// A gradient rule must see a variable's value as it was when the op ran (TF reads a variable into
+// a new tensor), even if the variable is assigned before `gradient` is called, as a persistent
+// tape across an optimizer step does. The tape keeps a snapshot: a handle with the variable's id
+// sharing its current storage; an assign to a variable whose storage is shared first gives the
+// variable fresh storage (copy-on-write, see call_op), so the snapshot keeps the old value.
+Tensor GradientTape::snapshot(const Tensor& var) {
+  auto impl = std::make_shared<TensorImpl>();
+  const TensorImpl& v = var.impl();
+  impl->storage = v.storage;
+  impl->shape = v.shape;
+  impl->dtype = v.dtype;
+  impl->device = v.device;
+  impl->id = v.id;
+  impl->symbolic = v.symbolic;
+  return Tensor(std::move(impl));
 }
 
 void GradientTape::record_custom(const std::vector<Tensor>& inputs, const Tensor& out, CustomGradFn grad) {

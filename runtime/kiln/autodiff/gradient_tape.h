@@ -87,6 +87,7 @@ class GradientTape {
  private:
   struct Entry;
   bool is_watched(const Tensor& t) const;
+  static Tensor snapshot(const Tensor& var);
   void set_recording(bool on);
 
   bool persistent_;

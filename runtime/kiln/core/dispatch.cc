@@ -33,7 +33,12 @@ Tensor call_op(OpId id, Inputs in, const OpAttrs& attrs) {
                  " and ", t.device().str());
     KernelFn kernel = op.kernels[static_cast<int>(device.type)];
     KILN_CHECK(kernel != nullptr, op.name, ": no kernel for device ", device.str());
-    out = op.in_place() ? in[0] : Tensor::empty(meta.shape, meta.dtype, device);
+    if (op.in_place()) {
+      make_storage_unique(in[0]);  // Note [Variables on the tape]
+      out = in[0];
+    } else {
+      out = Tensor::empty(meta.shape, meta.dtype, device);
+    }
     kernel(in, attrs, out);
   }
   if (detail::g_recording_tapes > 0 && op.grad != nullptr) detail::record_on_tapes(op, in, attrs, out);

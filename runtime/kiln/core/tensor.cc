@@ -128,10 +128,18 @@ void* Tensor::raw_data() const {
   return impl().storage->data;
 }
 
+void make_storage_unique(const Tensor& t) {
+  TensorImpl& impl = t.impl();
+  if (impl.storage == nullptr || impl.storage.use_count() == 1) return;
+  auto fresh = std::make_shared<Storage>(impl.storage->nbytes, impl.device);
+  if (impl.storage->nbytes > 0) std::memcpy(fresh->data, impl.storage->data, impl.storage->nbytes);
+  impl.storage = std::move(fresh);
+}
+
 Tensor Tensor::clone() const {
   check_readable(*this, "clone()");
   Tensor t = empty(shape(), dtype(), device());
-  std::memcpy(t.raw_data(), raw_data(), impl().storage->nbytes);
+  if (impl().storage->nbytes != 0) std::memcpy(t.raw_data(), raw_data(), impl().storage->nbytes);  // null when empty
   return t;
 }
 
@@ -165,7 +173,9 @@ void format_array(std::ostream& os, const T* p, const Shape& s, int dim, int64_t
   os << "[";
   for (int64_t i = 0; i < s[dim]; ++i) {
     if (i > 0 && dim + 1 == s.rank()) os << ' ';
-    if (i > 0 && dim + 1 < s.rank()) os << '\n' << std::string(static_cast<size_t>(dim) + 11, ' ');
+    // numpy's layout: rows on their own lines, blocks of higher dims separated by blank lines.
+    if (i > 0 && dim + 1 < s.rank())
+      os << std::string(static_cast<size_t>(s.rank() - dim - 1), '\n') << std::string(static_cast<size_t>(dim) + 1, ' ');
     format_array(os, p, s, dim + 1, offset);
   }
   os << "]";
@@ -175,7 +185,7 @@ void format_array(std::ostream& os, const T* p, const Shape& s, int dim, int64_t
 std::string Tensor::str() const {
   if (!defined()) return "tf.Tensor(<undefined>)";
   std::ostringstream os;
-  os << "tf.Tensor(";
+  os << "tf.Tensor(" << (rank() >= 2 ? "\n" : "");
   if (is_symbolic()) {
     os << "<symbolic>";
   } else {

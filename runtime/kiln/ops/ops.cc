@@ -151,6 +151,8 @@ Tensor slice(const Tensor& x, const std::vector<int64_t>& begin, const std::vect
   for (int i = 0; i < x.rank(); ++i) {
     KILN_CHECK(begin[i] >= 0 && begin[i] <= x.dim(i), "slice: begin ", begin[i], " of dimension ", i,
                " is outside [0, ", x.dim(i), "]");
+    KILN_CHECK(size[i] >= -1, "slice: size ", size[i], " of dimension ", i,
+               " is negative (only -1, \"to the end\", is allowed)");
     attrs.shape.push_back(size[i] == -1 ? x.dim(i) - begin[i] : size[i]);
   }
   return call1(OpId::Slice, x, attrs);

@@ -122,7 +122,7 @@ TensorMeta infer_Slice(Inputs in, const OpAttrs& attrs) {
   KILN_CHECK(attrs.ints.size() == s.rank() && attrs.shape.rank() == s.rank(), "slice: begin and size need ",
              s.rank(), " entries for ", s.str());
   for (int i = 0; i < s.rank(); ++i)
-    KILN_CHECK(attrs.ints[i] >= 0 && attrs.ints[i] + attrs.shape[i] <= s[i], "slice: dimension ", i,
+    KILN_CHECK(attrs.ints[i] >= 0 && attrs.shape[i] >= 0 && attrs.ints[i] + attrs.shape[i] <= s[i], "slice: dimension ", i,
                " range [", attrs.ints[i], ", ", attrs.ints[i] + attrs.shape[i], ") is outside [0, ", s[i],
                ") of ", s.str());
   return {attrs.shape, in[0].dtype()};

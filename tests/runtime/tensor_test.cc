@@ -1,0 +1,209 @@
+// kiln::Tensor and kiln::Variable: construction, value access, dtype checks, printing, clone
+// independence, and in-place variable updates.
+#include <cmath>
+#include <limits>
+#include <sstream>
+
+#include "tests/runtime/op_cases.h"
+
+namespace kiln::test {
+namespace {
+
+template <typename F>
+std::string error_of(F f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "<no kiln::Error>";
+}
+
+TEST(TensorValues, FromVectorShapeDtypeAndToVector) {
+  Tensor t = Tensor::from_vector(std::vector<float>{1, 2, 3, 4, 5, 6}, Shape{2, 3});
+  EXPECT_TRUE(t.defined());
+  EXPECT_EQ(t.shape(), (Shape{2, 3}));
+  EXPECT_EQ(t.rank(), 2);
+  EXPECT_EQ(t.dim(0), 2);
+  EXPECT_EQ(t.dim(-1), 3);
+  EXPECT_EQ(t.num_elements(), 6);
+  EXPECT_EQ(t.dtype(), DType::Float32);
+  EXPECT_EQ(t.device(), Device::cpu());
+  EXPECT_FALSE(t.is_variable());
+  EXPECT_EQ(t.to_vector<float>(), (std::vector<float>{1, 2, 3, 4, 5, 6}));
+  EXPECT_EQ(t.to_vector<int>(), (std::vector<int>{1, 2, 3, 4, 5, 6}));
+  EXPECT_EQ(t.data<float>()[4], 5.0f);
+
+  Tensor v = Tensor::from_vector(std::vector<int64_t>{7, -8});
+  EXPECT_EQ(v.shape(), Shape{2});
+  EXPECT_EQ(v.dtype(), DType::Int64);
+  EXPECT_EQ(v.to_vector<double>(), (std::vector<double>{7, -8}));
+  Tensor b = Tensor::from_vector(std::vector<bool>{true, false, true});
+  EXPECT_EQ(b.dtype(), DType::Bool);
+  EXPECT_EQ(b.to_vector<int>(), (std::vector<int>{1, 0, 1}));
+  EXPECT_EQ(constant(std::vector<double>{1.5, 2.5}, Shape{2, 1}).shape(), (Shape{2, 1}));
+  EXPECT_NE(error_of([] { Tensor::from_vector(std::vector<float>{1, 2, 3}, Shape{2, 2}); }).find("3 values"),
+            std::string::npos);
+  EXPECT_THROW(t.dim(2), Error);
+}
+
+TEST(TensorValues, ScalarAndItem) {
+  Tensor s = Tensor::scalar(2.5f);
+  EXPECT_EQ(s.rank(), 0);
+  EXPECT_EQ(s.num_elements(), 1);
+  EXPECT_EQ(s.item<float>(), 2.5f);
+  EXPECT_EQ(s.item<double>(), 2.5);
+  EXPECT_EQ(s.item<int>(), 2);
+  Tensor i = Tensor::scalar(int32_t{-3});
+  EXPECT_EQ(i.dtype(), DType::Int32);
+  EXPECT_EQ(i.item<int64_t>(), -3);
+  Tensor d = Tensor::scalar(1.75, DType::Int64);  // converted to the dtype
+  EXPECT_EQ(d.dtype(), DType::Int64);
+  EXPECT_EQ(d.item<double>(), 1.0);
+  EXPECT_EQ(Tensor::scalar(0.5, DType::Bool).item<bool>(), true);
+  // One element of any shape has an item; more do not.
+  EXPECT_EQ(Tensor::from_vector(std::vector<double>{4}, Shape{1, 1}).item<double>(), 4.0);
+  std::string msg = error_of([] { Tensor::from_vector(std::vector<float>{1, 2}).item<float>(); });
+  EXPECT_NE(msg.find("item()"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("[2]"), std::string::npos) << msg;
+}
+
+TEST(TensorValues, DataDtypeMismatchThrows) {
+  Tensor t = Tensor::from_vector(std::vector<double>{1, 2});
+  EXPECT_NO_THROW(t.data<double>());
+  std::string msg = error_of([&] { t.data<float>(); });
+  EXPECT_EQ(msg, "tensor: data<float32>() on a float64 tensor");
+  EXPECT_THROW(t.data<int64_t>(), Error);
+  EXPECT_THROW(Tensor::from_vector(std::vector<int32_t>{1}).data<bool>(), Error);
+}
+
+TEST(TensorValues, UndefinedTensorThrowsOnUse) {
+  Tensor u;
+  EXPECT_FALSE(u.defined());
+  EXPECT_FALSE(u.is_symbolic());
+  EXPECT_NE(error_of([&] { u.shape(); }).find("undefined"), std::string::npos);
+  EXPECT_THROW(u.item<float>(), Error);
+  EXPECT_THROW(u.to_vector<float>(), Error);
+  EXPECT_THROW(u.clone(), Error);
+  EXPECT_EQ(u.str(), "tf.Tensor(<undefined>)");
+}
+
+TEST(TensorValues, EmptyTensors) {
+  Tensor e = Tensor::empty(Shape{0, 3}, DType::Float32);
+  EXPECT_EQ(e.num_elements(), 0);
+  EXPECT_TRUE(e.to_vector<float>().empty());
+  EXPECT_EQ(e.clone().shape(), (Shape{0, 3}));
+}
+
+TEST(TensorValues, IdsAreUniquePerValue) {
+  Tensor a = Tensor::scalar(1.0f), b = Tensor::scalar(1.0f);
+  EXPECT_NE(a.id(), b.id());
+  Tensor c = a;  // a handle copy is the same value
+  EXPECT_EQ(c.id(), a.id());
+  EXPECT_TRUE(c.is_same(a));
+  EXPECT_FALSE(b.is_same(a));
+  EXPECT_NE((a + b).id(), a.id());
+}
+
+TEST(TensorClone, CloneIsIndependent) {
+  Tensor t = Tensor::from_vector(std::vector<float>{1, 2, 3});
+  Tensor c = t.clone();
+  EXPECT_FALSE(c.is_same(t));
+  EXPECT_NE(c.id(), t.id());
+  EXPECT_NE(c.raw_data(), t.raw_data());
+  EXPECT_EQ(c.shape(), t.shape());
+  EXPECT_EQ(c.dtype(), t.dtype());
+  c.data<float>()[0] = 100;
+  t.data<float>()[2] = -1;
+  EXPECT_EQ(t.to_vector<float>(), (std::vector<float>{1, 2, -1}));
+  EXPECT_EQ(c.to_vector<float>(), (std::vector<float>{100, 2, 3}));
+  // A clone of a variable is a plain tensor.
+  Variable v(t);
+  EXPECT_FALSE(v.clone().is_variable());
+}
+
+TEST(TensorPrint, OneDimensionalFloat) {
+  Tensor t = Tensor::from_vector(std::vector<float>{1, 2, 3});
+  EXPECT_EQ(t.str(), "tf.Tensor([1. 2. 3.], shape=(3,), dtype=float32)");
+  std::ostringstream os;
+  os << t;
+  EXPECT_EQ(os.str(), t.str());
+}
+
+TEST(TensorPrint, DtypesScalarsAndSpecialValues) {
+  EXPECT_EQ(Tensor::scalar(3.5f).str(), "tf.Tensor(3.5, shape=(), dtype=float32)");
+  EXPECT_EQ(Tensor::scalar(2.0).str(), "tf.Tensor(2., shape=(), dtype=float64)");
+  EXPECT_EQ(Tensor::from_vector(std::vector<int32_t>{1, -2, 3}).str(), "tf.Tensor([1 -2 3], shape=(3,), dtype=int32)");
+  EXPECT_EQ(Tensor::from_vector(std::vector<int64_t>{7}).str(), "tf.Tensor([7], shape=(1,), dtype=int64)");
+  EXPECT_EQ(Tensor::from_vector(std::vector<bool>{true, false}).str(),
+            "tf.Tensor([True False], shape=(2,), dtype=bool)");
+  EXPECT_EQ(Tensor::from_vector(std::vector<float>{0.5f, -0.25f, 0.1f}).str(),
+            "tf.Tensor([0.5 -0.25 0.1], shape=(3,), dtype=float32)");
+  const double inf = std::numeric_limits<double>::infinity();
+  EXPECT_EQ(Tensor::from_vector(std::vector<double>{inf, -inf, std::nan("")}).str(),
+            "tf.Tensor([inf -inf nan], shape=(3,), dtype=float64)");
+  EXPECT_EQ(Tensor::empty(Shape{0}, DType::Float32).str(), "tf.Tensor([], shape=(0,), dtype=float32)");
+}
+
+TEST(TensorPrint, MatrixRowsAndShape) {
+  Tensor m = Tensor::from_vector(std::vector<float>{1, 2, 3, 4}, Shape{2, 2});
+  const std::string s = m.str();
+  EXPECT_EQ(s.rfind("tf.Tensor(", 0), 0u) << s;
+  EXPECT_NE(s.find("[[1. 2.]"), std::string::npos) << s;
+  EXPECT_NE(s.find("[3. 4.]]"), std::string::npos) << s;
+  EXPECT_LT(s.find("[1. 2.]"), s.find("[3. 4.]")) << s;
+  EXPECT_EQ(s, "tf.Tensor(\n[[1. 2.]\n [3. 4.]], shape=(2, 2), dtype=float32)");
+  const std::string tail = ", shape=(2, 2), dtype=float32)";
+  EXPECT_EQ(s.substr(s.size() - tail.size()), tail) << s;
+  Tensor t3 = Tensor::from_vector(std::vector<int32_t>{1, 2, 3, 4, 5, 6, 7, 8}, Shape{2, 2, 2});
+  EXPECT_NE(t3.str().find("[[[1 2]"), std::string::npos) << t3.str();
+  EXPECT_NE(t3.str().find("[7 8]]]"), std::string::npos) << t3.str();
+  EXPECT_EQ(t3.str(), "tf.Tensor(\n[[[1 2]\n  [3 4]]\n\n [[5 6]\n  [7 8]]], shape=(2, 2, 2), dtype=int32)");
+}
+
+TEST(TensorVariable, CopiesItsInitialValue) {
+  Tensor init = Tensor::from_vector(std::vector<float>{1, 2});
+  Variable v(init, /*trainable=*/true, "weights");
+  EXPECT_TRUE(v.is_variable());
+  EXPECT_TRUE(v.trainable());
+  EXPECT_EQ(v.name(), "weights");
+  EXPECT_NE(v.raw_data(), init.raw_data());
+  init.data<float>()[0] = 50;
+  EXPECT_EQ(v.to_vector<float>(), (std::vector<float>{1, 2}));
+  Variable frozen(init, false);
+  EXPECT_FALSE(frozen.trainable());
+  EXPECT_EQ(frozen.name(), "");
+}
+
+TEST(TensorVariable, AssignIsInPlaceAndSeenByEveryHandle) {
+  Variable v(Tensor::from_vector(std::vector<float>{1, 2, 3}), true, "v");
+  Tensor handle = v;  // a Tensor handle on the variable
+  const void* storage = v.raw_data();
+  const uint64_t id = v.id();
+  v.assign(Tensor::from_vector(std::vector<float>{4, 5, 6}));
+  EXPECT_EQ(v.raw_data(), storage);
+  EXPECT_EQ(v.id(), id);
+  EXPECT_EQ(handle.to_vector<float>(), (std::vector<float>{4, 5, 6}));
+  v.assign_add(Tensor::from_vector(std::vector<float>{1, 1, 1}));
+  EXPECT_EQ(handle.to_vector<float>(), (std::vector<float>{5, 6, 7}));
+  v.assign_sub(Tensor::from_vector(std::vector<float>{5, 5, 5}));
+  EXPECT_EQ(v.to_vector<float>(), (std::vector<float>{0, 1, 2}));
+  EXPECT_EQ(v.raw_data(), storage);
+  // A value read before the update is a separate tensor and keeps its value.
+  Tensor doubled = v * 2.0;
+  v.assign(Tensor::from_vector(std::vector<float>{9, 9, 9}));
+  EXPECT_EQ(doubled.to_vector<float>(), (std::vector<float>{0, 2, 4}));
+  // Assigning a variable from itself (aliasing) is harmless.
+  v.assign(v);
+  EXPECT_EQ(v.to_vector<float>(), (std::vector<float>{9, 9, 9}));
+  v.assign_add(v);
+  EXPECT_EQ(v.to_vector<float>(), (std::vector<float>{18, 18, 18}));
+}
+
+TEST(TensorVariable, PrintsLikeATensor) {
+  Variable v(Tensor::from_vector(std::vector<float>{1, 2}));
+  EXPECT_EQ(v.str(), "tf.Tensor([1. 2.], shape=(2,), dtype=float32)");
+}
+
+}  // namespace
+}  // namespace kiln::test
