@@ -4,17 +4,22 @@ function(kiln_project_target target)
   if(KILN_NATIVE)
     target_compile_options(${target} PRIVATE -march=native)
   endif()
-  if(KILN_SANITIZE)
-    target_compile_options(${target} PRIVATE -fsanitize=address,undefined -fno-omit-frame-pointer
-                                             -fno-sanitize-recover=undefined)
-    target_link_options(${target} PRIVATE -fsanitize=address,undefined)
-  endif()
 endfunction()
+
+# KILN_SANITIZE instruments every target of the build (library, tests, examples, tools), so that
+# no executable links the instrumented static libkiln without the sanitizer runtimes.
+if(KILN_SANITIZE)
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()
 
 # GCC 12 reports -Wmaybe-uninitialized inside its own AVX-512 intrinsic headers when Eigen's
 # packet math is inlined under -march=native (a false positive in system headers).
 function(kiln_eigen_target target)
   if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
     target_compile_options(${target} PRIVATE -Wno-maybe-uninitialized)
+    if(KILN_SANITIZE)  # the sanitizers turn the same false positive into -Wuninitialized
+      target_compile_options(${target} PRIVATE -Wno-uninitialized)
+    endif()
   endif()
 endfunction()

@@ -8,9 +8,6 @@ namespace {
 template <typename T>
 using RowMajor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
-// Multiply-adds below which the lazy product wins (measured with kiln-bench --dispatch).
-constexpr int64_t kSmallProduct = 16 * 1024;
-
 template <typename T>
 void matmul(const Tensor& a, const Tensor& b, bool ta, bool tb, const Tensor& out) {
   const int r = a.rank();
@@ -22,21 +19,10 @@ void matmul(const Tensor& a, const Tensor& b, bool ta, bool tb, const Tensor& ou
     Eigen::Map<const RowMajor<T>> A(a.data<T>() + i * ar * ac, ar, ac);
     Eigen::Map<const RowMajor<T>> B(b.data<T>() + i * br * bc, br, bc);
     Eigen::Map<RowMajor<T>> C(out.data<T>() + i * m * n, m, n);
-    // Small products skip GEMM's packing: a coefficient-wise (lazy) product is faster there.
-    if (m * n * (ta ? ar : ac) <= kSmallProduct) {
-      if (!ta && !tb) C.noalias() = A.lazyProduct(B);
-      else if (ta && !tb) C.noalias() = A.transpose().lazyProduct(B);
-      else if (!ta && tb) C.noalias() = A.lazyProduct(B.transpose());
-      else C.noalias() = A.transpose().lazyProduct(B.transpose());
-    } else if (!ta && !tb) {
-      C.noalias() = A * B;
-    } else if (ta && !tb) {
-      C.noalias() = A.transpose() * B;
-    } else if (!ta && tb) {
-      C.noalias() = A * B.transpose();
-    } else {
-      C.noalias() = A.transpose() * B.transpose();
-    }
+    if (!ta && !tb) C.noalias() = A * B;
+    else if (ta && !tb) C.noalias() = A.transpose() * B;
+    else if (!ta && tb) C.noalias() = A * B.transpose();
+    else C.noalias() = A.transpose() * B.transpose();
   }
 }
 }  // namespace

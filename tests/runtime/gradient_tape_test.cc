@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 
+#include "tests/error_of.h"
 #include "tests/runtime/op_cases.h"
 
 namespace kiln::test {
@@ -11,15 +12,7 @@ namespace {
 Tensor vec(std::vector<double> v) { return make(v, {static_cast<int64_t>(v.size())}); }
 Tensor vec64(std::vector<double> v) { return f64(v, {static_cast<int64_t>(v.size())}); }
 
-template <typename F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no kiln::Error>";
-}
+using kiln::test::error_of;
 
 TEST(TapePersistence, NonPersistentTapeAllowsOneGradientCall) {
   Tensor x = vec({1, 2});

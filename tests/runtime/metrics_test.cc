@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/error_of.h"
 #include "kiln/metrics/accuracy.h"
 #include "kiln/metrics/confusion_matrix.h"
 #include "kiln/metrics/mean.h"
@@ -15,16 +16,7 @@ using kiln::Shape;
 using kiln::Tensor;
 using namespace kiln::metrics;
 
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const kiln::Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a kiln::Error";
-  return "";
-}
+using kiln::test::error_of;
 
 Tensor i32(std::vector<int32_t> v) { return Tensor::from_vector(v); }
 Tensor i64(std::vector<int64_t> v) { return Tensor::from_vector(v); }

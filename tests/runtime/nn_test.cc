@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/error_of.h"
 #include "kiln/nn/activations.h"
 #include "kiln/nn/initializers.h"
 #include "kiln/nn/layers.h"
@@ -22,17 +23,7 @@ using kiln::Tensor;
 using kiln::Variable;
 using namespace kiln::nn;
 
-// Runs `f`, expects a kiln::Error, and returns its message.
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const kiln::Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a kiln::Error";
-  return "";
-}
+using kiln::test::error_of;
 
 // An initializer that returns fixed values (checked against the requested shape).
 Initializer fixed(std::vector<double> values) {

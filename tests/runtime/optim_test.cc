@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/error_of.h"
 #include "kiln/autodiff/gradient_tape.h"
 #include "kiln/metrics/accuracy.h"
 #include "kiln/nn/layers.h"
@@ -21,16 +22,7 @@ using kiln::Variable;
 using kiln::optim::Adam;
 using kiln::optim::SGD;
 
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const kiln::Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a kiln::Error";
-  return "";
-}
+using kiln::test::error_of;
 
 Tensor f64(std::vector<double> v) { return Tensor::from_vector(v); }
 

@@ -4,20 +4,13 @@
 #include <limits>
 #include <sstream>
 
+#include "tests/error_of.h"
 #include "tests/runtime/op_cases.h"
 
 namespace kiln::test {
 namespace {
 
-template <typename F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no kiln::Error>";
-}
+using kiln::test::error_of;
 
 TEST(TensorValues, FromVectorShapeDtypeAndToVector) {
   Tensor t = Tensor::from_vector(std::vector<float>{1, 2, 3, 4, 5, 6}, Shape{2, 3});

@@ -1,0 +1,26 @@
+// Kiln's umbrella header: `#include <kiln/kiln.h>` gives the whole public API.
+#pragma once
+
+#include "kiln/error.h"
+#include "kiln/tensor.h"
+#include "kiln/ops.h"
+#include "kiln/autodiff/gradient_tape.h"
+
+#include "kiln/nn/activations.h"
+#include "kiln/nn/initializers.h"
+#include "kiln/nn/module.h"
+#include "kiln/nn/layers.h"
+#include "kiln/nn/sequential.h"
+
+#include "kiln/optim/optimizer.h"
+#include "kiln/optim/sgd.h"
+#include "kiln/optim/adam.h"
+
+#include "kiln/metrics/mean.h"
+#include "kiln/metrics/accuracy.h"
+#include "kiln/metrics/confusion_matrix.h"
+
+#include "kiln/metrics/progress_bar.h"
+
+#include "kiln/data/csv.h"
+#include "kiln/data/dataset.h"
