@@ -19,8 +19,9 @@
 #include "kiln/metrics/mean.h"
 #include "kiln/metrics/accuracy.h"
 #include "kiln/metrics/confusion_matrix.h"
-
 #include "kiln/metrics/progress_bar.h"
 
 #include "kiln/data/csv.h"
 #include "kiln/data/dataset.h"
+
+// New public headers join this list; tests/install builds against the installed copy of it.

@@ -1,13 +1,47 @@
-// Dataset stages: each is a Stage that opens Cursors, one per pass.
+// Dataset stages: each is a Stage that opens Cursors, one per pass, pulling from its input's cursor.
 #include "kiln/data/dataset.h"
 
+#include <algorithm>
 #include <cstring>
 #include <random>
+#include <string>
 
 namespace kiln::data {
 namespace {
 using Cursor = Dataset::Cursor;
 using Stage = Dataset::Stage;
+
+// splitmix64's finaliser: spreads (seed, pass) pairs so nearby values give unrelated streams.
+uint64_t mix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// A uniform index in [0, n). mt19937_64's output is fixed by the standard, but
+// uniform_int_distribution's mapping is not, so orders would differ between standard libraries.
+size_t uniform_index(std::mt19937_64& engine, size_t n) {
+  return static_cast<size_t>((static_cast<unsigned __int128>(engine()) * n) >> 64);
+}
+
+void check_host_tensor(const Tensor& t, const char* op, size_t index) {
+  KILN_CHECK(t.defined(), op, ": component ", index, " is an undefined Tensor");
+  check_readable(t, op);
+  KILN_CHECK(t.device() == Device::cpu(), op, ": component ", index, " is on ", t.device().str(),
+             "; datasets hold host (CPU) tensors");
+}
+
+// Datasets own their inputs' values: a variable's later assign must not change the data, nor
+// may an element be a trainable variable that tapes watch.
+std::vector<Tensor> snapshot(const std::vector<Tensor>& components, const char* op) {
+  std::vector<Tensor> out;
+  for (size_t i = 0; i < components.size(); ++i) {
+    check_host_tensor(components[i], op, i);
+    out.push_back(components[i].is_variable() ? components[i].clone() : components[i]);
+  }
+  return out;
+}
 
 // Row `i` of `t` (dims 1..) as a new tensor.
 Tensor row_of(const Tensor& t, int64_t i) {
@@ -18,40 +52,43 @@ Tensor row_of(const Tensor& t, int64_t i) {
   return out;
 }
 
-// A cursor over a fixed count of elements made by `make(i)`.
-template <typename Make>
-class IndexCursor : public Cursor {
+// A cursor whose `next` is a function object (holding its own state).
+template <typename Next>
+class FunctionCursor : public Cursor {
  public:
-  IndexCursor(int64_t count, Make make) : count_(count), make_(std::move(make)) {}
-  std::optional<Element> next() override {
-    if (i_ >= count_) return std::nullopt;
-    return make_(i_++);
-  }
+  explicit FunctionCursor(Next next) : next_(std::move(next)) {}
+  std::optional<Element> next() override { return next_(); }
 
  private:
-  int64_t count_, i_ = 0;
-  Make make_;
+  Next next_;
 };
-template <typename Make>
-std::unique_ptr<Cursor> index_cursor(int64_t count, Make make) {
-  return std::make_unique<IndexCursor<Make>>(count, std::move(make));
+template <typename Next>
+std::unique_ptr<Cursor> make_cursor(Next next) {
+  return std::make_unique<FunctionCursor<Next>>(std::move(next));
 }
 
 class SlicesStage : public Stage {
  public:
   SlicesStage(std::vector<Tensor> components, bool whole) : components_(std::move(components)), whole_(whole) {}
   std::unique_ptr<Cursor> start(uint64_t) const override {
-    if (whole_) return index_cursor(1, [this](int64_t) { return components_; });
-    return index_cursor(rows(), [this](int64_t i) {
+    return make_cursor([this, i = int64_t{0}]() mutable -> std::optional<Element> {
+      if (i >= *cardinality()) return std::nullopt;
+      if (whole_) {
+        ++i;
+        return components_;
+      }
       Element e;
       for (const Tensor& c : components_) e.push_back(row_of(c, i));
+      ++i;
       return e;
     });
   }
-  std::optional<int64_t> cardinality() const override { return whole_ ? 1 : rows(); }
+  std::optional<int64_t> cardinality() const override {
+    if (whole_) return 1;
+    return components_.empty() ? 0 : components_[0].dim(0);
+  }
 
  private:
-  int64_t rows() const { return components_.empty() ? 0 : components_[0].dim(0); }
   std::vector<Tensor> components_;
   bool whole_;
 };
@@ -61,10 +98,10 @@ class CsvStage : public Stage {
   CsvStage(std::string path, std::vector<CsvColumn> columns, CsvOptions options)
       : path_(std::move(path)), columns_(std::move(columns)), options_(options) {}
   std::unique_ptr<Cursor> start(uint64_t) const override {
-    auto lines = std::make_shared<std::vector<CsvLine>>(read_csv_lines(path_, options_));
-    return index_cursor(static_cast<int64_t>(lines->size()), [this, lines](int64_t i) {
-      const CsvLine& line = (*lines)[static_cast<size_t>(i)];
-      return decode_csv(line.text, columns_, line.where, options_.delimiter);
+    auto reader = std::make_shared<CsvLineReader>(path_, options_);
+    return make_cursor([this, reader, line = std::string()]() mutable -> std::optional<Element> {
+      if (!reader->next(line)) return std::nullopt;
+      return decode_csv(line, columns_, reader->where(), options_.delimiter);
     });
   }
   std::optional<int64_t> cardinality() const override { return std::nullopt; }
@@ -75,7 +112,8 @@ class CsvStage : public Stage {
   CsvOptions options_;
 };
 
-// A stage over one upstream stage; `open` builds this stage's cursor from the upstream's.
+// A stage over one input stage: `open(input, pass)` builds this stage's cursor and `count` maps
+// the input's cardinality to this stage's.
 class ChildStage : public Stage {
  public:
   using Open = std::function<std::unique_ptr<Cursor>(const Stage& input, uint64_t pass)>;
@@ -86,73 +124,69 @@ class ChildStage : public Stage {
   std::optional<int64_t> cardinality() const override { return count_(input_->cardinality()); }
 
  private:
-  std::shared_ptr<const Stage> input_;
+  std::shared_ptr<const Stage> input_;  // a child's cursor refers to it, and the child keeps it alive
   Open open_;
   Count count_;
 };
-
-// A cursor whose `next` is a function of the upstream cursor.
-template <typename Step>
-class StepCursor : public Cursor {
- public:
-  StepCursor(std::unique_ptr<Cursor> input, Step step) : input_(std::move(input)), step_(std::move(step)) {}
-  std::optional<Element> next() override { return step_(*input_); }
-
- private:
-  std::unique_ptr<Cursor> input_;
-  Step step_;
-};
-template <typename Step>
-std::unique_ptr<Cursor> step_cursor(std::unique_ptr<Cursor> input, Step step) {
-  return std::make_unique<StepCursor<Step>>(std::move(input), std::move(step));
-}
 
 std::optional<int64_t> same_count(std::optional<int64_t> n) { return n; }
 
 }  // namespace
 
-Tensor stack_rows(const std::vector<Tensor>& rows, const char* what) {
+Tensor stack_rows(const std::vector<Tensor>& rows, std::string_view what) {
   KILN_CHECK(!rows.empty(), what, ": nothing to stack");
   const Tensor& first = rows[0];
+  for (size_t i = 0; i < rows.size(); ++i) {
+    KILN_CHECK(rows[i].defined(), what, ": element ", i, " is an undefined Tensor");
+    KILN_CHECK(rows[i].shape() == first.shape() && rows[i].dtype() == first.dtype(), what, ": element ", i, " is ",
+               dtype_name(rows[i].dtype()), rows[i].shape().str(), " but element 0 is ", dtype_name(first.dtype()),
+               first.shape().str(), " (stacking needs equal shapes and dtypes)");
+    check_host_tensor(rows[i], "stack_rows", i);
+  }
   Shape s{static_cast<int64_t>(rows.size())};
   for (int64_t d : first.shape()) s.push_back(d);
   Tensor out = Tensor::empty(s, first.dtype());
   const size_t bytes = static_cast<size_t>(first.num_elements()) * dtype_size(first.dtype());
-  for (size_t i = 0; i < rows.size(); ++i) {
-    KILN_CHECK(rows[i].shape() == first.shape() && rows[i].dtype() == first.dtype(), what, ": element ", i, " is ",
-               dtype_name(rows[i].dtype()), rows[i].shape().str(), ", element 0 is ", dtype_name(first.dtype()),
-               first.shape().str());
-    if (bytes > 0) std::memcpy(static_cast<char*>(out.raw_data()) + i * bytes, rows[i].raw_data(), bytes);
-  }
+  if (bytes > 0)
+    for (size_t i = 0; i < rows.size(); ++i)
+      std::memcpy(static_cast<char*>(out.raw_data()) + i * bytes, rows[i].raw_data(), bytes);
   return out;
+}
+
+Dataset::Dataset(std::shared_ptr<const Stage> stage)
+    : stage_(std::move(stage)), passes_(std::make_shared<std::atomic<uint64_t>>(0)) {
+  KILN_ASSERT(stage_ != nullptr, "a Dataset has a stage");
 }
 
 Dataset Dataset::from_tensor_slices(const std::vector<Tensor>& components) {
   KILN_CHECK(!components.empty(), "Dataset.from_tensor_slices: no components");
-  for (size_t i = 0; i < components.size(); ++i) {
-    KILN_CHECK(components[i].rank() >= 1, "Dataset.from_tensor_slices: component ", i, " is a scalar");
-    KILN_CHECK(components[i].dim(0) == components[0].dim(0), "Dataset.from_tensor_slices: component ", i, " has ",
-               components[i].shape().str(), ", component 0 has ", components[0].shape().str(),
-               " (dimension 0 must match)");
+  std::vector<Tensor> owned = snapshot(components, "Dataset.from_tensor_slices");
+  for (size_t i = 0; i < owned.size(); ++i) {
+    KILN_CHECK(owned[i].rank() >= 1, "Dataset.from_tensor_slices: component ", i,
+               " is a scalar; slicing needs a dimension 0");
+    KILN_CHECK(owned[i].dim(0) == owned[0].dim(0), "Dataset.from_tensor_slices: component ", i, " has shape ",
+               owned[i].shape().str(), " but component 0 has ", owned[0].shape().str(), " (dimension 0 must match)");
   }
-  return Dataset(std::make_shared<SlicesStage>(components, false));
+  return Dataset(std::make_shared<SlicesStage>(std::move(owned), false));
 }
 
 Dataset Dataset::from_tensors(const std::vector<Tensor>& components) {
-  return Dataset(std::make_shared<SlicesStage>(components, true));
+  return Dataset(std::make_shared<SlicesStage>(snapshot(components, "Dataset.from_tensors"), true));
 }
 
 Dataset Dataset::csv(const std::string& path, const std::vector<CsvColumn>& columns, const CsvOptions& options) {
+  KILN_CHECK(!columns.empty(), "Dataset.csv: ", path, ": no columns");
+  CsvLineReader check(path, options);  // a missing file fails here, where the dataset is made
   return Dataset(std::make_shared<CsvStage>(path, columns, options));
 }
 
-Dataset::iterator Dataset::begin() const { return iterator(stage_, stage_->start((*passes_)++)); }
+Dataset::iterator Dataset::begin() const { return iterator(stage_, stage_->start(passes_->fetch_add(1))); }
 
 Dataset Dataset::map(std::function<Element(const Element&)> fn) const {
   KILN_CHECK(fn != nullptr, "Dataset.map: empty function");
   auto open = [fn](const Stage& in, uint64_t pass) {
-    return step_cursor(in.start(pass), [fn](Cursor& c) -> std::optional<Element> {
-      std::optional<Element> e = c.next();
+    return make_cursor([fn, input = in.start(pass)]() -> std::optional<Element> {
+      std::optional<Element> e = input->next();
       if (!e) return std::nullopt;
       return fn(*e);
     });
@@ -163,20 +197,27 @@ Dataset Dataset::map(std::function<Element(const Element&)> fn) const {
 Dataset Dataset::shuffle(int64_t buffer_size, uint64_t seed, bool reshuffle_each_iteration) const {
   KILN_CHECK(buffer_size > 0, "Dataset.shuffle: buffer_size must be positive, got ", buffer_size);
   auto open = [=](const Stage& in, uint64_t pass) {
-    auto engine = std::make_shared<std::mt19937_64>(seed ^ (reshuffle_each_iteration ? pass * 0x9e3779b97f4a7c15ULL : 0));
-    auto buffer = std::make_shared<std::vector<Element>>();
-    return step_cursor(in.start(pass), [=](Cursor& c) -> std::optional<Element> {
-      while (static_cast<int64_t>(buffer->size()) < buffer_size) {
-        std::optional<Element> e = c.next();
-        if (!e) break;
-        buffer->push_back(std::move(*e));
+    std::mt19937_64 engine(mix(seed ^ mix(reshuffle_each_iteration ? pass : 0)));
+    return make_cursor([buffer_size, engine, input = in.start(pass), buffer = std::vector<Element>(),
+                        exhausted = false]() mutable -> std::optional<Element> {
+      while (!exhausted && static_cast<int64_t>(buffer.size()) < buffer_size) {
+        std::optional<Element> e = input->next();
+        if (e) buffer.push_back(std::move(*e));
+        else exhausted = true;
       }
-      if (buffer->empty()) return std::nullopt;
-      std::uniform_int_distribution<size_t> pick(0, buffer->size() - 1);
-      size_t i = pick(*engine);
-      Element out = std::move((*buffer)[i]);
-      (*buffer)[i] = std::move(buffer->back());
-      buffer->pop_back();
+      if (buffer.empty()) return std::nullopt;
+      const size_t i = uniform_index(engine, buffer.size());
+      Element out = std::move(buffer[i]);
+      // The drawn slot takes the next input element, as TF's buffer does; once the input is
+      // done the buffer shrinks.
+      std::optional<Element> e = exhausted ? std::nullopt : input->next();
+      if (e) {
+        buffer[i] = std::move(*e);
+      } else {
+        exhausted = true;
+        buffer[i] = std::move(buffer.back());
+        buffer.pop_back();
+      }
       return out;
     });
   };
@@ -186,21 +227,22 @@ Dataset Dataset::shuffle(int64_t buffer_size, uint64_t seed, bool reshuffle_each
 Dataset Dataset::batch(int64_t batch_size, bool drop_remainder) const {
   KILN_CHECK(batch_size > 0, "Dataset.batch: batch_size must be positive, got ", batch_size);
   auto open = [=](const Stage& in, uint64_t pass) {
-    return step_cursor(in.start(pass), [=](Cursor& c) -> std::optional<Element> {
+    return make_cursor([=, input = in.start(pass)]() -> std::optional<Element> {
       std::vector<Element> rows;
       while (static_cast<int64_t>(rows.size()) < batch_size) {
-        std::optional<Element> e = c.next();
+        std::optional<Element> e = input->next();
         if (!e) break;
-        KILN_CHECK(rows.empty() || e->size() == rows[0].size(), "Dataset.batch: element with ", e->size(),
-                   " components after elements with ", rows[0].size());
+        KILN_CHECK(rows.empty() || e->size() == rows[0].size(), "Dataset.batch: element ", rows.size(), " has ",
+                   e->size(), " components but element 0 has ", rows[0].size());
         rows.push_back(std::move(*e));
       }
       if (rows.empty() || (drop_remainder && static_cast<int64_t>(rows.size()) < batch_size)) return std::nullopt;
       Element out;
+      std::vector<Tensor> column;
       for (size_t k = 0; k < rows[0].size(); ++k) {
-        std::vector<Tensor> column;
+        column.clear();
         for (const Element& r : rows) column.push_back(r[k]);
-        out.push_back(stack_rows(column, "Dataset.batch"));
+        out.push_back(stack_rows(column, "Dataset.batch: component " + std::to_string(k)));
       }
       return out;
     });
@@ -214,14 +256,15 @@ Dataset Dataset::batch(int64_t batch_size, bool drop_remainder) const {
 
 Dataset Dataset::repeat(int64_t count) const {
   KILN_CHECK(count >= -1, "Dataset.repeat: count must be >= -1, got ", count);
-  // Each repetition opens a new upstream pass, so an upstream shuffle reshuffles.
   class RepeatCursor : public Cursor {
    public:
     RepeatCursor(const Stage& in, uint64_t pass, int64_t count) : in_(in), pass_(pass), count_(count) {}
     std::optional<Element> next() override {
       while (count_ < 0 || done_ < count_) {
         if (!current_) {
-          current_ = in_.start(pass_ * 1000003 + static_cast<uint64_t>(done_));
+          // Each repetition is a new input pass with its own number, so an input shuffle
+          // reshuffles per repetition.
+          current_ = in_.start(mix(pass_) + static_cast<uint64_t>(done_));
           yielded_ = false;
         }
         if (std::optional<Element> e = current_->next()) {
@@ -246,7 +289,7 @@ Dataset Dataset::repeat(int64_t count) const {
     return std::make_unique<RepeatCursor>(in, pass, count);
   };
   auto card = [count](std::optional<int64_t> n) -> std::optional<int64_t> {
-    if (n && *n == 0) return 0;
+    if (count == 0 || (n && *n == 0)) return 0;
     if (count < 0) return kInfinite;
     if (!n || *n == kInfinite) return n;
     return *n * count;
@@ -257,14 +300,14 @@ Dataset Dataset::repeat(int64_t count) const {
 Dataset Dataset::take(int64_t n) const {
   KILN_CHECK(n >= 0, "Dataset.take: count must be >= 0, got ", n);
   auto open = [n](const Stage& in, uint64_t pass) {
-    auto taken = std::make_shared<int64_t>(0);
-    return step_cursor(in.start(pass), [n, taken](Cursor& c) -> std::optional<Element> {
-      if (*taken >= n) return std::nullopt;
-      ++*taken;
-      return c.next();
+    return make_cursor([n, taken = int64_t{0}, input = in.start(pass)]() mutable -> std::optional<Element> {
+      if (taken >= n) return std::nullopt;
+      ++taken;
+      return input->next();
     });
   };
   auto card = [n](std::optional<int64_t> k) -> std::optional<int64_t> {
+    if (n == 0) return 0;
     if (!k) return std::nullopt;
     return *k == kInfinite ? n : std::min(*k, n);
   };
@@ -274,14 +317,13 @@ Dataset Dataset::take(int64_t n) const {
 Dataset Dataset::skip(int64_t n) const {
   KILN_CHECK(n >= 0, "Dataset.skip: count must be >= 0, got ", n);
   auto open = [n](const Stage& in, uint64_t pass) {
-    auto skipped = std::make_shared<bool>(false);
-    return step_cursor(in.start(pass), [n, skipped](Cursor& c) -> std::optional<Element> {
-      if (!*skipped) {
-        *skipped = true;
+    return make_cursor([n, skipped = false, input = in.start(pass)]() mutable -> std::optional<Element> {
+      if (!skipped) {
+        skipped = true;
         for (int64_t i = 0; i < n; ++i)
-          if (!c.next()) return std::nullopt;
+          if (!input->next()) return std::nullopt;
       }
-      return c.next();
+      return input->next();
     });
   };
   auto card = [n](std::optional<int64_t> k) -> std::optional<int64_t> {
