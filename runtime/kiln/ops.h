@@ -121,6 +121,12 @@ Tensor assign(const Variable& var, const Tensor& value);
 Tensor assign_add(const Variable& var, const Tensor& value);
 Tensor assign_sub(const Variable& var, const Tensor& value);
 
+/// Adam's update of `var` with its slots `m`, `v` (TF's ResourceApplyAdam, one kernel):
+///   m += (grad - m)(1 - beta_1);  v += (grad^2 - v)(1 - beta_2);  var -= lr m / (sqrt(v) + epsilon)
+/// where `lr` is a scalar tensor (the bias-corrected rate). Returns the variable.
+Tensor apply_adam(const Variable& var, const Variable& m, const Variable& v, const Tensor& grad, const Tensor& lr,
+                  double beta_1, double beta_2, double epsilon);
+
 // ---- C++ operators (a double operand becomes a scalar of the other operand's dtype) ----
 Tensor operator+(const Tensor& a, const Tensor& b);
 Tensor operator-(const Tensor& a, const Tensor& b);

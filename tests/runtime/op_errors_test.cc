@@ -236,5 +236,15 @@ TEST(OpErrors, UndefinedInputNamesTheOpForEveryOp) {
   EXPECT_TRUE(throws_error([&] { Variable v(u); }, {"Variable", "undefined"}));
 }
 
+TEST(OpErrors, ApplyAdamArguments) {
+  Variable w(zeros({3})), m(zeros({3})), v(zeros({3}));
+  Tensor g = zeros({3}), lr = Tensor::scalar(0.1f);
+  EXPECT_TRUE(throws_error([&] { apply_adam(w, m, v, zeros({4}), lr, 0.9, 0.999, 1e-7); }, {"apply_adam", "grad", "[4]", "[3]"}));
+  EXPECT_TRUE(throws_error([&] { apply_adam(w, m, v, g, Tensor::scalar(0.1), 0.9, 0.999, 1e-7); }, {"apply_adam", "lr", "float64"}));
+  EXPECT_TRUE(throws_error([&] { apply_adam(w, m, v, g, zeros({1}), 0.9, 0.999, 1e-7); }, {"apply_adam", "lr", "[1]"}));
+  Variable wrong(zeros({2}));
+  EXPECT_TRUE(throws_error([&] { apply_adam(w, wrong, v, g, lr, 0.9, 0.999, 1e-7); }, {"apply_adam", "m is float32[2]"}));
+}
+
 }  // namespace
 }  // namespace kiln::test

@@ -306,5 +306,29 @@ OP_REFERENCE_CASE(assign_sub_ref, "assign_sub") {
   EXPECT_TRUE(tensor_near(v, {2}, DType::Float64, {7, 14}));
 }
 
+// Two Adam steps against the update written out in plain doubles; var, m and v change in place.
+OP_REFERENCE_CASE(apply_adam_ref, "apply_adam") {
+  for (DType dt : {DType::Float32, DType::Float64}) {
+    const std::vector<double> w0 = {0.5, -1.0, 2.0}, g = {0.1, -0.3, 0.7};
+    const double b1 = 0.9, b2 = 0.999, eps = 1e-7, lr = 0.01;
+    Variable var(make(w0, {3}, dt)), m(make({0, 0, 0}, {3}, dt)), v(make({0, 0, 0}, {3}, dt));
+    Tensor alias = var;
+    std::vector<double> want_w = w0, want_m(3, 0), want_v(3, 0);
+    for (int step = 0; step < 2; ++step) {
+      Tensor out = apply_adam(var, m, v, make(g, {3}, dt), Tensor::scalar(lr, dt), b1, b2, eps);
+      EXPECT_TRUE(out.is_same(var));
+      for (size_t i = 0; i < 3; ++i) {
+        want_m[i] = b1 * want_m[i] + (1 - b1) * g[i];
+        want_v[i] = b2 * want_v[i] + (1 - b2) * g[i] * g[i];
+        want_w[i] -= lr * want_m[i] / (std::sqrt(want_v[i]) + eps);
+      }
+    }
+    const double tol = dt == DType::Float32 ? 1e-6 : 1e-12;
+    EXPECT_TRUE(tensor_near(alias, {3}, dt, want_w, tol, tol));
+    EXPECT_TRUE(tensor_near(m, {3}, dt, want_m, tol, tol));
+    EXPECT_TRUE(tensor_near(v, {3}, dt, want_v, tol, tol));
+  }
+}
+
 }  // namespace
 }  // namespace kiln::test

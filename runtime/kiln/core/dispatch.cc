@@ -34,7 +34,8 @@ Tensor call_op(OpId id, Inputs in, const OpAttrs& attrs) {
     KernelFn kernel = op.kernels[static_cast<int>(device.type)];
     KILN_CHECK(kernel != nullptr, op.name, ": no kernel for device ", device.str());
     if (op.in_place()) {
-      make_storage_unique(in[0]);  // Note [Variables on the tape]
+      for (const Tensor& t : in)
+        if (t.is_variable()) make_storage_unique(t);  // Note [Variables on the tape]
       out = in[0];
     } else {
       out = Tensor::empty(meta.shape, meta.dtype, device);

@@ -31,7 +31,7 @@ struct IntList {
 struct OpAttrs {
   IntList ints;
   Shape shape;
-  double f0 = 0, f1 = 0;
+  double f0 = 0, f1 = 0, f2 = 0;
   int64_t i0 = 0;
   bool b0 = false, b1 = false;
   DType dtype = DType::Float32;

@@ -52,7 +52,10 @@ struct OpDef {
   InferFn infer;
   KernelFn kernels[kNumDeviceTypes];
   GradFn grad;  ///< null: not differentiable
-  bool in_place() const { return id == OpId::Assign || id == OpId::AssignAdd || id == OpId::AssignSub; }
+  /// Writes its Variable inputs in place; the result is input 0.
+  bool in_place() const {
+    return id == OpId::Assign || id == OpId::AssignAdd || id == OpId::AssignSub || id == OpId::ApplyAdam;
+  }
 };
 
 const OpDef& op_def(OpId id);

@@ -36,7 +36,14 @@ std::string Device::str() const {
 // aligned_alloc memory, so a block freed on another thread simply joins that thread's cache.
 namespace {
 constexpr int kNumClasses = 17;  // 64 B << 0 .. 64 B << 16 = 4 MiB
-constexpr size_t kBlocksPerClass = 32;
+// Under AddressSanitizer every block goes back to malloc, so a use after free or an overrun into
+// a class's padding is still caught.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+constexpr size_t kBlocksPerClass = kSanitized ? 0 : 32;
 
 int size_class(size_t n) {
   int k = 0;
@@ -67,7 +74,7 @@ Storage::Storage(size_t n, Device d) : nbytes(n), device(d) {
     return;
   }
   // 64-byte alignment for vector loads; cached sizes are rounded up to their class.
-  size_t padded = k < kNumClasses ? size_t{64} << k : (n + 63) / 64 * 64;
+  size_t padded = kSanitized ? n : k < kNumClasses ? size_t{64} << k : (n + 63) / 64 * 64;
   data = std::aligned_alloc(64, padded);
   KILN_CHECK(data != nullptr, "storage: out of memory allocating ", n, " bytes");
 }

@@ -217,6 +217,16 @@ Tensor assign(const Variable& var, const Tensor& value) { return call2(OpId::Ass
 Tensor assign_add(const Variable& var, const Tensor& value) { return call2(OpId::AssignAdd, var, value); }
 Tensor assign_sub(const Variable& var, const Tensor& value) { return call2(OpId::AssignSub, var, value); }
 
+Tensor apply_adam(const Variable& var, const Variable& m, const Variable& v, const Tensor& grad, const Tensor& lr,
+                  double beta_1, double beta_2, double epsilon) {
+  OpAttrs attrs;
+  attrs.f0 = beta_1;
+  attrs.f1 = beta_2;
+  attrs.f2 = epsilon;
+  const Tensor in[] = {var, m, v, grad, lr};
+  return call_op(OpId::ApplyAdam, in, attrs);
+}
+
 Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
 Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
 Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }

@@ -181,6 +181,19 @@ TensorMeta assign_meta(Inputs in, const char* op) {
 TensorMeta infer_RandomNormal(Inputs, const OpAttrs& attrs) { return random_meta(attrs, "random_normal"); }
 TensorMeta infer_TruncatedNormal(Inputs, const OpAttrs& attrs) { return random_meta(attrs, "truncated_normal"); }
 TensorMeta infer_RandomUniform(Inputs, const OpAttrs& attrs) { return random_meta(attrs, "random_uniform"); }
+TensorMeta infer_ApplyAdam(Inputs in, const OpAttrs&) {
+  const char* names[] = {"var", "m", "v", "grad"};
+  for (int i = 0; i < 4; ++i) {
+    KILN_CHECK(i == 3 || in[i].is_variable(), "apply_adam: ", names[i], " is not a Variable");
+    KILN_CHECK(in[i].dtype() == in[0].dtype() && in[i].shape() == in[0].shape(), "apply_adam: ", names[i], " is ",
+               dtype_name(in[i].dtype()), in[i].shape().str(), ", var is ", dtype_name(in[0].dtype()),
+               in[0].shape().str());
+  }
+  KILN_CHECK(is_floating(in[0].dtype()), "apply_adam: var must be float32 or float64, got ", dtype_name(in[0].dtype()));
+  KILN_CHECK(in[4].dtype() == in[0].dtype() && in[4].rank() == 0, "apply_adam: lr must be a ",
+             dtype_name(in[0].dtype()), " scalar, got ", dtype_name(in[4].dtype()), in[4].shape().str());
+  return {in[0].shape(), in[0].dtype()};
+}
 TensorMeta infer_Assign(Inputs in, const OpAttrs&) { return assign_meta(in, "assign"); }
 TensorMeta infer_AssignAdd(Inputs in, const OpAttrs&) { return assign_meta(in, "assign_add"); }
 TensorMeta infer_AssignSub(Inputs in, const OpAttrs&) { return assign_meta(in, "assign_sub"); }
