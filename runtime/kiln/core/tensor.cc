@@ -33,7 +33,7 @@ std::string Device::str() const {
 // 150 tensors); malloc's aligned path and its consolidation took half of a step's time. Freed
 // blocks therefore go to a per-thread cache of power-of-two size classes (64 B to 4 MiB, at most
 // kBlocksPerClass each), as TF's and PyTorch's CPU allocators cache too. Blocks are plain
-// aligned_alloc memory, so a block freed on another thread simply joins that thread's cache.
+// posix_memalign memory, so a block freed on another thread simply joins that thread's cache.
 namespace {
 constexpr int kNumClasses = 17;  // 64 B << 0 .. 64 B << 16 = 4 MiB
 // Under AddressSanitizer every block goes back to malloc, so a use after free or an overrun into
@@ -75,8 +75,8 @@ Storage::Storage(size_t n, Device d) : nbytes(n), device(d) {
   }
   // 64-byte alignment for vector loads; cached sizes are rounded up to their class.
   size_t padded = kSanitized ? n : k < kNumClasses ? size_t{64} << k : (n + 63) / 64 * 64;
-  data = std::aligned_alloc(64, padded);
-  KILN_CHECK(data != nullptr, "storage: out of memory allocating ", n, " bytes");
+  // posix_memalign, unlike aligned_alloc, takes any size: a sanitized build allocates exactly n.
+  KILN_CHECK(posix_memalign(&data, 64, padded) == 0, "storage: out of memory allocating ", n, " bytes");
 }
 
 Storage::~Storage() {
