@@ -1,5 +1,4 @@
-// error_of: runs a callable that must throw kiln::Error and returns the message, for tests that
-// check what an error says.
+// error_of and has: for tests that check what an error (or other text) says.
 #pragma once
 #include <gtest/gtest.h>
 
@@ -19,6 +18,12 @@ std::string error_of(F&& f) {
   }
   ADD_FAILURE() << "expected a kiln::Error";
   return "";
+}
+
+/// Passes when `text` contains `part`, and shows the whole text when it does not.
+inline ::testing::AssertionResult has(const std::string& text, const std::string& part) {
+  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "'" << text << "' does not contain '" << part << "'";
 }
 
 }  // namespace kiln::test

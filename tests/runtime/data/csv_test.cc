@@ -21,11 +21,7 @@ namespace kiln::data {
 namespace {
 using kiln::test::error_of;
 
-// Passes when `text` contains `part`, and shows the whole text when it does not.
-testing::AssertionResult has(const std::string& text, const std::string& part) {
-  if (text.find(part) != std::string::npos) return testing::AssertionSuccess();
-  return testing::AssertionFailure() << "'" << text << "' does not contain '" << part << "'";
-}
+using kiln::test::has;
 
 CsvColumn required(DType dtype) { return CsvColumn{dtype, std::nullopt}; }
 CsvColumn with_default(DType dtype, double value) { return CsvColumn{dtype, value}; }

@@ -24,10 +24,7 @@ namespace kiln::data {
 namespace {
 using kiln::test::error_of;
 
-testing::AssertionResult has(const std::string& text, const std::string& part) {
-  if (text.find(part) != std::string::npos) return testing::AssertionSuccess();
-  return testing::AssertionFailure() << "'" << text << "' does not contain '" << part << "'";
-}
+using kiln::test::has;
 
 // 0, 1, ..., n-1 as an int64 tensor of shape [n].
 Tensor iota(int64_t n) {
