@@ -24,4 +24,6 @@
 #include "kiln/data/csv.h"
 #include "kiln/data/dataset.h"
 
+#include "kiln/function.h"
+
 // New public headers join this list; tests/install builds against the installed copy of it.

@@ -26,8 +26,13 @@ struct Storage {
   Device device;
 };
 
-/// Opaque per-tensor state of the tracer (kiln::function); null in eager mode.
-struct SymbolicValue;
+/// Per-tensor state of the tracer (kiln::function); null in eager mode. While a trace runs, a
+/// symbolic tensor (no storage) and every variable the trace has touched carry one.
+struct SymbolicValue {
+  virtual ~SymbolicValue() = default;
+  /// What produced the value, for errors: "`matmul`'s result (float32[16,3])".
+  virtual std::string describe() const = 0;
+};
 
 struct TensorImpl {
   std::shared_ptr<Storage> storage;  ///< null for symbolic tensors
@@ -79,6 +84,9 @@ class Tensor {
   template <typename T> T item() const;
   /// All values, converted to T.
   template <typename T> std::vector<T> to_vector() const;
+  /// Truthiness of a one-element tensor (`if (t)`), as TF's `bool(t)`: kiln::Error for more
+  /// elements, kiln::TraceError while tracing (use kiln::cond for data-dependent branches).
+  explicit operator bool() const;
 
   /// A new tensor with its own copy of the data.
   Tensor clone() const;
@@ -102,6 +110,18 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t);
 
 /// Throws naming the tensor's value access when `t` is symbolic (see Note [Reading traced values]).
 void check_readable(const Tensor& t, const char* what);
+
+/// The tracer's hook on Variable construction (kiln::function installs one while it traces, so
+/// runtime/ does not depend on tracer/). It returns the concrete initial value to copy (lifting
+/// a symbolic one that depends on no function argument, as TF's init_scope), or throws
+/// kiln::Error when variables may not be created (a trace other than the first).
+class VariableCreationHook {
+ public:
+  virtual ~VariableCreationHook() = default;
+  virtual Tensor initial_value(const Tensor& initial_value, const std::string& name) = 0;
+};
+/// Installs `hook` on this thread (null to remove); returns the previous one.
+VariableCreationHook* set_variable_creation_hook(VariableCreationHook* hook);
 uint64_t next_tensor_id();
 /// Gives `t` a private copy of its storage when another handle (a tape's snapshot) shares it.
 void make_storage_unique(const Tensor& t);

@@ -121,13 +121,34 @@ Tensor Tensor::scalar(double value, DType dtype) {
 // While kiln::function traces, tensors are symbolic: they have a shape and dtype but no storage.
 // Reading one (item(), to_vector(), data(), printing) cannot give a value, and silently using a
 // placeholder would bake a wrong constant into the compiled step, so it throws TraceError.
+// A variable the trace has read or written carries a SymbolicValue too (its storage still holds
+// the value from before the call), so reading it is the same error.
 void check_readable(const Tensor& t, const char* what) {
-  if (!t.is_symbolic()) return;
+  if (!t.defined() || (t.impl().storage != nullptr && t.impl().symbolic == nullptr)) return;
   std::ostringstream os;
-  os << "tensor: " << what << " reads the value of a symbolic " << dtype_name(t.dtype()) << t.shape().str()
-     << " tensor while tracing; use kiln::cond for data-dependent branches, or pass the value as an "
-        "argument of the kiln::function";
+  os << "tensor: " << what << " reads the value of ";
+  if (t.impl().symbolic != nullptr) os << t.impl().symbolic->describe();
+  else os << "a symbolic " << dtype_name(t.dtype()) << t.shape().str() << " tensor";
+  os << " while tracing a kiln::function; use kiln::cond for data-dependent branches, or pass the "
+        "value as an argument of the kiln::function";
   throw TraceError(os.str());
+}
+
+Tensor::operator bool() const {
+  check_readable(*this, "operator bool (a C++ `if` on a tensor)");
+  KILN_CHECK(num_elements() == 1, "tensor: the truth value of a tensor with ", num_elements(),
+             " elements is ambiguous (shape ", shape().str(), "); reduce it first (kiln::reduce_max, ...)");
+  return item<bool>();
+}
+
+namespace {
+thread_local VariableCreationHook* t_variable_creation_hook = nullptr;
+}  // namespace
+
+VariableCreationHook* set_variable_creation_hook(VariableCreationHook* hook) {
+  VariableCreationHook* prev = t_variable_creation_hook;
+  t_variable_creation_hook = hook;
+  return prev;
 }
 
 void* Tensor::raw_data() const {
@@ -210,7 +231,9 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t) { return os << t.str
 
 Variable::Variable(const Tensor& initial_value, bool trainable, std::string name) {
   KILN_CHECK(initial_value.defined(), "Variable: initial value is an undefined Tensor");
-  Tensor copy = initial_value.clone();
+  // While kiln::function traces, its hook decides (first trace only) and lifts a symbolic value.
+  Tensor copy = t_variable_creation_hook != nullptr ? t_variable_creation_hook->initial_value(initial_value, name).clone()
+                                                    : initial_value.clone();
   impl_ = copy.impl_ptr();
   impl_->is_variable = true;
   impl_->trainable = trainable;

@@ -1,0 +1,431 @@
+// Tests of kiln::function: tracing once per signature, cached runs vs eager, the tracing
+// footguns (reading symbolic values, variables on later traces, baked host branches), retrace
+// reasons and warnings, -1 dims, aliasing, and the whole iris training step.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "kiln/kiln.h"
+#include "tests/error_of.h"
+
+namespace {
+using kiln::DType;
+using kiln::Shape;
+using kiln::Tensor;
+using kiln::TensorSpec;
+using kiln::Variable;
+using kiln::test::error_of;
+
+Tensor random_tensor(const Shape& shape, uint64_t seed) {
+  kiln::Generator gen(seed);
+  return kiln::random_normal(shape, 0.0, 1.0, DType::Float32, &gen);
+}
+
+void expect_close(const Tensor& a, const Tensor& b, double rel = 1e-5) {
+  ASSERT_TRUE(a.defined() && b.defined());
+  ASSERT_EQ(a.shape(), b.shape());
+  ASSERT_EQ(a.dtype(), b.dtype());
+  std::vector<double> x = a.to_vector<double>(), y = b.to_vector<double>();
+  for (size_t i = 0; i < x.size(); ++i)
+    EXPECT_NEAR(x[i], y[i], rel * std::max(1.0, std::fabs(y[i]))) << "element " << i;
+}
+
+Tensor one_hot_labels(int64_t n, uint64_t seed) {
+  std::mt19937 rng(static_cast<uint32_t>(seed));
+  std::vector<int64_t> idx(static_cast<size_t>(n));
+  for (auto& i : idx) i = static_cast<int64_t>(rng() % 3);
+  return kiln::one_hot(Tensor::from_vector(idx), 3);
+}
+
+// ---- Tracing and the cache ----
+
+TEST(FunctionTrace, FirstCallTracesLaterCallsRunTheCachedGraph) {
+  int host_calls = 0;
+  auto body = [&](const Tensor& x, const Tensor& y) {
+    ++host_calls;  // a host side effect: happens while tracing only
+    return kiln::exp(x) * y + x / 2.0;
+  };
+  auto f = kiln::function(body, {.name = "elementwise"});
+  for (int i = 0; i < 4; ++i) {
+    Tensor x = random_tensor({3, 5}, 10 + i), y = random_tensor({3, 5}, 20 + i);
+    Tensor got = f(x, y);
+    EXPECT_FALSE(got.is_symbolic());
+    int before = host_calls;
+    Tensor want = body(x, y);
+    host_calls = before;
+    expect_close(got, want);
+  }
+  EXPECT_EQ(host_calls, 1);
+  EXPECT_EQ(f.trace_count(), 1);
+}
+
+TEST(FunctionTrace, MatmulReluSoftmaxCrossEntropyMatchesEager) {
+  Variable w(random_tensor({4, 3}, 1), true, "w");
+  auto body = [&](const Tensor& x, const Tensor& labels) {
+    Tensor logits = kiln::relu(kiln::matmul(x, w));
+    Tensor loss = kiln::reduce_mean(kiln::softmax_cross_entropy_with_logits(labels, logits));
+    return std::make_tuple(loss, kiln::softmax(logits));
+  };
+  auto f = kiln::function(body);
+  for (int i = 0; i < 3; ++i) {
+    Tensor x = random_tensor({16, 4}, 30 + i), labels = one_hot_labels(16, i);
+    auto [loss, probs] = f(x, labels);
+    auto [want_loss, want_probs] = body(x, labels);
+    expect_close(loss, want_loss);
+    expect_close(probs, want_probs);
+  }
+  EXPECT_EQ(f.trace_count(), 1);
+}
+
+TEST(FunctionTrace, ReturnsVectorsPairsAndVoid) {
+  Variable counter(Tensor::scalar(0.0f), false, "counter");
+  auto vec = kiln::function([](const Tensor& x) { return std::vector<Tensor>{x + 1.0, Tensor(), x}; });
+  Tensor x = random_tensor({2}, 3);
+  std::vector<Tensor> out = vec(x);
+  ASSERT_EQ(out.size(), 3u);
+  expect_close(out[0], x + 1.0);
+  EXPECT_FALSE(out[1].defined());
+  EXPECT_TRUE(out[2].is_same(x));  // an argument returned as is, as eagerly
+  auto pair = kiln::function([](const Tensor& a) { return std::pair<Tensor, Tensor>{a * 2.0, -a}; });
+  auto [p0, p1] = pair(x);
+  expect_close(p1, -x);
+  auto bump = kiln::function([&](const Tensor& by) { counter.assign_add(by); });
+  bump(Tensor::scalar(2.0f));
+  bump(Tensor::scalar(3.0f));
+  EXPECT_EQ(counter.item<float>(), 5.0f);
+  EXPECT_EQ(bump.trace_count(), 1);
+}
+
+TEST(FunctionTrace, GraphTextShowsOneOpPerLineWithTypes) {
+  Variable w(random_tensor({4, 20}, 1), true, "dense/kernel");
+  auto f = kiln::function([&](const Tensor& x) { return kiln::relu(kiln::matmul(x, w)); },
+                          {.name = "fwd", .input_signature = {TensorSpec{{-1, 4}}}});
+  std::string text = f.graph_text(random_tensor({16, 4}, 2));
+  EXPECT_NE(text.find("kiln.func @fwd(%arg0: float32[?,4])"), std::string::npos) << text;
+  EXPECT_NE(text.find("%v0 = variable 'dense/kernel' : float32[4,20]"), std::string::npos) << text;
+  EXPECT_NE(text.find("matmul(%arg0, %v0) : float32[?,20]"), std::string::npos) << text;
+  EXPECT_NE(text.find("relu("), std::string::npos) << text;
+  EXPECT_EQ(f.lower(random_tensor({8, 4}, 2)), text);
+  EXPECT_EQ(f.trace_count(), 1);
+}
+
+TEST(FunctionTrace, ScalarArgumentsAreBakedAndKeyTheCache) {
+  auto f = kiln::function([](const Tensor& x, int power, double scale) {
+    Tensor y = x;
+    for (int i = 1; i < power; ++i) y = y * x;  // a host loop, unrolled by the trace
+    return y * scale;
+  });
+  Tensor x = random_tensor({4}, 5);
+  expect_close(f(x, 3, 0.5), x * x * x * 0.5);
+  expect_close(f(x, 3, 0.5), x * x * x * 0.5);
+  expect_close(f(x, 2, 0.5), x * x * 0.5);
+  EXPECT_EQ(f.trace_count(), 2);
+}
+
+TEST(FunctionTrace, JitOffRunsEagerly) {
+  int calls = 0;
+  auto f = kiln::function([&](const Tensor& x) { ++calls; return x * 2.0; }, {.jit = false});
+  f(random_tensor({2}, 1));
+  f(random_tensor({2}, 2));
+  EXPECT_EQ(calls, 2);
+  EXPECT_EQ(f.trace_count(), 0);
+}
+
+// ---- Footguns ----
+
+TEST(TraceErrors, ReadingASymbolicValueNamesTheOpAndSuggestsCond) {
+  Variable w(random_tensor({4, 3}, 1), true, "w");
+  Tensor x = random_tensor({16, 4}, 2);
+  auto item = kiln::function([&](const Tensor& a) { (void)kiln::matmul(a, w).item<float>(); return a; });
+  std::string msg = error_of([&] { item(x); });
+  EXPECT_NE(msg.find("`matmul`'s result (float32[16,3])"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("kiln::cond"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("argument"), std::string::npos) << msg;
+  EXPECT_THROW(item(x), kiln::TraceError);
+
+  auto vec = kiln::function([](const Tensor& a) { (void)kiln::exp(a).to_vector<float>(); return a; });
+  EXPECT_NE(error_of([&] { vec(x); }).find("to_vector() reads the value of `exp`'s result"), std::string::npos);
+
+  auto branch = kiln::function([](const Tensor& a) {
+    if (kiln::greater(kiln::reduce_sum(a), Tensor::scalar(0.0f))) return a;  // `if` on a tensor
+    return -a;
+  });
+  std::string b = error_of([&] { branch(x); });
+  EXPECT_NE(b.find("operator bool"), std::string::npos) << b;
+  EXPECT_NE(b.find("`greater`'s result (bool[])"), std::string::npos) << b;
+  EXPECT_THROW(branch(x), kiln::TraceError);
+
+  auto var_read = kiln::function([&](const Tensor& a) { w.assign_add(a); return Tensor::scalar(w.item<float>()); });
+  std::string v = error_of([&] { var_read(random_tensor({4, 3}, 3)); });
+  EXPECT_NE(v.find("variable 'w'"), std::string::npos) << v;
+  // A failed trace leaves the variable readable and unchanged.
+  EXPECT_NO_THROW((void)w.to_vector<float>());
+}
+
+TEST(TraceErrors, TensorTruthinessEagerly) {
+  EXPECT_TRUE(static_cast<bool>(Tensor::scalar(2.0f)));
+  EXPECT_FALSE(static_cast<bool>(Tensor::scalar(0)));
+  EXPECT_NE(error_of([] { (void)static_cast<bool>(kiln::ones({2})); }).find("ambiguous"), std::string::npos);
+}
+
+TEST(FunctionVariables, CreatedOnTheFirstTraceAreKept) {
+  kiln::nn::Dense lazy(3, {.kernel_initializer = kiln::nn::initializers::glorot_uniform(7)}, "lazy");
+  auto f = kiln::function([&](const Tensor& x) { return lazy(x); });
+  Tensor x = random_tensor({5, 4}, 9);
+  Tensor got = f(x);
+  ASSERT_EQ(lazy.trainable_variables().size(), 2u);
+  EXPECT_EQ(lazy.trainable_variables()[0].shape(), (Shape{4, 3}));
+  EXPECT_FALSE(lazy.trainable_variables()[0].is_symbolic());
+  expect_close(got, lazy(x));  // the same variables, eagerly
+  expect_close(f(random_tensor({5, 4}, 10)), lazy(random_tensor({5, 4}, 10)));
+  EXPECT_EQ(f.trace_count(), 1);
+  // The graph reads the variables; it does not run their initializers again.
+  EXPECT_EQ(f.graph_text(x).find("random"), std::string::npos) << f.graph_text(x);
+}
+
+TEST(FunctionVariables, CreatingOneOnALaterTraceThrows) {
+  std::vector<Variable> made;
+  auto f = kiln::function([&](const Tensor& x) {
+    made.emplace_back(kiln::zeros(x.shape()), true, "v" + std::to_string(made.size()));
+    return x + made.back();
+  });
+  f(random_tensor({2}, 1));
+  EXPECT_EQ(made.size(), 1u);
+  std::string msg = error_of([&] { f(random_tensor({3}, 1)); });
+  EXPECT_NE(msg.find("non-first call"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("variable 'v1'"), std::string::npos) << msg;
+}
+
+TEST(FunctionVariables, InitialValueFromAnArgumentThrows) {
+  auto f = kiln::function([](const Tensor& x) { Variable v(x * 2.0); return v + 1.0; });
+  std::string msg = error_of([&] { f(random_tensor({2}, 1)); });
+  EXPECT_NE(msg.find("depends on argument 0"), std::string::npos) << msg;
+}
+
+TEST(FunctionFootguns, HostRandomBranchIsBakedAtTraceTime) {
+  // The article's "dynamic" model: a host coin flip picks the branch, decided once when traced.
+  std::mt19937 rng(1234);
+  std::vector<bool> draws;
+  auto f = kiln::function([&](const Tensor& x) {
+    bool deep = rng() % 2 == 0;
+    draws.push_back(deep);
+    return deep ? kiln::relu(x) * 10.0 : -x;
+  });
+  Tensor x = random_tensor({6}, 2);
+  Tensor first = f(x);
+  for (int i = 0; i < 20; ++i) expect_close(f(x), first);
+  ASSERT_EQ(draws.size(), 1u);  // drawn once, while tracing
+  expect_close(first, draws[0] ? kiln::relu(x) * 10.0 : -x);
+}
+
+// ---- Retracing ----
+
+TEST(FunctionRetrace, ReasonsNameTheArgumentAndBothValues) {
+  auto f = kiln::function([](const Tensor& x, int k) { return x * static_cast<double>(k); }, {.name = "scaled"});
+  f(random_tensor({16, 4}, 1), 3);
+  f(random_tensor({16, 4}, 2), 3);
+  f(random_tensor({8, 4}, 3), 3);
+  f(random_tensor({8, 4}, 3), 4);
+  f(kiln::cast(random_tensor({8, 4}, 3), DType::Float64), 4);
+  EXPECT_EQ(f.trace_count(), 4);
+  std::string e = f.explain();
+  EXPECT_NE(e.find("'scaled': 5 calls, 4 traces"), std::string::npos) << e;
+  EXPECT_NE(e.find("(first call)"), std::string::npos) << e;
+  EXPECT_NE(e.find("arg 0: shape [16,4] -> [8,4]"), std::string::npos) << e;
+  EXPECT_NE(e.find("arg 1: value 3 -> 4"), std::string::npos) << e;
+  EXPECT_NE(e.find("arg 0: dtype float32 -> float64"), std::string::npos) << e;
+  EXPECT_NE(e.find("(float32[16,4], int 3)"), std::string::npos) << e;
+}
+
+TEST(FunctionRetrace, InputSignatureMinusOneAcceptsASmallerBatch) {
+  Variable w(random_tensor({4, 3}, 1), true, "w");
+  auto body = [&](const Tensor& x) {
+    Tensor y = kiln::reshape(kiln::matmul(x, w), {-1});  // host-resolved -1: follows the batch
+    return kiln::reduce_mean(y) + kiln::reduce_sum(kiln::ones_like(x));
+  };
+  auto f = kiln::function(body, {.input_signature = {TensorSpec{{-1, 4}}}});
+  for (int64_t n : {16, 8, 3, 16}) {
+    Tensor x = random_tensor({n, 4}, static_cast<uint64_t>(n));
+    expect_close(f(x), body(x));
+  }
+  EXPECT_EQ(f.trace_count(), 1);
+  std::string msg = error_of([&] { f(random_tensor({8, 5}, 1)); });
+  EXPECT_NE(msg.find("does not fit the input_signature's float32[-1,4]"), std::string::npos) << msg;
+}
+
+// Note [Relaxed dims]: host code may use a -1 dim's size in ways the template cannot follow;
+// every new size is checked by a trace at that size, so no call runs a graph built for another.
+TEST(FunctionRetrace, MinusOneDimUsedOnTheHostIsTracedPerSizeNeverGuessed) {
+  int host_runs = 0;
+  auto body = [&](const Tensor& x) {
+    ++host_runs;
+    int64_t rows = std::min<int64_t>(x.dim(0), 8);  // not a multiple of the size: no template follows it
+    return kiln::reduce_sum(kiln::slice(x, {0, 0}, {rows, 4}));
+  };
+  auto f = kiln::function(body, {.name = "head", .input_signature = {TensorSpec{{-1, 4}}}});
+  for (int64_t n : {16, 4, 16, 12}) {
+    Tensor x = random_tensor({n, 4}, static_cast<uint64_t>(n));
+    int before = host_runs;
+    Tensor want = body(x);
+    host_runs = before;
+    expect_close(f(x), want);
+  }
+  EXPECT_EQ(f.trace_count(), 1);
+  EXPECT_EQ(host_runs, 4) << "the template, then one size check per new size (16, 4, 12)";
+  std::string e = f.explain();
+  EXPECT_NE(e.find("-1 dims = [4]: traced for these sizes (node 0 (`slice`): attributes"), std::string::npos) << e;
+  EXPECT_NE(e.find("3 size checks"), std::string::npos) << e;
+}
+
+TEST(FunctionRetrace, MinusOneDimHostTensorIsTracedPerSize) {
+  auto body = [](const Tensor& x) {  // a host-built tensor with as many rows as the batch
+    return x * Tensor::from_vector(std::vector<float>(static_cast<size_t>(x.dim(0)), 2.0f), {x.dim(0), 1});
+  };
+  auto f = kiln::function(body, {.input_signature = {TensorSpec{{-1, 3}}}});
+  for (int64_t n : {5, 2}) {
+    Tensor x = random_tensor({n, 3}, 7);
+    expect_close(f(x), body(x));
+  }
+  EXPECT_NE(f.explain().find("captured a host tensor float32[?,1] shaped by a -1 dim"), std::string::npos)
+      << f.explain();
+}
+
+TEST(FunctionRetrace, FiveRetracesInTenCallsWarnOnce) {
+  auto f = kiln::function([](const Tensor& x) { return x + 1.0; }, {.name = "shapes"});
+  testing::internal::CaptureStderr();
+  for (int64_t n = 1; n <= 5; ++n) f(random_tensor({n}, 1));
+  EXPECT_EQ(testing::internal::GetCapturedStderr(), "");  // 4 retraces
+  testing::internal::CaptureStderr();
+  for (int64_t n = 6; n <= 9; ++n) f(random_tensor({n}, 1));
+  std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("kiln::function 'shapes': 5 retraces"), std::string::npos) << err;
+  EXPECT_NE(err.find("input_signature"), std::string::npos) << err;
+  EXPECT_EQ(err.find("retraces", err.find("retraces") + 1), std::string::npos) << "warned once: " << err;
+}
+
+// ---- Aliasing ----
+
+TEST(FunctionAliasing, VariableArgumentThatIsAlsoCapturedBehavesLikeEager) {
+  auto run = [](bool traced) {
+    Variable v(Tensor::from_vector<float>({1, 2, 3}), true, "v");
+    auto body = [&](const Variable& arg, const Tensor& x) {
+      Tensor before = arg * 1.0;  // read through the argument
+      arg.assign_add(x);          // write through the argument
+      Tensor after = v * 1.0;     // read through the capture: sees the write
+      v.assign(after * 2.0);
+      return std::make_tuple(before, after, arg + 0.0);
+    };
+    std::vector<Tensor> outs;
+    if (traced) {
+      auto f = kiln::function(body);
+      for (int i = 0; i < 3; ++i) {
+        auto [a, b, c] = f(v, Tensor::from_vector<float>({1, 1, 1}));
+        outs.insert(outs.end(), {a, b, c});
+      }
+      EXPECT_EQ(f.trace_count(), 1);
+    } else {
+      for (int i = 0; i < 3; ++i) {
+        auto [a, b, c] = body(v, Tensor::from_vector<float>({1, 1, 1}));
+        outs.insert(outs.end(), {a, b, c});
+      }
+    }
+    outs.push_back(v);
+    return outs;
+  };
+  std::vector<Tensor> eager = run(false), traced = run(true);
+  for (size_t i = 0; i < eager.size(); ++i) expect_close(traced[i], eager[i]);
+}
+
+TEST(FunctionAliasing, ArgumentThatIsAlsoCapturedAndOldVersionsKeepTheirValues) {
+  Tensor c = random_tensor({3}, 4);
+  Variable v(Tensor::from_vector<float>({1, 2, 3}), true, "v");
+  auto f = kiln::function([&](const Tensor& x) {
+    Tensor old = v + 0.0;   // read before the write...
+    Tensor returned = v.assign_add(x) * 1.0;
+    return std::make_tuple(x + c, old, returned);
+  });
+  auto [sum, old, now] = f(c);  // the captured tensor is also the argument
+  expect_close(sum, c + c);
+  expect_close(old, Tensor::from_vector<float>({1, 2, 3}));
+  expect_close(now, Tensor::from_vector<float>({1, 2, 3}) + c);
+  expect_close(v, now);
+}
+
+// ---- The iris training step ----
+
+kiln::nn::Sequential iris_model(uint64_t seed) {
+  using kiln::nn::Dense;
+  namespace init = kiln::nn::initializers;
+  kiln::nn::Sequential m;
+  m.add(Dense(20, {.activation = kiln::nn::activations::relu, .kernel_initializer = init::glorot_uniform(seed),
+                   .input_dim = 4}));
+  m.add(Dense(20, {.activation = kiln::nn::activations::relu, .kernel_initializer = init::glorot_uniform(seed + 1),
+                   .input_dim = 20}));
+  m.add(Dense(3, {.kernel_initializer = init::glorot_uniform(seed + 2), .input_dim = 20}));
+  return m;
+}
+
+Tensor iris_step(kiln::nn::Sequential& model, kiln::optim::Adam& opt, const Tensor& x, const Tensor& y) {
+  kiln::GradientTape tape;
+  Tensor loss = kiln::reduce_mean(kiln::softmax_cross_entropy_with_logits(y, model(x)));
+  std::vector<Variable> vars = model.trainable_variables();
+  opt.apply_gradients(tape.gradient(loss, vars), vars);
+  return loss;
+}
+
+void run_iris(const std::vector<int64_t>& batches, const std::vector<std::optional<TensorSpec>>& signature,
+              int expected_traces) {
+  kiln::nn::Sequential eager_model = iris_model(42), traced_model = iris_model(42);
+  kiln::optim::Adam eager_opt({.learning_rate = 0.01}), traced_opt({.learning_rate = 0.01});
+  auto step = kiln::function([&](const Tensor& x, const Tensor& y) { return iris_step(traced_model, traced_opt, x, y); },
+                             {.name = "iris_step", .input_signature = signature});
+  for (size_t s = 0; s < batches.size(); ++s) {
+    Tensor x = random_tensor({batches[s], 4}, 100 + s), y = one_hot_labels(batches[s], 200 + s);
+    Tensor want = iris_step(eager_model, eager_opt, x, y);
+    Tensor got = step(x, y);
+    expect_close(got, want);
+  }
+  std::vector<Variable> a = eager_model.trainable_variables(), b = traced_model.trainable_variables();
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) expect_close(b[i], a[i]);
+  EXPECT_EQ(traced_opt.iterations(), eager_opt.iterations());
+  EXPECT_EQ(step.trace_count(), expected_traces) << step.explain();
+  if (!signature.empty()) {  // the template followed every batch size: compiled code can be shared
+    std::string e = step.explain();
+    for (const char* sizes : {"[16]", "[8]", "[5]"})
+      EXPECT_NE(e.find(std::string("-1 dims = ") + sizes + ": the traced graph holds"), std::string::npos) << e;
+  }
+}
+
+TEST(FunctionIris, TenTrainingStepsMatchEager) { run_iris(std::vector<int64_t>(10, 16), {}, 1); }
+
+TEST(FunctionIris, SmallerLastBatchReusesTheTraceAndMatchesEager) {
+  run_iris({16, 16, 16, 16, 8, 16, 5}, {TensorSpec{{-1, 4}}, TensorSpec{{-1, 3}}}, 1);
+}
+
+TEST(FunctionIris, LazyModelAndAdamSlotsCreatedInTheFirstTrace) {
+  using kiln::nn::Dense;
+  namespace init = kiln::nn::initializers;
+  auto lazy_model = [] {
+    kiln::nn::Sequential m;
+    m.add(Dense(20, {.activation = kiln::nn::activations::relu, .kernel_initializer = init::glorot_uniform(1)}));
+    m.add(Dense(3, {.kernel_initializer = init::glorot_uniform(2)}));
+    return m;
+  };
+  kiln::nn::Sequential eager_model = lazy_model(), traced_model = lazy_model();
+  kiln::optim::Adam eager_opt, traced_opt;
+  auto step = kiln::function([&](const Tensor& x, const Tensor& y) { return iris_step(traced_model, traced_opt, x, y); });
+  for (uint64_t s = 0; s < 4; ++s) {
+    Tensor x = random_tensor({16, 4}, s), y = one_hot_labels(16, s);
+    expect_close(step(x, y), iris_step(eager_model, eager_opt, x, y));
+  }
+  for (size_t i = 0; i < 4; ++i) expect_close(traced_model.trainable_variables()[i], eager_model.trainable_variables()[i]);
+  EXPECT_EQ(step.trace_count(), 1);
+}
+
+}  // namespace

@@ -1,0 +1,191 @@
+// kiln::function's core: the trace cache by call signature, retrace explanations and warnings.
+#include "kiln/function.h"
+
+#include <deque>
+#include <iostream>
+#include <sstream>
+
+#include "kiln/tracer/interpreter.h"
+#include "kiln/tracer/relaxed_dims.h"
+#include "kiln/tracer/trace_context.h"
+
+namespace kiln::tracer {
+
+// What runs for one size of the -1 dims (the only one when the signature has none).
+struct FunctionCore::Specialization {
+  std::vector<int64_t> sizes;
+  Graph graph;  // concrete shapes
+  std::unique_ptr<GraphRunner> runner;
+  std::string check;  // Note [Relaxed dims]: empty when the template held for these sizes
+};
+
+struct FunctionCore::Entry {
+  CallSignature signature;
+  Graph graph;  // as traced: the template, with placeholder sizes for -1 dims
+  std::vector<std::unique_ptr<Specialization>> specializations;
+  Specialization* last = nullptr;
+  int traced_on_call = 0;
+  int hits = 0;
+  std::string reason;
+};
+
+struct FunctionCore::State {
+  FunctionOptions options;
+  std::vector<std::unique_ptr<Entry>> entries;
+  Entry* last = nullptr;  // the entry of the previous call: retrace reasons compare with it
+  int calls = 0;
+  int traces = 0;
+  int checks = 0;  // traces at a new size of the -1 dims (Note [Relaxed dims])
+  std::deque<bool> recent;  // whether each of the last 10 calls retraced
+  bool warned = false;
+};
+
+// Note [Retrace warning]
+// As TF: 5 retraces within 10 calls mean the cache key changes on every call (a Python-side
+// scalar or a batch size), and each trace costs far more than a call. Warn once, on stderr.
+constexpr int kWarnWindow = 10;
+constexpr int kWarnRetraces = 5;
+
+FunctionCore::FunctionCore(FunctionOptions options) : s_(std::make_unique<State>()) {
+  s_->options = std::move(options);
+}
+FunctionCore::~FunctionCore() = default;
+
+int FunctionCore::trace_count() const { return s_->traces; }
+int FunctionCore::call_count() const { return s_->calls; }
+const FunctionOptions& FunctionCore::options() const { return s_->options; }
+bool FunctionCore::tracing() { return TraceContext::active() != nullptr; }
+
+namespace {
+// Runs the user's function on symbolic arguments of `shapes` (one per tensor argument), into `graph`.
+void trace_into(Graph& graph, bool first_trace, const std::vector<ArgValue>& args, const std::vector<Shape>& shapes,
+                const FunctionCore::TraceFn& trace) {
+  {
+    TraceContext ctx(graph, first_trace);
+    std::vector<Tensor> traced(args.size());
+    graph.arguments.assign(args.size(), -1);
+    for (size_t k = 0; k < args.size(); ++k) {
+      if (args[k].kind == ArgKind::Variable) traced[k] = args[k].tensor;  // captured on first use
+      else if (args[k].kind == ArgKind::Tensor) traced[k] = ctx.add_argument(k, args[k].tensor.dtype(), shapes[k]);
+    }
+    std::vector<Tensor> outputs = trace(traced);
+    ctx.set_outputs(outputs);
+  }
+  graph = graph.pruned();
+}
+}  // namespace
+
+FunctionCore::Specialization& FunctionCore::specialization_for(Entry& e, const std::vector<int64_t>& sizes,
+                                                 const std::vector<ArgValue>& args, const TraceFn& trace) {
+  if (e.last != nullptr && e.last->sizes == sizes) return *e.last;
+  for (auto& sp : e.specializations)
+    if (sp->sizes == sizes) return *(e.last = sp.get());
+  auto sp = std::make_unique<Specialization>();
+  sp->sizes = sizes;
+  if (sizes.empty()) {
+    sp->graph = e.graph;
+  } else {
+    // Note [Relaxed dims]: the template must be what a trace at these sizes gives.
+    std::vector<Shape> shapes(args.size());
+    for (size_t k = 0; k < args.size(); ++k)
+      if (args[k].kind == ArgKind::Tensor) shapes[k] = args[k].tensor.shape();
+    sp->graph.name = e.graph.name;
+    trace_into(sp->graph, /*first_trace=*/false, args, shapes, trace);
+    ++s_->checks;
+    std::string why;
+    std::optional<Graph> inst = instantiate(e.graph, sizes, &why);
+    sp->check = inst ? graph_difference(*inst, sp->graph) : why;
+  }
+  sp->runner = std::make_unique<GraphRunner>(sp->graph);
+  e.specializations.push_back(std::move(sp));
+  return *(e.last = e.specializations.back().get());
+}
+
+FunctionCore::Entry& FunctionCore::entry_for(const CallSignature& sig, const std::vector<ArgValue>& args,
+                                             const TraceFn& trace, bool count_call) {
+  State& s = *s_;
+  if (count_call) ++s.calls;
+  for (auto& e : s.entries)
+    if (e->signature == sig) {
+      if (count_call) {
+        ++e->hits;
+        s.recent.push_back(false);
+        if (s.recent.size() > kWarnWindow) s.recent.pop_front();
+      }
+      s.last = e.get();
+      return *e;
+    }
+
+  auto entry = std::make_unique<Entry>();
+  entry->signature = sig;
+  entry->graph.name = s.options.name;
+  entry->traced_on_call = s.calls;
+  if (s.last == nullptr) {
+    entry->reason = "first call";
+  } else {
+    std::vector<std::string> diffs = signature_differences(s.last->signature, sig);
+    std::ostringstream os;
+    for (size_t i = 0; i < diffs.size(); ++i) os << (i ? "; " : "") << diffs[i];
+    entry->reason = os.str();
+  }
+  std::vector<Shape> shapes(args.size());
+  for (size_t k = 0; k < args.size(); ++k)
+    if (args[k].kind == ArgKind::Tensor) shapes[k] = traced_shape(sig, k);
+  trace_into(entry->graph, /*first_trace=*/s.traces == 0, args, shapes, trace);
+  ++s.traces;
+  if (count_call && s.traces > 1) {
+    s.recent.push_back(true);
+    if (s.recent.size() > kWarnWindow) s.recent.pop_front();
+    int retraces = 0;
+    for (bool r : s.recent) retraces += r;
+    if (retraces >= kWarnRetraces && !s.warned) {
+      s.warned = true;
+      std::cerr << "kiln::function '" << s.options.name << "': " << retraces << " retraces in the last "
+                << s.recent.size() << " calls (latest: " << entry->reason
+                << "). Tracing is expensive: give the function an input_signature with -1 for dims that change "
+                   "(e.g. the batch), and pass changing scalars as tensors. See explain().\n";
+    }
+  } else if (count_call) {
+    s.recent.push_back(false);
+  }
+  s.entries.push_back(std::move(entry));
+  s.last = s.entries.back().get();
+  return *s.last;
+}
+
+std::vector<Tensor> FunctionCore::call(const std::vector<ArgValue>& args, const TraceFn& trace) {
+  CallSignature sig = make_signature(s_->options.name, args, s_->options.input_signature);
+  Entry& e = entry_for(sig, args, trace, /*count_call=*/true);
+  Specialization& sp = specialization_for(e, relaxed_dim_sizes(sig), args, trace);
+  std::vector<Tensor> tensors(args.size());
+  for (size_t k = 0; k < args.size(); ++k) tensors[k] = args[k].tensor;
+  return sp.runner->run(tensors);
+}
+
+std::string FunctionCore::graph_text(const std::vector<ArgValue>& args, const TraceFn& trace) {
+  CallSignature sig = make_signature(s_->options.name, args, s_->options.input_signature);
+  return entry_for(sig, args, trace, /*count_call=*/false).graph.str();
+}
+
+std::string FunctionCore::explain() const {
+  const State& s = *s_;
+  std::ostringstream os;
+  os << "kiln::function '" << s.options.name << "': " << s.calls << " calls, " << s.traces << " traces";
+  if (s.checks > 0) os << ", " << s.checks << " size checks";
+  os << "\n";
+  for (size_t i = 0; i < s.entries.size(); ++i) {
+    const Entry& e = *s.entries[i];
+    os << "  #" << i << " " << e.signature.str() << ": traced on call " << e.traced_on_call << " ("
+       << e.reason << "), " << e.hits << " cached calls, " << e.graph.nodes.size() << " ops\n";
+    for (const auto& sp : e.specializations) {
+      if (sp->sizes.empty()) continue;
+      os << "     -1 dims = [";
+      for (size_t i = 0; i < sp->sizes.size(); ++i) os << (i ? "," : "") << sp->sizes[i];
+      os << "]: " << (sp->check.empty() ? "the traced graph holds" : "traced for these sizes (" + sp->check + ")")
+         << "\n";
+    }
+  }
+  return os.str();
+}
+
+}  // namespace kiln::tracer

@@ -1,0 +1,194 @@
+// kiln::function: traces a step (forward, GradientTape, optimizer update) into a graph once per
+// call signature and runs the cached graph on later calls (TF's tf.function).
+#pragma once
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "kiln/tensor.h"
+#include "kiln/tracer/signature.h"
+
+namespace kiln {
+
+struct FunctionOptions {
+  /// Names the function in errors, explain() and graph_text().
+  std::string name = "fn";
+  /// One entry per argument (empty: every argument is keyed exactly). A TensorSpec fixes an
+  /// argument's dtype and rank; its -1 dims take any size without retracing (a smaller last
+  /// batch). std::nullopt keys that argument exactly (and is required for scalar arguments).
+  std::vector<std::optional<TensorSpec>> input_signature = {};
+  /// false runs `fn` eagerly on every call (TF's run_functions_eagerly), for debugging.
+  bool jit = true;
+};
+
+namespace tracer {
+
+/// The non-template part of kiln::function: the trace cache, tracing, running, explanations.
+class FunctionCore {
+ public:
+  /// Calls the user's function with the (traced) arguments, returning its results flattened.
+  using TraceFn = std::function<std::vector<Tensor>(std::vector<Tensor>& traced_arguments)>;
+  explicit FunctionCore(FunctionOptions options);
+  ~FunctionCore();
+  std::vector<Tensor> call(const std::vector<ArgValue>& args, const TraceFn& trace);
+  std::string graph_text(const std::vector<ArgValue>& args, const TraceFn& trace);
+  int trace_count() const;
+  int call_count() const;
+  std::string explain() const;
+  const FunctionOptions& options() const;
+  /// Whether a trace runs on this thread (a kiln::function called inside one is inlined).
+  static bool tracing();
+
+ private:
+  struct Entry;
+  struct Specialization;
+  struct State;
+  Entry& entry_for(const CallSignature& sig, const std::vector<ArgValue>& args, const TraceFn& trace, bool count_call);
+  Specialization& specialization_for(Entry& e, const std::vector<int64_t>& sizes, const std::vector<ArgValue>& args,
+                                     const TraceFn& trace);
+  std::unique_ptr<State> s_;
+};
+
+template <typename A>
+ArgValue describe_argument(const A& a) {
+  ArgValue v;
+  if constexpr (std::is_base_of_v<Tensor, A>) {
+    v.kind = a.defined() && a.is_variable() ? ArgKind::Variable : ArgKind::Tensor;
+    v.tensor = a;
+    v.type = "Tensor";
+  } else if constexpr (std::is_same_v<A, bool>) {
+    v.kind = ArgKind::Bool;
+    v.i = a;
+    v.type = "bool";
+  } else if constexpr (std::is_integral_v<A>) {
+    v.kind = ArgKind::Int;
+    v.i = static_cast<int64_t>(a);
+    v.type = sizeof(A) == 8 ? "int64" : "int";
+  } else if constexpr (std::is_floating_point_v<A>) {
+    v.kind = ArgKind::Float;
+    v.f = static_cast<double>(a);
+    v.type = sizeof(A) == 4 ? "float" : "double";
+  } else {
+    static_assert(sizeof(A) == 0, "kiln::function arguments are kiln::Tensor, kiln::Variable, or C++ scalars");
+  }
+  return v;
+}
+
+/// What a traced call passes for an argument: its symbolic placeholder (or the variable itself)
+/// for tensors, the value itself for scalars (which the trace bakes in; they key the cache).
+template <typename A>
+decltype(auto) traced_argument(A& original, Tensor& traced) {
+  using D = std::remove_cvref_t<A>;
+  if constexpr (std::is_same_v<D, Variable>) return static_cast<Variable&>(traced);
+  else if constexpr (std::is_base_of_v<Tensor, D>) return (traced);
+  else return (original);
+}
+
+/// Flattens a result type into tensors and back: Tensor, std::vector<Tensor>, tuples and pairs
+/// of Tensors.
+template <typename R> struct Results {
+  static_assert(std::is_same_v<R, Tensor>,
+                "kiln::function results are Tensor, std::vector<Tensor>, std::tuple/std::pair of Tensor, or void");
+  static std::vector<Tensor> flatten(const Tensor& t) { return {t}; }
+  static Tensor unflatten(std::vector<Tensor>& v) { return std::move(v[0]); }
+};
+template <> struct Results<std::vector<Tensor>> {
+  static std::vector<Tensor> flatten(const std::vector<Tensor>& v) { return v; }
+  static std::vector<Tensor> unflatten(std::vector<Tensor>& v) { return std::move(v); }
+};
+template <typename... T> struct Results<std::tuple<T...>> {
+  static_assert((std::is_same_v<T, Tensor> && ...), "kiln::function: tuple results hold Tensors");
+  static std::vector<Tensor> flatten(const std::tuple<T...>& t) {
+    return std::apply([](const auto&... x) { return std::vector<Tensor>{x...}; }, t);
+  }
+  static std::tuple<T...> unflatten(std::vector<Tensor>& v) {
+    return [&]<size_t... I>(std::index_sequence<I...>) { return std::tuple<T...>{std::move(v[I])...}; }(
+        std::index_sequence_for<T...>{});
+  }
+};
+template <typename A, typename B> struct Results<std::pair<A, B>> {
+  static_assert(std::is_same_v<A, Tensor> && std::is_same_v<B, Tensor>, "kiln::function: pair results hold Tensors");
+  static std::vector<Tensor> flatten(const std::pair<A, B>& p) { return {p.first, p.second}; }
+  static std::pair<A, B> unflatten(std::vector<Tensor>& v) { return {std::move(v[0]), std::move(v[1])}; }
+};
+
+}  // namespace tracer
+
+/// A traced function: call it like `fn`. See kiln::function.
+template <typename F>
+class Function {
+ public:
+  Function(F fn, FunctionOptions options)
+      : fn_(std::make_shared<F>(std::move(fn))), core_(std::make_shared<tracer::FunctionCore>(std::move(options))) {}
+
+  /// The first call with a new signature traces `fn` (it runs once, on symbolic tensors: host
+  /// side effects happen then only) and caches the graph; later calls run the cached graph.
+  template <typename... Args>
+  std::remove_cvref_t<std::invoke_result_t<F&, Args&...>> operator()(Args&&... args) {
+    using R = std::invoke_result_t<F&, Args&...>;
+    if (!core_->options().jit || tracer::FunctionCore::tracing()) return std::invoke(*fn_, args...);
+    std::vector<Tensor> out = core_->call({tracer::describe_argument(args)...}, trace_fn<R>(args...));
+    if constexpr (!std::is_void_v<R>) return tracer::Results<std::remove_cvref_t<R>>::unflatten(out);
+  }
+
+  /// The graph the call `args` runs (tracing it if this signature is new), one op per line.
+  template <typename... Args>
+  std::string graph_text(Args&&... args) {
+    using R = std::invoke_result_t<F&, Args&...>;
+    return core_->graph_text({tracer::describe_argument(args)...}, trace_fn<R>(args...));
+  }
+  /// The same text; the MLIR stages (traced, fused, ...) join here with the compiler.
+  template <typename... Args>
+  std::string lower(Args&&... args) { return graph_text(std::forward<Args>(args)...); }
+
+  /// How many times `fn` was traced.
+  int trace_count() const { return core_->trace_count(); }
+  /// Each cached signature, and why each retrace happened.
+  std::string explain() const { return core_->explain(); }
+
+ private:
+  template <typename R, typename... Args>
+  tracer::FunctionCore::TraceFn trace_fn(Args&... args) {
+    return [this, &args...](std::vector<Tensor>& traced) -> std::vector<Tensor> {
+      return [&]<size_t... I>(std::index_sequence<I...>) -> std::vector<Tensor> {
+        if constexpr (std::is_void_v<R>) {
+          std::invoke(*fn_, tracer::traced_argument(args, traced[I])...);
+          return {};
+        } else {
+          return tracer::Results<std::remove_cvref_t<R>>::flatten(
+              std::invoke(*fn_, tracer::traced_argument(args, traced[I])...));
+        }
+      }(std::index_sequence_for<Args...>{});
+    };
+  }
+
+  std::shared_ptr<F> fn_;
+  std::shared_ptr<tracer::FunctionCore> core_;
+};
+
+/// Wraps `fn` (tensors and C++ scalars in; Tensor, a vector, tuple or pair of Tensors, or void
+/// out) into a traced function, as TF's tf.function:
+///
+///     auto train_step = kiln::function([&](const Tensor& x, const Tensor& y) {
+///       kiln::GradientTape tape;
+///       Tensor loss = kiln::reduce_mean(kiln::softmax_cross_entropy_with_logits(y, model(x)));
+///       optimizer.apply_gradients(tape.gradient(loss, model.trainable_variables()),
+///                                 model.trainable_variables());
+///       return loss;
+///     }, {.name = "train_step", .input_signature = {TensorSpec{{-1, 4}}, TensorSpec{{-1, 3}}}});
+///
+/// Inside a trace, tensors are symbolic: reading a value (item(), to_vector(), `if (t)`) throws
+/// kiln::TraceError; a C++ `if` on a host value (a scalar argument, a host random draw) is
+/// decided once at trace time and baked into the graph. Variables may be created on the first
+/// trace only. Until compiler/ lands, the cached graph runs node by node on the eager kernels.
+template <typename F>
+Function<F> function(F fn, FunctionOptions options = {}) {
+  return Function<F>(std::move(fn), std::move(options));
+}
+
+}  // namespace kiln

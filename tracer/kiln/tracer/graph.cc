@@ -1,0 +1,194 @@
+// kiln::Graph: value bookkeeping, liveness and the readable text form.
+#include "kiln/tracer/graph.h"
+
+#include <sstream>
+
+#include "kiln/tracer/signature.h"
+
+namespace kiln::tracer {
+
+int Graph::add_value(ValueKind kind, DType dtype, const Shape& shape, int index) {
+  values.push_back(GraphValue{kind, dtype, shape, index});
+  return static_cast<int>(values.size()) - 1;
+}
+
+std::vector<bool> Graph::live_nodes() const {
+  std::vector<bool> live(nodes.size(), false), needed(values.size(), false);
+  for (int o : outputs)
+    if (o != kUndefinedOutput) needed[static_cast<size_t>(o)] = true;
+  for (size_t i = nodes.size(); i-- > 0;) {
+    const GraphNode& n = nodes[i];
+    bool is_live = !n.writes.empty() || needed[static_cast<size_t>(n.output)];
+    for (const GraphNode::Write& w : n.writes) is_live |= needed[static_cast<size_t>(w.value)];
+    if (!is_live) continue;
+    live[i] = true;
+    for (int v : n.inputs) needed[static_cast<size_t>(v)] = true;
+  }
+  return live;
+}
+
+Graph Graph::pruned() const {
+  const std::vector<bool> live = live_nodes();
+  std::vector<bool> used(values.size(), false);
+  for (int a : arguments)
+    if (a >= 0) used[static_cast<size_t>(a)] = true;
+  for (int o : outputs)
+    if (o != kUndefinedOutput) used[static_cast<size_t>(o)] = true;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (!live[i]) continue;
+    used[static_cast<size_t>(nodes[i].output)] = true;
+    for (int v : nodes[i].inputs) used[static_cast<size_t>(v)] = true;
+    for (const GraphNode::Write& w : nodes[i].writes) used[static_cast<size_t>(w.value)] = true;
+  }
+  // A kept variable keeps its value at call start: the runners bind it.
+  for (size_t v = 0; v < values.size(); ++v)
+    if (used[v] && (values[v].kind == ValueKind::VariableInitial || values[v].kind == ValueKind::VariableUpdate))
+      used[static_cast<size_t>(variables[static_cast<size_t>(values[v].index)].initial)] = true;
+  Graph g;
+  g.name = name;
+  std::vector<int> value_map(values.size(), -1), node_map(nodes.size(), -1), constant_map(constants.size(), -1),
+      variable_map(variables.size(), -1);
+  for (size_t i = 0, n = 0; i < nodes.size(); ++i)
+    if (live[i]) node_map[i] = static_cast<int>(n++);
+  for (size_t v = 0; v < values.size(); ++v) {
+    if (!used[v]) continue;
+    GraphValue gv = values[v];
+    if (gv.kind == ValueKind::Constant) {
+      int& c = constant_map[static_cast<size_t>(gv.index)];
+      if (c < 0) {
+        c = static_cast<int>(g.constants.size());
+        g.constants.push_back(constants[static_cast<size_t>(gv.index)]);
+      }
+      gv.index = c;
+    } else if (gv.kind == ValueKind::VariableInitial || gv.kind == ValueKind::VariableUpdate) {
+      int& k = variable_map[static_cast<size_t>(gv.index)];
+      if (k < 0) {
+        k = static_cast<int>(g.variables.size());
+        g.variables.push_back(GraphVariable{variables[static_cast<size_t>(gv.index)].var, -1, -1});
+      }
+      gv.index = k;
+    } else if (gv.kind == ValueKind::Result) {
+      gv.index = node_map[static_cast<size_t>(gv.index)];
+    }
+    value_map[v] = static_cast<int>(g.values.size());
+    g.values.push_back(gv);
+  }
+  auto remap = [&](int v) { return v == kUndefinedOutput ? v : value_map[static_cast<size_t>(v)]; };
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (!live[i]) continue;
+    GraphNode n = nodes[i];
+    for (int& v : n.inputs) v = remap(v);
+    n.output = remap(n.output);
+    for (GraphNode::Write& w : n.writes) {
+      w.variable = variable_map[static_cast<size_t>(w.variable)];
+      w.value = remap(w.value);
+    }
+    g.nodes.push_back(std::move(n));
+  }
+  for (size_t k = 0; k < variables.size(); ++k) {
+    int nk = variable_map[k];
+    if (nk < 0) continue;
+    GraphVariable& gv = g.variables[static_cast<size_t>(nk)];
+    gv.initial = variables[k].initial >= 0 ? remap(variables[k].initial) : -1;
+    gv.current = variables[k].current >= 0 ? remap(variables[k].current) : -1;
+  }
+  for (int a : arguments) g.arguments.push_back(a >= 0 ? remap(a) : -1);
+  for (int o : outputs) g.outputs.push_back(remap(o));
+  return g;
+}
+
+std::string type_str(DType dtype, const Shape& shape) {
+  std::ostringstream os;
+  os << dtype_name(dtype) << "[";
+  for (int i = 0; i < shape.rank(); ++i) {
+    if (i) os << ",";
+    if (relaxed_dim_class(shape[i]) >= 0) os << "?";
+    else os << shape[i];
+  }
+  os << "]";
+  return os.str();
+}
+
+std::string Graph::value_name(int id) const {
+  if (id == kUndefinedOutput) return "<undefined>";
+  const GraphValue& v = values[static_cast<size_t>(id)];
+  std::ostringstream os;
+  switch (v.kind) {
+    case ValueKind::Argument: os << "%arg" << v.index; break;
+    case ValueKind::Constant: os << "%c" << v.index; break;
+    case ValueKind::VariableInitial: os << "%v" << v.index; break;
+    case ValueKind::VariableUpdate: os << "%v" << v.index << "." << id; break;
+    case ValueKind::Result: os << "%" << id; break;
+  }
+  return os.str();
+}
+
+namespace {
+void print_attrs(std::ostream& os, const GraphNode& n) {
+  const OpAttrs& a = n.attrs;
+  std::vector<std::string> parts;
+  auto num = [](double x) { std::ostringstream s; s << x; return s.str(); };
+  if (!a.ints.empty()) {
+    std::ostringstream s;
+    s << "ints=[";
+    for (int i = 0; i < a.ints.size(); ++i) s << (i ? "," : "") << a.ints[i];
+    s << "]";
+    parts.push_back(s.str());
+  }
+  if (a.shape.rank() > 0) parts.push_back("shape=" + type_str(a.dtype, a.shape).substr(std::string(dtype_name(a.dtype)).size()));
+  if (a.f0 != 0) parts.push_back("f0=" + num(a.f0));
+  if (a.f1 != 0) parts.push_back("f1=" + num(a.f1));
+  if (a.f2 != 0) parts.push_back("f2=" + num(a.f2));
+  if (a.i0 != 0) parts.push_back("i0=" + std::to_string(a.i0));
+  if (a.b0) parts.push_back("b0");
+  if (a.b1) parts.push_back("b1");
+  if (a.dtype != DType::Float32) parts.push_back(std::string("dtype=") + dtype_name(a.dtype));
+  if (parts.empty()) return;
+  os << " {";
+  for (size_t i = 0; i < parts.size(); ++i) os << (i ? ", " : "") << parts[i];
+  os << "}";
+}
+}  // namespace
+
+std::string Graph::str() const {
+  std::ostringstream os;
+  os << "kiln.func @" << name << "(";
+  bool first = true;
+  for (int id : arguments) {
+    if (id < 0) continue;
+    os << (first ? "" : ", ") << value_name(id) << ": " << type_str(values[id].dtype, values[id].shape);
+    first = false;
+  }
+  os << ") {\n";
+  for (size_t i = 0; i < constants.size(); ++i)
+    os << "  %c" << i << " = constant : " << type_str(constants[i].dtype(), constants[i].shape()) << "\n";
+  for (size_t i = 0; i < variables.size(); ++i)
+    os << "  %v" << i << " = variable '" << variables[i].var.name() << "' : "
+       << type_str(variables[i].var.dtype(), variables[i].var.shape()) << "\n";
+  const std::vector<bool> live = live_nodes();
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const GraphNode& n = nodes[i];
+    if (!live[i]) continue;  // dead code (e.g. a lifted variable initializer) never runs
+    os << "  ";
+    if (n.writes.empty()) {
+      os << value_name(n.output) << " = ";
+    } else {
+      for (size_t w = 0; w < n.writes.size(); ++w) os << (w ? ", " : "") << value_name(n.writes[w].value);
+      os << " = ";
+    }
+    os << op_def(n.op).name << "(";
+    for (size_t k = 0; k < n.inputs.size(); ++k) os << (k ? ", " : "") << value_name(n.inputs[k]);
+    os << ")";
+    print_attrs(os, n);
+    const GraphValue& out = values[static_cast<size_t>(n.output)];
+    os << " : " << type_str(out.dtype, out.shape);
+    if (!n.writes.empty()) os << "  // writes in place";
+    os << "\n";
+  }
+  os << "  return";
+  for (size_t i = 0; i < outputs.size(); ++i) os << (i ? ", " : " ") << value_name(outputs[i]);
+  os << "\n}\n";
+  return os.str();
+}
+
+}  // namespace kiln::tracer

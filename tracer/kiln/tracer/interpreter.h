@@ -1,0 +1,34 @@
+// GraphRunner: runs a traced kiln::tracer::Graph by calling each node's eager kernel, until
+// compiler/ gives kiln::function compiled code.
+#pragma once
+#include <vector>
+
+#include "kiln/tracer/graph.h"
+
+namespace kiln::tracer {
+
+/// Prepared once per graph (with the call's sizes: see instantiate() for -1 dims): which nodes
+/// are live and when each value dies.
+class GraphRunner {
+ public:
+  explicit GraphRunner(const Graph& graph);
+  /// Runs the graph on `arguments` (tensors by argument position; undefined for non-tensors),
+  /// writing the captured variables in place.
+  std::vector<Tensor> run(const std::vector<Tensor>& arguments) const;
+
+ private:
+  const Graph& graph_;
+  std::vector<int> live_;            // indices of live nodes, in order
+  std::vector<int> last_use_;        // per value: the live node that reads it last (-1: none)
+  std::vector<bool> needed_;         // per value: read by a live node or an output
+  std::vector<int> constant_value_;  // constant index -> value id
+};
+
+/// Evaluates value `id` of a graph being traced, eagerly, for a Variable's initial value (TF's
+/// init_scope): throws kiln::TraceError when it depends on an argument or a variable write.
+Tensor evaluate_lifted(const Graph& graph, int id, const std::string& variable_name);
+
+/// A handle to `var`'s current storage that is not the variable (a later write copies first).
+Tensor alias_of(const Tensor& var);
+
+}  // namespace kiln::tracer

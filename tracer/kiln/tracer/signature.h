@@ -1,0 +1,89 @@
+// Call signatures of kiln::function: what a call's arguments look like to the trace cache, why
+// two of them differ (retrace reasons), and the placeholder sizes of relaxed (-1) dims.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kiln/tensor.h"
+
+namespace kiln {
+
+/// The type a kiln::function argument must have (tf.TensorSpec): a dtype and a shape whose dims
+/// may be -1 for "any size" (a smaller last batch then reuses the same trace).
+struct TensorSpec {
+  std::vector<int64_t> shape;
+  DType dtype = DType::Float32;
+  /// `float32[-1,4]`
+  std::string str() const;
+};
+
+}  // namespace kiln
+
+namespace kiln::tracer {
+
+enum class ArgKind : uint8_t { Tensor, Variable, Bool, Int, Float };
+
+/// One argument of a call, as the template front-end hands it to the non-template core.
+struct ArgValue {
+  ArgKind kind = ArgKind::Tensor;
+  Tensor tensor;      ///< Tensor and Variable
+  int64_t i = 0;      ///< Bool, Int
+  double f = 0;       ///< Float
+  std::string type;   ///< the C++ type, for messages: "int", "double", ...
+};
+
+/// An argument as the cache sees it.
+struct ArgSignature {
+  ArgKind kind = ArgKind::Tensor;
+  std::string type;
+  DType dtype = DType::Float32;
+  std::vector<int64_t> dims;  ///< -1 where the input signature relaxes the dim
+  Shape actual;               ///< the call's shape (messages only, not part of the key)
+  uint64_t variable_id = 0;   ///< Variable arguments are keyed by identity
+  int64_t i = 0;
+  double f = 0;
+  bool operator==(const ArgSignature& o) const;
+};
+
+struct CallSignature {
+  std::vector<ArgSignature> args;
+  /// For each relaxed dim in argument order, which placeholder it traces with: relaxed dims of
+  /// equal size in a call share one (a [N,4] input and [N,3] labels keep their common N).
+  std::vector<int> relaxed_classes;
+  bool operator==(const CallSignature& o) const { return args == o.args && relaxed_classes == o.relaxed_classes; }
+  /// `(float32[?,4], int 3)`
+  std::string str() const;
+};
+
+/// The signature of a call; throws kiln::Error naming `fn` when an argument does not fit the
+/// input signature.
+CallSignature make_signature(const std::string& fn, const std::vector<ArgValue>& args,
+                             const std::vector<std::optional<TensorSpec>>& input_signature);
+
+/// Why `now` missed `before`: `arg 0: shape [16,4] -> [8,4]`, `arg 1: value 3 -> 4`, ...
+std::vector<std::string> signature_differences(const CallSignature& before, const CallSignature& now);
+
+// Note [Relaxed dims]
+// A -1 dim of the input signature is traced once with a placeholder size: a large prime no real
+// shape is likely to have (1000003, 1000033, ...). Ops never compute while tracing, so the size
+// costs nothing; the result is a template graph in which every shape, shape attribute and host
+// scalar that came from the dim is a multiple (or a count's reciprocal) of the placeholder.
+// The host code may also use the size in ways no template can follow (`std::min(x.dim(0), 32)`,
+// an `if` on it, a captured host tensor of that many rows). So the template is never trusted
+// alone: the first call with a new size runs the function's host code once more at that size
+// (a size check, not a retrace: explain() lists it) and runs what that trace gives, and the
+// template is compared with it (instantiate() + graph_difference()). Where they agree, the graph
+// is shape-polymorphic and compiled code can serve every size; where they differ, explain()
+// names the first difference. Either way no call runs a graph built for another size.
+inline constexpr int kMaxRelaxedClasses = 8;
+int64_t relaxed_dim_placeholder(int cls);
+/// The class of placeholder `d` is, or -1.
+int relaxed_dim_class(int64_t d);
+/// The shape argument `arg` is traced with (relaxed dims replaced by their placeholders).
+Shape traced_shape(const CallSignature& sig, size_t arg);
+/// The call's size for each placeholder class.
+std::vector<int64_t> relaxed_dim_sizes(const CallSignature& sig);
+
+}  // namespace kiln::tracer
