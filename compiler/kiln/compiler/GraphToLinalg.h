@@ -1,0 +1,204 @@
+// GraphToLinalg: the text emitter that turns a kiln::tracer::Graph into one MLIR func.func on
+// tensors (linalg, tensor, arith, math), and the per-op lowering table it dispatches through.
+// Internal to compiler/; no MLIR headers (the module is text, parsed in LinalgToLLVM.cc).
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "kiln/core/op_def.h"
+#include "kiln/tracer/graph.h"
+
+namespace kiln::compiler {
+
+// ---- What the compiled function's caller must know (built with the text) ----------------------
+
+/// One argument of the compiled function (a memref after bufferization), in order.
+struct FunctionArg {
+  enum Kind { Argument, Constant, Variable, HostNode, Output, Status } kind;
+  int index;  ///< argument position, constant, variable, node, output or check index
+  DType dtype;
+  Shape shape;
+};
+
+/// How run() produces output k.
+struct OutputPlan {
+  enum Kind { Undefined, Buffer, ArgumentTensor, ConstantTensor, VariableAlias } kind = Undefined;
+  int index = -1;  ///< Buffer: FunctionArg index; Argument/Constant/Variable: its index in the graph
+};
+
+/// A runtime check the compiled code reports through a status buffer {first bad position, value}.
+struct RuntimeCheck {
+  enum Kind { IndexRange, LabelRange, DivisionByZero } kind;
+  std::string op;     ///< op name, for the message
+  int64_t limit = 0;  ///< valid range [0, limit)
+  int node = -1;      ///< graph node, to report the first failing one in program order
+};
+
+struct LinalgModule {
+  std::string text;                  ///< the "traced" stage
+  std::string function_name;         ///< the func.func symbol
+  std::vector<FunctionArg> args;
+  std::vector<OutputPlan> outputs;
+  std::vector<RuntimeCheck> checks;  ///< check k writes the FunctionArg of kind Status, index k
+  std::vector<int> written_variables;
+};
+
+/// Lowers every live node of `graph` (static shapes). Throws kiln::Error naming the op when one
+/// has no lowering or the case is unsupported.
+LinalgModule lower_graph(const tracer::Graph& graph);
+
+// ---- The emitter the per-op lowerings use ----------------------------------------------------
+
+/// A tensor value of the function being emitted.
+struct Operand {
+  std::string ssa;     ///< `%v3`; empty for an inlined scalar constant until tensor() is asked for
+  DType dtype;
+  Shape shape;
+  std::string scalar;  ///< for a splat (a one-element constant, a fill, shape ops of those): its
+                       ///< MLIR literal, inlined into the loop bodies that read it
+  double value = 0;    ///< the splat's value (already converted to dtype)
+  bool is_splat() const { return ssa.empty() && !scalar.empty(); }
+};
+
+/// `value` converted to `dtype` as a C++ static_cast would, back in a double.
+double converted(double value, DType dtype);
+
+/// `f32`, `f64`, `i32`, `i64`, `i1`.
+const char* elem_type(DType dtype);
+/// `tensor<4x3xf32>`, `tensor<f32>`.
+std::string tensor_type(DType dtype, const Shape& shape);
+/// The MLIR literal of `value` converted to `dtype` as a C++ static_cast would (floats as exact
+/// hex bit patterns).
+std::string literal(double value, DType dtype);
+/// Same for an already-typed float value.
+std::string literal_f32(float value);
+std::string literal_f64(double value);
+/// `affine_map<(d0, d1) -> (exprs...)>` over `rank` dims.
+std::string affine_map(int rank, const std::vector<std::string>& exprs);
+/// The map reading `in` broadcast (numpy rules) against an iteration space of shape `out`.
+std::string broadcast_map(const Shape& in, const Shape& out);
+/// The identity map of rank `rank`.
+std::string identity_map(int rank);
+
+class LinalgEmitter;
+
+/// The region of a linalg.generic being emitted: block arguments (ins then outs) and a helper
+/// to add one op per line.
+class Body {
+ public:
+  Body(LinalgEmitter& e, std::vector<std::string> args) : e_(e), args_(std::move(args)) {}
+  const std::string& arg(size_t i) const { return args_[i]; }
+  /// Emits `%t = <op>` and returns `%t`.
+  std::string op(const std::string& text);
+  /// A scalar constant.
+  std::string constant(const std::string& lit, DType dtype);
+  std::string index(int dim);  ///< linalg.index
+  // Scalar arithmetic on `dtype` values (signed integers; floats IEEE without fast-math).
+  std::string add(const std::string& a, const std::string& b, DType t);
+  std::string sub(const std::string& a, const std::string& b, DType t);
+  std::string mul(const std::string& a, const std::string& b, DType t);
+  std::string div(const std::string& a, const std::string& b, DType t);
+  /// a > b (or a < b with `less`), ordered for floats: false when either is NaN.
+  std::string greater(const std::string& a, const std::string& b, DType t);
+  std::string less(const std::string& a, const std::string& b, DType t);
+  std::string select(const std::string& c, const std::string& a, const std::string& b, DType t);
+  std::string cast(const std::string& x, DType from, DType to);
+  std::string to_index(const std::string& x, DType from);
+
+ private:
+  LinalgEmitter& e_;
+  std::vector<std::string> args_;
+};
+
+/// One input or output of a linalg.generic.
+struct GenericOperand {
+  std::string ssa;
+  std::string type;
+  std::string map;
+};
+
+class LinalgEmitter {
+ public:
+  explicit LinalgEmitter(const tracer::Graph& graph) : graph_(graph) {}
+
+  /// A fresh SSA name.
+  std::string tmp() { return "%t" + std::to_string(next_++); }
+  /// Appends one line to the function body at the current indentation.
+  void line(const std::string& text);
+  /// `%t = <text>`; returns `%t`.
+  std::string op(const std::string& text);
+
+  /// The tensor SSA value of `o` (materializing an inlined scalar constant when needed).
+  std::string tensor(const Operand& o);
+  std::string empty(DType dtype, const Shape& shape);
+  /// A tensor of `shape` filled with the literal `lit`.
+  std::string filled(DType dtype, const Shape& shape, const std::string& lit);
+  /// A linalg.generic over `rank` loops; returns its results (one per output).
+  std::vector<std::string> generic(int rank, const std::vector<bool>& reduction, const std::vector<GenericOperand>& ins,
+                                   const std::vector<GenericOperand>& outs,
+                                   const std::function<std::vector<std::string>(Body&)>& body);
+  /// An all-parallel generic writing a fresh tensor of (dtype, shape); inputs broadcast against
+  /// `shape`; `scalar` operands are inlined as constants rather than read. `fn` gets one value
+  /// per operand (in order) and returns the element.
+  std::string elementwise(DType dtype, const Shape& shape, const std::vector<Operand>& in,
+                          const std::function<std::string(Body&, const std::vector<std::string>&)>& fn);
+  /// Registers a runtime check on integer tensor `indices`: a position whose value is outside
+  /// [0, limit) (or, for DivisionByZero, equal to zero) is reported after the call.
+  void check(RuntimeCheck::Kind kind, const Operand& values, int64_t limit);
+  /// Makes the node's result a splat of `value` (no IR: readers inline it); returns "".
+  std::string splat(DType dtype, double value);
+  /// Whether the lowering just run made its result a splat, and which.
+  bool take_splat(double* value);
+
+  // Set by lower_graph for the node being lowered.
+  int current_node = -1;
+  const char* current_op = "";
+
+  const tracer::Graph& graph() const { return graph_; }
+  std::string take_text() { return os_.str(); }
+  /// Status tensors to materialize: one `%t` per check, in order.
+  std::vector<std::string> status_values;
+  std::vector<RuntimeCheck> checks;
+
+ private:
+  friend class Body;
+  const tracer::Graph& graph_;
+  std::ostringstream os_;
+  int indent_ = 2;
+  int next_ = 0;
+  bool has_splat_ = false;
+  double splat_value_ = 0;
+};
+
+/// Inputs of one node, and where its results go.
+struct LowerContext {
+  const tracer::GraphNode& node;
+  std::vector<Operand> in;
+  DType out_dtype;
+  Shape out_shape;
+};
+
+/// Lowers one node: returns its result's SSA value (for an in-place op, the new value of each
+/// input position, empty where not written).
+using LowerFn = std::vector<std::string> (*)(LinalgEmitter& e, const LowerContext& c);
+
+/// How an op is compiled: a linalg lowering, or (`host`) its eager kernel run by CompiledGraph
+/// before the call with the result passed in as an argument (ops without inputs only).
+struct OpLowering {
+  LowerFn fn = nullptr;
+  bool host = false;
+  bool lowered() const { return fn != nullptr || host; }
+};
+/// The one lowering table, indexed by OpId. See GraphToLinalg.cc.
+const OpLowering& lowering_of(OpId id);
+
+// Lowerings by family (GraphToLinalgElementwise.cc, GraphToLinalgReduce.cc,
+// GraphToLinalgStructural.cc).
+#define KILN_OP(Id, name, arity, grad) std::vector<std::string> lower_##Id(LinalgEmitter&, const LowerContext&);
+#include "kiln/op_table.def"
+#undef KILN_OP
+
+}  // namespace kiln::compiler

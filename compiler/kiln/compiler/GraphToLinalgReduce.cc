@@ -1,0 +1,255 @@
+// GraphToLinalgReduce: the ops with a reduction loop: reduce_sum/mean/max, argmax, the softmax
+// family and matmul. Accumulation types and summation orders follow kernels/cpu/reduce.cc and
+// softmax.cc, so compiled results match eager to the last bit where the kernels use plain loops:
+// float32 sums accumulate in float64 (as eager's Acc<T>), the softmax family sums in T, row by row
+// in index order, and every reduction loop runs its reduced dims in increasing order.
+#include <limits>
+
+#include "kiln/compiler/GraphToLinalg.h"
+
+namespace kiln::compiler {
+namespace {
+
+using Values = std::vector<std::string>;
+
+std::string dim(int d) { return "d" + std::to_string(d); }
+
+// Axes to reduce (attrs.ints, empty = all), normalized.
+std::vector<bool> reduced_axes(const IntList& axes, int rank) {
+  std::vector<bool> r(static_cast<size_t>(rank), axes.empty());
+  for (int64_t a : axes) r[static_cast<size_t>(a < 0 ? a + rank : a)] = true;
+  return r;
+}
+
+// The output map of a reduction over `red` (reduced dims dropped, or 0 with keepdims).
+std::string reduced_map(const std::vector<bool>& red, bool keepdims) {
+  std::vector<std::string> e;
+  for (size_t d = 0; d < red.size(); ++d) {
+    if (!red[d]) e.push_back(dim(static_cast<int>(d)));
+    else if (keepdims) e.push_back("0");
+  }
+  return affine_map(static_cast<int>(red.size()), e);
+}
+
+// Reduces `x` (shape xs) over `red` into a fresh (acc, out_shape) tensor initialised with `init`;
+// `step(b, x_elem, acc)` gives the new accumulator. `extra` inputs come after x.
+std::string reduce(LinalgEmitter& e, const std::string& x, DType xt, const Shape& xs, const std::vector<bool>& red,
+                   bool keepdims, DType acc, const Shape& out_shape, const std::string& init,
+                   const std::vector<GenericOperand>& extra,
+                   const std::function<std::string(Body&, const Values& in, const std::string& acc)>& step) {
+  std::vector<GenericOperand> ins{{x, tensor_type(xt, xs), identity_map(xs.rank())}};
+  ins.insert(ins.end(), extra.begin(), extra.end());
+  const std::string out = e.filled(acc, out_shape, init);
+  return e.generic(xs.rank(), red, ins, {{out, tensor_type(acc, out_shape), reduced_map(red, keepdims)}},
+                   [&](Body& b) -> Values {
+                     Values in;
+                     for (size_t i = 0; i < ins.size(); ++i) in.push_back(b.arg(i));
+                     return {step(b, in, b.arg(ins.size()))};
+                   })[0];
+}
+
+std::string lowest(DType t) {
+  switch (t) {
+    case DType::Float32: return literal_f32(std::numeric_limits<float>::lowest());
+    case DType::Float64: return literal_f64(std::numeric_limits<double>::lowest());
+    case DType::Int32: return std::to_string(std::numeric_limits<int32_t>::min());
+    case DType::Int64: return std::to_string(std::numeric_limits<int64_t>::min());
+    case DType::Bool: return "0";
+  }
+  return "?";
+}
+
+std::vector<std::string> sum_or_mean(LinalgEmitter& e, const LowerContext& c, bool mean) {
+  const Operand& x = c.in[0];
+  const DType t = x.dtype;
+  const std::vector<bool> red = reduced_axes(c.node.attrs.ints, x.shape.rank());
+  const DType acc = is_floating(t) ? DType::Float64 : t;
+  const int64_t count = c.out_shape.num_elements() == 0 ? 0 : x.shape.num_elements() / c.out_shape.num_elements();
+  if (mean && !is_floating(t))
+    KILN_CHECK(count > 0, "reduce_mean: mean of an empty integer tensor ", x.shape.str());
+  std::string s = reduce(e, e.tensor(x), t, x.shape, red, c.node.attrs.b0, acc, c.out_shape, literal(0, acc), {},
+                         [&](Body& b, const Values& in, const std::string& a) { return b.add(a, b.cast(in[0], t, acc), acc); });
+  if (!is_floating(t) && !mean) return {s};
+  // Eager: static_cast<T>(acc * scale) with scale 1 (sum) or 1/count in double (mean); integer
+  // means divide the integer sum by the count (truncating).
+  Operand so{s, acc, c.out_shape, ""};
+  return {e.elementwise(t, c.out_shape, {so}, [&](Body& b, const Values& v) {
+    if (!is_floating(t)) return b.div(v[0], b.constant(std::to_string(count), t), t);
+    std::string r = v[0];
+    if (mean)
+      r = b.mul(r, b.constant(literal_f64(count == 0 ? std::numeric_limits<double>::quiet_NaN() : 1.0 / static_cast<double>(count)),
+                              DType::Float64), DType::Float64);
+    return b.cast(r, DType::Float64, t);
+  })};
+}
+
+// ---- The softmax family: rows of the last axis ----
+
+std::vector<bool> last_axis(int rank) {
+  std::vector<bool> r(static_cast<size_t>(rank), false);
+  r.back() = true;
+  return r;
+}
+
+Shape without_last(const Shape& s) { return Shape(s.begin(), s.end() - 1); }
+
+// std::max from the first element on: m = m < x ? x : m, from -inf (same result, NaNs included:
+// see softmax.cc's log_sum_exp).
+std::string row_max(LinalgEmitter& e, const std::string& x, DType t, const Shape& xs) {
+  return reduce(e, x, t, xs, last_axis(xs.rank()), false, t, without_last(xs), literal(-std::numeric_limits<double>::infinity(), t),
+                {}, [&](Body& b, const Values& in, const std::string& m) { return b.select(b.less(m, in[0], t), in[0], m, t); });
+}
+
+// The row max `m` read by an iteration space of shape xs.
+GenericOperand row_operand(const std::string& m, DType t, const Shape& xs) {
+  std::vector<std::string> ex;
+  for (int d = 0; d + 1 < xs.rank(); ++d) ex.push_back(dim(d));
+  return {m, tensor_type(t, without_last(xs)), affine_map(xs.rank(), ex)};
+}
+
+// sum_j exp(x_j - m), in T.
+std::string row_sum_exp(LinalgEmitter& e, const std::string& x, const std::string& m, DType t, const Shape& xs) {
+  return reduce(e, x, t, xs, last_axis(xs.rank()), false, t, without_last(xs), literal(0, t), {row_operand(m, t, xs)},
+                [&](Body& b, const Values& in, const std::string& s) {
+                  return b.add(s, b.op("math.exp " + b.sub(in[0], in[1], t) + " : " + elem_type(t)), t);
+                });
+}
+
+std::string log_of(Body& b, const std::string& x, DType t) { return b.op("math.log " + x + " : " + elem_type(t)); }
+
+}  // namespace
+
+std::vector<std::string> lower_ReduceSum(LinalgEmitter& e, const LowerContext& c) { return sum_or_mean(e, c, false); }
+std::vector<std::string> lower_ReduceMean(LinalgEmitter& e, const LowerContext& c) { return sum_or_mean(e, c, true); }
+
+std::vector<std::string> lower_ReduceMax(LinalgEmitter& e, const LowerContext& c) {
+  const Operand& x = c.in[0];
+  const DType t = x.dtype;
+  // slot = x > slot || x != x ? x : slot, from lowest() (NaN propagates), as eager.
+  return {reduce(e, e.tensor(x), t, x.shape, reduced_axes(c.node.attrs.ints, x.shape.rank()), c.node.attrs.b0, t, c.out_shape,
+                 lowest(t), {}, [&](Body& b, const Values& in, const std::string& a) {
+                   std::string take = b.greater(in[0], a, t);
+                   if (is_floating(t))
+                     take = b.op("arith.ori " + take + ", " + b.op("arith.cmpf uno, " + in[0] + ", " + in[0] + " : " + elem_type(t)) + " : i1");
+                   return b.select(take, in[0], a, t);
+                 })};
+}
+
+std::vector<std::string> lower_ArgMax(LinalgEmitter& e, const LowerContext& c) {
+  const Operand& x = c.in[0];
+  const DType t = x.dtype, it = c.out_dtype;
+  const int r = x.shape.rank();
+  const int ax = static_cast<int>(c.node.attrs.i0 < 0 ? c.node.attrs.i0 + r : c.node.attrs.i0);
+  std::vector<bool> red(static_cast<size_t>(r), false);
+  red[static_cast<size_t>(ax)] = true;
+  const std::string map = reduced_map(red, false);
+  const std::string v0 = e.filled(t, c.out_shape, literal(0, t)), i0 = e.filled(it, c.out_shape, "0");
+  // The first element of the axis is taken unconditionally, later ones when strictly greater:
+  // eager's `best = 0; if (x[j] > x[best]) best = j`.
+  return {e.generic(r, red, {{e.tensor(x), tensor_type(t, x.shape), identity_map(r)}},
+                    {{v0, tensor_type(t, c.out_shape), map}, {i0, tensor_type(it, c.out_shape), map}},
+                    [&](Body& b) -> Values {
+                      std::string j = b.index(ax);
+                      std::string first = b.op("arith.cmpi eq, " + j + ", " + b.op("arith.constant 0 : index") + " : index");
+                      std::string take = b.op("arith.ori " + first + ", " + b.greater(b.arg(0), b.arg(1), t) + " : i1");
+                      std::string jt = b.op("arith.index_cast " + j + " : index to " + elem_type(it));
+                      return {b.select(take, b.arg(0), b.arg(1), t), b.select(take, jt, b.arg(2), it)};
+                    })[1]};
+}
+
+std::vector<std::string> lower_Softmax(LinalgEmitter& e, const LowerContext& c) {
+  const Operand& x = c.in[0];
+  const DType t = x.dtype;
+  const std::string xv = e.tensor(x);
+  const std::string m = row_max(e, xv, t, x.shape), s = row_sum_exp(e, xv, m, t, x.shape);
+  // exp is recomputed rather than stored: three loop nests, the last one elementwise.
+  const Shape& xs = x.shape;
+  return e.generic(xs.rank(), {}, {{xv, tensor_type(t, xs), identity_map(xs.rank())}, row_operand(m, t, xs), row_operand(s, t, xs)},
+                   {{e.empty(t, xs), tensor_type(t, xs), identity_map(xs.rank())}}, [&](Body& b) -> Values {
+                     std::string ex = b.op("math.exp " + b.sub(b.arg(0), b.arg(1), t) + " : " + elem_type(t));
+                     return {b.div(ex, b.arg(2), t)};
+                   });
+}
+
+std::vector<std::string> lower_LogSoftmax(LinalgEmitter& e, const LowerContext& c) {
+  const Operand& x = c.in[0];
+  const DType t = x.dtype;
+  const std::string xv = e.tensor(x);
+  const std::string m = row_max(e, xv, t, x.shape), s = row_sum_exp(e, xv, m, t, x.shape);
+  const Shape& xs = x.shape;
+  return e.generic(xs.rank(), {}, {{xv, tensor_type(t, xs), identity_map(xs.rank())}, row_operand(m, t, xs), row_operand(s, t, xs)},
+                   {{e.empty(t, xs), tensor_type(t, xs), identity_map(xs.rank())}}, [&](Body& b) -> Values {
+                     return {b.sub(b.arg(0), b.add(log_of(b, b.arg(2), t), b.arg(1), t), t)};
+                   });
+}
+
+std::vector<std::string> lower_SoftmaxCrossEntropy(LinalgEmitter& e, const LowerContext& c) {
+  const Operand &y = c.in[0], &x = c.in[1];
+  const DType t = x.dtype;
+  const std::string xv = e.tensor(x), yv = e.tensor(y);
+  const std::string m = row_max(e, xv, t, x.shape), s = row_sum_exp(e, xv, m, t, x.shape);
+  // loss -= y_j * (x_j - lse), j in order.
+  return {reduce(e, yv, t, x.shape, last_axis(2), false, t, c.out_shape, literal(0, t),
+                 {{xv, tensor_type(t, x.shape), identity_map(2)}, row_operand(m, t, x.shape), row_operand(s, t, x.shape)},
+                 [&](Body& b, const Values& in, const std::string& loss) {
+                   std::string lse = b.add(log_of(b, in[3], t), in[2], t);
+                   return b.sub(loss, b.mul(in[0], b.sub(in[1], lse, t), t), t);
+                 })};
+}
+
+std::vector<std::string> lower_SparseSoftmaxCrossEntropy(LinalgEmitter& e, const LowerContext& c) {
+  const Operand &labels = c.in[0], &x = c.in[1];
+  const DType t = x.dtype;
+  const int64_t classes = x.shape[1];
+  e.check(RuntimeCheck::LabelRange, labels, classes);
+  const std::string xv = e.tensor(x);
+  const std::string m = row_max(e, xv, t, x.shape), s = row_sum_exp(e, xv, m, t, x.shape);
+  const Shape n{x.shape[0]};
+  const std::string xt = tensor_type(t, x.shape);
+  return e.generic(1, {}, {{e.tensor(labels), tensor_type(labels.dtype, n), identity_map(1)}, {m, tensor_type(t, n), identity_map(1)},
+                           {s, tensor_type(t, n), identity_map(1)}},
+                   {{e.empty(t, n), tensor_type(t, n), identity_map(1)}}, [&](Body& b) -> Values {
+                     // An out-of-range label (reported after the call) reads a clamped column.
+                     std::string l = b.cast(b.arg(0), labels.dtype, DType::Int64);
+                     l = b.select(b.less(l, b.constant("0", DType::Int64), DType::Int64), b.constant("0", DType::Int64), l, DType::Int64);
+                     std::string hi = b.constant(std::to_string(classes - 1), DType::Int64);
+                     l = b.select(b.greater(l, hi, DType::Int64), hi, l, DType::Int64);
+                     std::string picked = b.op("tensor.extract " + xv + "[" + b.index(0) + ", " + b.to_index(l, DType::Int64) + "] : " + xt);
+                     std::string lse = b.add(log_of(b, b.arg(2), t), b.arg(1), t);
+                     return {b.sub(lse, picked, t)};
+                   });
+}
+
+// Rank 2 without both transposes: the named linalg contractions (what tiling recipes and the
+// golden tests look for); otherwise one linalg.generic with the batch dims parallel.
+std::vector<std::string> lower_MatMul(LinalgEmitter& e, const LowerContext& c) {
+  const Operand &a = c.in[0], &bm = c.in[1];
+  const DType t = c.out_dtype;
+  const bool ta = c.node.attrs.b0, tb = c.node.attrs.b1;
+  const int r = a.shape.rank();
+  const std::string av = e.tensor(a), bv = e.tensor(bm);
+  const std::string acc = e.filled(t, c.out_shape, literal(0, t));
+  const std::string at = tensor_type(t, a.shape), bt = tensor_type(t, bm.shape), ct = tensor_type(t, c.out_shape);
+  if (r == 2 && !(ta && tb)) {
+    const char* name = ta ? "linalg.matmul_transpose_a" : tb ? "linalg.matmul_transpose_b" : "linalg.matmul";
+    return {e.op(std::string(name) + " ins(" + av + ", " + bv + " : " + at + ", " + bt + ") outs(" + acc + " : " + ct + ") -> " + ct)};
+  }
+  // Loops: batch dims, then i, j, k.
+  const int n = r + 1;
+  std::vector<std::string> batch;
+  for (int d = 0; d < r - 2; ++d) batch.push_back(dim(d));
+  const std::string i = dim(r - 2), j = dim(r - 1), k = dim(r);
+  auto with = [&](const std::string& x, const std::string& y) {
+    std::vector<std::string> v = batch;
+    v.push_back(x);
+    v.push_back(y);
+    return affine_map(n, v);
+  };
+  std::vector<bool> red(static_cast<size_t>(n), false);
+  red.back() = true;
+  return e.generic(n, red, {{av, at, ta ? with(k, i) : with(i, k)}, {bv, bt, tb ? with(j, k) : with(k, j)}},
+                   {{acc, ct, with(i, j)}},
+                   [&](Body& b) -> Values { return {b.add(b.arg(2), b.mul(b.arg(0), b.arg(1), t), t)}; });
+}
+
+}  // namespace kiln::compiler

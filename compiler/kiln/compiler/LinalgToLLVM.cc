@@ -1,0 +1,370 @@
+// LinalgToLLVM: the MLIR pass pipeline from linalg on tensors to the LLVM dialect, and the JIT
+// (ExecutionEngine, LLVM -O2 for the host CPU), keeping each stage's text.
+//
+// Note [Compiler pipeline]
+//   traced       the text GraphToLinalg emits, parsed and verified
+//   fused        linalg-fuse-elementwise-ops, canonicalize, cse (cse also merges the identical
+//                row max/sum reductions a softmax and its gradient both compute)
+//   bufferized   eliminate-empty-tensors (outputs and variables are written by the loop that
+//                produces them), one-shot-bufferize with function boundaries and identity
+//                layouts, drop-equivalent-buffer-results (Note [Compiled function signature]),
+//                the ownership-based buffer-deallocation pipeline, canonicalize
+//   llvm-dialect convert-linalg-to-loops, scf-to-cf, expand-strided-metadata, lower-affine, the
+//                memref/arith/math(+libm for tanh)/func/cf to LLVM conversions, reconcile casts
+//   llvm-ir      translated, then LLVM's O2 pipeline with the host TargetMachine (its cost
+//                model is what lets the loop vectorizer use AVX2/AVX-512)
+//   asm          generated on request from the llvm-ir text (code generation runs again)
+// Passes are created directly (no string pipelines, so no pass registry) and only the dialects
+// and interface models these passes need are registered (Never InitAll*: 54 s to compile).
+#include "kiln/compiler/LinalgToLLVM.h"
+
+#include "kiln/compiler/JitKernels.h"
+
+#include <chrono>
+#include <mutex>
+
+#include "kiln/error.h"
+#include "llvm/ExecutionEngine/Orc/Core.h"
+#include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+#include "llvm/ExecutionEngine/Orc/Mangling.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/IRReader/IRReader.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/Target/TargetMachine.h"
+#include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
+#include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
+#include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
+#include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVMPass.h"
+#include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
+#include "mlir/Conversion/MathToLibm/MathToLibm.h"
+#include "mlir/Conversion/MemRefToLLVM/MemRefToLLVM.h"
+#include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
+#include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Transforms/BufferDeallocationOpInterfaceImpl.h"
+#include "mlir/Dialect/Arith/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/FuncBufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Bufferization/Transforms/OneShotAnalysis.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
+#include "mlir/Dialect/ControlFlow/Transforms/BufferDeallocationOpInterfaceImpl.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/Linalg/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Linalg/Transforms/SubsetInsertionOpInterfaceImpl.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/MemRef/Transforms/AllocationOpInterfaceImpl.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/SCF/Transforms/BufferDeallocationOpInterfaceImpl.h"
+#include "mlir/Dialect/SCF/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Tensor/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Tensor/Transforms/SubsetInsertionOpInterfaceImpl.h"
+#include "mlir/ExecutionEngine/ExecutionEngine.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Transforms/Passes.h"
+
+namespace kiln::compiler {
+namespace {
+
+void initialize_llvm() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+    llvm::InitializeNativeTargetAsmParser();
+  });
+}
+
+void register_dialects(mlir::DialectRegistry& r) {
+  r.insert<mlir::affine::AffineDialect, mlir::arith::ArithDialect, mlir::bufferization::BufferizationDialect,
+           mlir::cf::ControlFlowDialect, mlir::func::FuncDialect, mlir::linalg::LinalgDialect, mlir::LLVM::LLVMDialect,
+           mlir::math::MathDialect, mlir::memref::MemRefDialect, mlir::scf::SCFDialect, mlir::tensor::TensorDialect>();
+  mlir::arith::registerBufferizableOpInterfaceExternalModels(r);
+  mlir::arith::registerBufferDeallocationOpInterfaceExternalModels(r);
+  mlir::bufferization::func_ext::registerBufferizableOpInterfaceExternalModels(r);
+  mlir::cf::registerBufferDeallocationOpInterfaceExternalModels(r);
+  mlir::linalg::registerBufferizableOpInterfaceExternalModels(r);
+  mlir::linalg::registerSubsetOpInterfaceExternalModels(r);
+  mlir::memref::registerAllocationOpInterfaceExternalModels(r);
+  mlir::scf::registerBufferizableOpInterfaceExternalModels(r);
+  mlir::scf::registerBufferDeallocationOpInterfaceExternalModels(r);
+  mlir::tensor::registerBufferizableOpInterfaceExternalModels(r);
+  mlir::tensor::registerSubsetOpInterfaceExternalModels(r);
+  mlir::registerBuiltinDialectTranslation(r);
+  mlir::registerLLVMDialectTranslation(r);
+}
+
+std::string print(mlir::ModuleOp m) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  m.print(os);
+  return s;
+}
+
+std::string llvm_error(llvm::Error e) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  llvm::logAllUnhandledErrors(std::move(e), os);
+  return s;
+}
+
+std::unique_ptr<llvm::TargetMachine> host_target_machine() {
+  auto builder = llvm::orc::JITTargetMachineBuilder::detectHost();
+  KILN_CHECK(static_cast<bool>(builder), "compiler: cannot detect the host target: ", llvm_error(builder.takeError()));
+  builder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Default);  // -O2
+  auto tm = builder->createTargetMachine();
+  KILN_CHECK(static_cast<bool>(tm), "compiler: cannot create a target machine: ", llvm_error(tm.takeError()));
+  return std::move(*tm);
+}
+
+// A value written to several destinations (two outputs, or an output and a variable, often
+// only after CSE merged two loops) gets a linalg.copy per extra destination: otherwise empty-
+// tensor elimination makes its producer write into the first destination and One-Shot
+// Bufferize cannot materialize the same buffer in place into the second ("cannot avoid RaW
+// conflict").
+void copy_repeated_materializations(mlir::ModuleOp module) {
+  // The copies go before the first materialization of the value: reading it after that write
+  // into its buffer would be the conflict again.
+  llvm::DenseMap<mlir::Value, mlir::Operation*> first;
+  module.walk([&](mlir::bufferization::MaterializeInDestinationOp op) {
+    mlir::Value src = op.getSource();
+    auto [it, inserted] = first.try_emplace(src, op.getOperation());
+    if (inserted) return;
+    mlir::OpBuilder b(it->second);
+    auto type = mlir::cast<mlir::RankedTensorType>(src.getType());
+    mlir::Value empty = b.create<mlir::tensor::EmptyOp>(op.getLoc(), type.getShape(), type.getElementType());
+    auto copy = b.create<mlir::linalg::CopyOp>(op.getLoc(), mlir::ValueRange{src}, mlir::ValueRange{empty});
+    op.getSourceMutable().assign(copy.getResult(0));
+  });
+}
+
+// CSE merges identical tensor.empty ops; empty-tensor elimination would then make every loop
+// that used the shared one write into the same destination. Each use gets its own again.
+void split_shared_empty_tensors(mlir::ModuleOp module) {
+  llvm::SmallVector<mlir::tensor::EmptyOp> shared;
+  module.walk([&](mlir::tensor::EmptyOp op) {
+    if (!op->hasOneUse() && !op->use_empty()) shared.push_back(op);
+  });
+  for (mlir::tensor::EmptyOp op : shared) {
+    llvm::SmallVector<mlir::OpOperand*> uses;
+    for (mlir::OpOperand& use : op->getUses()) uses.push_back(&use);
+    for (size_t i = 1; i < uses.size(); ++i) {
+      mlir::OpBuilder b(uses[i]->getOwner());
+      uses[i]->set(b.clone(*op.getOperation())->getResult(0));
+    }
+  }
+}
+
+// memref.copy between strided views (an insert_slice into a concat's middle) lowers to a call
+// of `memrefCopy` from MLIR's C runner utils, a library Kiln does not load: such copies become
+// linalg.copy, i.e. loops. Contiguous copies stay memref.copy (an LLVM memcpy).
+void strided_copies_to_loops(mlir::ModuleOp module) {
+  llvm::SmallVector<mlir::memref::CopyOp> copies;
+  module.walk([&](mlir::memref::CopyOp op) {
+    auto src = mlir::cast<mlir::MemRefType>(op.getSource().getType());
+    auto dst = mlir::cast<mlir::MemRefType>(op.getTarget().getType());
+    if (!src.getLayout().isIdentity() || !dst.getLayout().isIdentity()) copies.push_back(op);
+  });
+  for (mlir::memref::CopyOp op : copies) {
+    mlir::OpBuilder b(op);
+    b.create<mlir::linalg::CopyOp>(op.getLoc(), mlir::ValueRange{op.getSource()}, mlir::ValueRange{op.getTarget()});
+    op.erase();
+  }
+}
+
+// Note [Contractions in compiled code] (JitKernels.cc): rank-2 float32/float64 matmuls (plain
+// and transposed) become calls of Eigen's GEMM through the C interface, on memrefs cast to fully
+// dynamic strided layouts (so slices and views pass through as they are).
+void contractions_to_library_calls(mlir::ModuleOp module) {
+  llvm::SmallVector<mlir::linalg::LinalgOp> ops;
+  module.walk([&](mlir::linalg::LinalgOp op) {
+    if (!mlir::isa<mlir::linalg::MatmulOp, mlir::linalg::MatmulTransposeAOp, mlir::linalg::MatmulTransposeBOp>(op)) return;
+    if (!op.hasPureBufferSemantics()) return;
+    mlir::Type t = mlir::cast<mlir::MemRefType>(op.getDpsInits()[0].getType()).getElementType();
+    if (t.isF32() || t.isF64()) ops.push_back(op);
+  });
+  mlir::MLIRContext* ctx = module.getContext();
+  for (mlir::linalg::LinalgOp op : ops) {
+    mlir::Type t = mlir::cast<mlir::MemRefType>(op.getDpsInits()[0].getType()).getElementType();
+    const int64_t dyn = mlir::ShapedType::kDynamic;
+    auto any = mlir::MemRefType::get({dyn, dyn}, t, mlir::StridedLayoutAttr::get(ctx, dyn, {dyn, dyn}));
+    const std::string name = t.isF32() ? "kiln_gemm_f32" : "kiln_gemm_f64";
+    auto callee = module.lookupSymbol<mlir::func::FuncOp>(name);
+    mlir::IntegerType i64 = mlir::IntegerType::get(ctx, 64);
+    if (!callee) {
+      mlir::OpBuilder mb(ctx);
+      mb.setInsertionPointToStart(module.getBody());
+      callee = mb.create<mlir::func::FuncOp>(op.getLoc(), name, mlir::FunctionType::get(ctx, {any, any, any, i64, i64}, {}));
+      callee.setPrivate();
+      callee->setAttr("llvm.emit_c_interface", mlir::UnitAttr::get(ctx));
+    }
+    mlir::OpBuilder b(op);
+    const mlir::Location loc = op.getLoc();
+    auto as_any = [&](mlir::Value v) -> mlir::Value { return b.create<mlir::memref::CastOp>(loc, any, v); };
+    const bool ta = mlir::isa<mlir::linalg::MatmulTransposeAOp>(op), tb = mlir::isa<mlir::linalg::MatmulTransposeBOp>(op);
+    mlir::Value flags[2] = {b.create<mlir::arith::ConstantIntOp>(loc, ta ? 1 : 0, 64), b.create<mlir::arith::ConstantIntOp>(loc, tb ? 1 : 0, 64)};
+    b.create<mlir::func::CallOp>(loc, callee,
+                                 mlir::ValueRange{as_any(op.getDpsInputs()[0]), as_any(op.getDpsInputs()[1]),
+                                                  as_any(op.getDpsInits()[0]), flags[0], flags[1]});
+    op->erase();
+  }
+}
+
+}  // namespace
+
+CompiledModule::CompiledModule() = default;
+CompiledModule::~CompiledModule() = default;
+
+std::unique_ptr<CompiledModule> CompiledModule::compile(const std::string& mlir_text, const std::string& function,
+                                                        LoweredStages& stages) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto lap = [&t0](double* ms) {
+    const auto now = std::chrono::steady_clock::now();
+    *ms = std::chrono::duration<double, std::milli>(now - t0).count();
+    t0 = now;
+  };
+  initialize_llvm();
+  mlir::DialectRegistry registry;
+  register_dialects(registry);
+  mlir::MLIRContext ctx(registry, mlir::MLIRContext::Threading::DISABLED);
+  ctx.loadAllAvailableDialects();
+  std::string diagnostics;
+  mlir::ScopedDiagnosticHandler handler(&ctx, [&](mlir::Diagnostic& d) {
+    llvm::raw_string_ostream os(diagnostics);
+    os << d.getLocation() << ": " << d << "\n";
+    for (const mlir::Diagnostic& note : d.getNotes()) os << "  note: " << note << "\n";
+    return mlir::success();
+  });
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  auto fail = [&](const char* step) {
+    throw Error(std::string("compiler: ") + step + " failed for @" + function + ":\n" + diagnostics +
+                (module ? "in the module:\n" + print(*module) : std::string()));
+  };
+
+  module = mlir::parseSourceString<mlir::ModuleOp>(mlir_text, &ctx);
+  if (!module) fail("parsing the traced module");
+  lap(&stages.setup_ms);
+
+  {
+    mlir::PassManager pm(&ctx);
+    mlir::OpPassManager& fn = pm.nest<mlir::func::FuncOp>();
+    fn.addPass(mlir::createLinalgElementwiseOpFusionPass());
+    fn.addPass(mlir::createCanonicalizerPass());
+    fn.addPass(mlir::createCSEPass());
+    if (mlir::failed(pm.run(*module))) fail("elementwise fusion");
+    stages.fused = print(*module);
+    lap(&stages.fuse_ms);
+  }
+  copy_repeated_materializations(*module);
+  split_shared_empty_tensors(*module);
+  {
+    mlir::PassManager pm(&ctx);
+    pm.addPass(mlir::bufferization::createEmptyTensorEliminationPass());
+    mlir::bufferization::OneShotBufferizationOptions options;
+    options.bufferizeFunctionBoundaries = true;
+    options.setFunctionBoundaryTypeConversion(mlir::bufferization::LayoutMapOption::IdentityLayoutMap);
+    pm.addPass(mlir::bufferization::createOneShotBufferizePass(options));
+    pm.addPass(mlir::bufferization::createDropEquivalentBufferResultsPass());
+    pm.addPass(mlir::createCanonicalizerPass());
+    mlir::bufferization::BufferDeallocationPipelineOptions dealloc;
+    mlir::bufferization::buildBufferDeallocationPipeline(pm, dealloc);
+    pm.addPass(mlir::createCanonicalizerPass());
+    if (mlir::failed(pm.run(*module))) fail("bufferization");
+    strided_copies_to_loops(*module);
+    if (use_library_gemm()) contractions_to_library_calls(*module);
+    stages.bufferized = print(*module);
+    lap(&stages.bufferize_ms);
+    auto f = module->lookupSymbol<mlir::func::FuncOp>(function);
+    KILN_ASSERT(f && f.getNumResults() == 0, "every result of the compiled function is written in place");
+  }
+  {
+    mlir::PassManager pm(&ctx);
+    pm.nest<mlir::func::FuncOp>().addPass(mlir::createConvertLinalgToLoopsPass());
+    pm.addPass(mlir::createConvertSCFToCFPass());
+    pm.addPass(mlir::memref::createExpandStridedMetadataPass());
+    pm.addPass(mlir::createLowerAffinePass());
+    pm.addPass(mlir::createFinalizeMemRefToLLVMConversionPass());
+    pm.addPass(mlir::createArithToLLVMConversionPass());
+    pm.addPass(mlir::createConvertMathToLLVMPass());
+    pm.addPass(mlir::createConvertMathToLibmPass());
+    pm.addPass(mlir::createConvertFuncToLLVMPass());
+    pm.addPass(mlir::createConvertControlFlowToLLVMPass());
+    pm.addPass(mlir::createReconcileUnrealizedCastsPass());
+    if (mlir::failed(pm.run(*module))) fail("lowering to the LLVM dialect");
+    stages.llvm_dialect = print(*module);
+    lap(&stages.lower_ms);
+  }
+
+  std::unique_ptr<llvm::TargetMachine> tm = host_target_machine();
+  // Note: ExecutionEngineOptions::transformer is a function_ref; `optimize` must outlive create().
+  std::function<llvm::Error(llvm::Module*)> optimize = mlir::makeOptimizingTransformer(2, 0, tm.get());
+  std::string transform_error;
+  std::function<llvm::Error(llvm::Module*)> transformer = [&](llvm::Module* m) -> llvm::Error {
+    if (llvm::Error e = optimize(m)) transform_error = llvm_error(std::move(e));  // never fail inside create()
+    llvm::raw_string_ostream os(stages.llvm_ir);
+    m->print(os, nullptr);
+    return llvm::Error::success();
+  };
+  mlir::ExecutionEngineOptions eo;
+  eo.transformer = transformer;
+  eo.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Default;
+  eo.enableGDBNotificationListener = false;
+  eo.enablePerfNotificationListener = false;
+  auto engine = mlir::ExecutionEngine::create(*module, eo, std::move(tm));
+  KILN_CHECK(static_cast<bool>(engine), "compiler: JIT compilation of @", function, " failed: ", llvm_error(engine.takeError()));
+  KILN_CHECK(transform_error.empty(), "compiler: LLVM optimization of @", function, " failed: ", transform_error);
+  std::unique_ptr<CompiledModule> out(new CompiledModule());
+  out->engine_ = std::move(*engine);
+  out->engine_->registerSymbols([](llvm::orc::MangleAndInterner interner) {
+    llvm::orc::SymbolMap symbols;
+    for (const auto& [name, address] : jit_kernel_symbols())
+      symbols[interner(name)] = {llvm::orc::ExecutorAddr::fromPtr(address), llvm::JITSymbolFlags::Exported};
+    return symbols;
+  });
+  auto entry = out->engine_->lookupPacked("_mlir_ciface_" + function);
+  KILN_CHECK(static_cast<bool>(entry), "compiler: no entry point for @", function, ": ", llvm_error(entry.takeError()));
+  out->entry = *entry;
+  lap(&stages.jit_ms);
+  return out;
+}
+
+std::string CompiledModule::assembly(const std::string& llvm_ir) {
+  initialize_llvm();
+  llvm::LLVMContext context;
+  llvm::SMDiagnostic err;
+  std::unique_ptr<llvm::Module> m = llvm::parseIR(llvm::MemoryBufferRef(llvm_ir, "llvm-ir"), err, context);
+  if (!m) {
+    std::string s;
+    llvm::raw_string_ostream os(s);
+    err.print("llvm-ir", os);
+    throw Error("compiler: cannot re-read the llvm-ir stage: " + s);
+  }
+  std::unique_ptr<llvm::TargetMachine> tm = host_target_machine();
+  llvm::SmallString<0> text;
+  llvm::raw_svector_ostream os(text);
+  llvm::legacy::PassManager pm;
+  KILN_CHECK(!tm->addPassesToEmitFile(pm, os, nullptr, llvm::CodeGenFileType::AssemblyFile),
+             "compiler: the host target cannot emit assembly");
+  pm.run(*m);
+  return std::string(text.str());
+}
+
+}  // namespace kiln::compiler

@@ -1,0 +1,260 @@
+// CompiledGraph: compile() (emit, lower, JIT, dump) and run() (the calling convention: memref
+// descriptors over Kiln tensors' storage, in-place variable writes, runtime checks).
+#include "kiln/compiler/compiled_graph.h"
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <mutex>
+
+#include "kiln/compiler/GraphToLinalg.h"
+#include "kiln/compiler/LinalgToLLVM.h"
+#include "kiln/core/op_def.h"
+#include "kiln/tracer/interpreter.h"
+
+namespace kiln::compiler {
+
+namespace {
+constexpr std::array<const char*, kNumStages> kStageNames = {"traced", "fused", "bufferized", "llvm-dialect", "llvm-ir", "asm"};
+}  // namespace
+
+const char* stage_name(Stage stage) { return kStageNames[static_cast<size_t>(stage)]; }
+
+Stage parse_stage(const std::string& name) {
+  for (size_t i = 0; i < kStageNames.size(); ++i)
+    if (name == kStageNames[i]) return static_cast<Stage>(i);
+  std::string valid;
+  for (const char* n : kStageNames) valid += (valid.empty() ? "" : ", ") + std::string(n);
+  throw Error("compiler: unknown IR stage '" + name + "'; the stages are " + valid);
+}
+
+const char* stage_extension(Stage stage) {
+  return stage == Stage::LlvmIr ? ".ll" : stage == Stage::Asm ? ".s" : ".mlir";
+}
+
+std::string graph_to_linalg(const tracer::Graph& graph) { return lower_graph(graph).text; }
+
+// Note [Compiled calling convention]
+// The function takes one memref per FunctionArg (LinalgModule::args) through the C interface
+// (`_mlir_ciface_<name>`, llvm.emit_c_interface): each argument is a pointer to a descriptor
+// {allocated, aligned, offset, sizes[rank], strides[rank]} over a Kiln tensor's storage (the two
+// pointers are the same; offset 0; contiguous strides). Shapes are static, so sizes and strides
+// are filled once here, and a call only copies that template and stores the data pointers:
+// no heap allocation for graphs of up to kInlineWords descriptor words.
+// Variables are passed with their current storage, which the code writes in place; so that a
+// tensor sharing that storage (an output that aliased the variable on an earlier call, a tape's
+// snapshot, an argument) keeps its value, run() first gives such a variable storage of its own,
+// as eager's copy-on-write does (make_storage_unique).
+struct CompiledGraph::Plan {
+  std::string name;
+  LinalgModule module;
+  std::vector<Tensor> constants;
+  std::vector<Variable> variables;
+  struct HostNode { OpId op; OpAttrs attrs; };
+  std::map<int, HostNode> host_nodes;
+  std::vector<size_t> offsets;        // descriptor start (in words) per function argument
+  std::vector<int64_t> descriptors;   // the template: sizes and strides filled in
+  std::array<std::string, kNumStages> stages;
+  mutable std::once_flag asm_once;
+};
+
+CompiledGraph::CompiledGraph() : plan_(std::make_unique<Plan>()) {}
+CompiledGraph::~CompiledGraph() = default;
+
+namespace {
+std::mutex g_dump_mutex;
+std::map<std::string, int> g_dump_counter;
+
+void dump_stages(const std::string& dir, const std::string& name, const std::array<std::string, kNumStages>& stages) {
+  int n;
+  {
+    std::lock_guard<std::mutex> lock(g_dump_mutex);
+    n = g_dump_counter[name]++;
+  }
+  std::string base = name;
+  for (char& ch : base)
+    if (ch == '/' || ch == '\\') ch = '_';
+  for (int s = 0; s < kNumStages; ++s) {
+    const std::string path = dir + "/" + base + "." + std::to_string(n) + "." + kStageNames[static_cast<size_t>(s)] +
+                             stage_extension(static_cast<Stage>(s));
+    std::ofstream f(path);
+    KILN_CHECK(f.good(), "KILN_DUMP_IR: cannot write ", path);
+    f << stages[static_cast<size_t>(s)];
+  }
+}
+}  // namespace
+
+std::unique_ptr<CompiledGraph> CompiledGraph::compile(const tracer::Graph& g) {
+  const auto start = std::chrono::steady_clock::now();
+  std::unique_ptr<CompiledGraph> cg(new CompiledGraph());
+  Plan& p = *cg->plan_;
+  p.name = g.name;
+  p.module = lower_graph(g);
+  p.constants = g.constants;
+  for (const tracer::GraphVariable& v : g.variables) p.variables.push_back(v.var);
+  for (const FunctionArg& a : p.module.args) {
+    if (a.kind == FunctionArg::HostNode) {
+      const tracer::GraphNode& n = g.nodes[static_cast<size_t>(a.index)];
+      p.host_nodes[a.index] = Plan::HostNode{n.op, n.attrs};
+    }
+    p.offsets.push_back(p.descriptors.size());
+    p.descriptors.insert(p.descriptors.end(), {0, 0, 0});
+    int64_t stride = 1;
+    std::vector<int64_t> strides(static_cast<size_t>(a.shape.rank()));
+    for (int d = a.shape.rank() - 1; d >= 0; --d) {
+      strides[static_cast<size_t>(d)] = stride;
+      stride *= a.shape[d];
+    }
+    for (int64_t d : a.shape) p.descriptors.push_back(d);
+    for (int64_t s : strides) p.descriptors.push_back(s);
+  }
+  p.stages[static_cast<size_t>(Stage::Traced)] = p.module.text;
+  const double emit_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  LoweredStages lowered;
+  cg->module_ = CompiledModule::compile(p.module.text, p.module.function_name, lowered);
+  p.stages[static_cast<size_t>(Stage::Fused)] = std::move(lowered.fused);
+  p.stages[static_cast<size_t>(Stage::Bufferized)] = std::move(lowered.bufferized);
+  p.stages[static_cast<size_t>(Stage::LlvmDialect)] = std::move(lowered.llvm_dialect);
+  p.stages[static_cast<size_t>(Stage::LlvmIr)] = std::move(lowered.llvm_ir);
+  cg->compile_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "emit %.1f ms, parse %.1f, fuse %.1f, bufferize %.1f, to LLVM dialect %.1f, LLVM -O2 + codegen %.1f",
+                emit_ms, lowered.setup_ms, lowered.fuse_ms, lowered.bufferize_ms, lowered.lower_ms, lowered.jit_ms);
+  cg->compile_breakdown_ = buf;
+  if (const char* dir = std::getenv("KILN_DUMP_IR"); dir != nullptr && *dir != '\0') {
+    cg->stage_text(Stage::Asm);
+    dump_stages(dir, g.name, p.stages);
+  }
+  return cg;
+}
+
+const std::string& CompiledGraph::stage_text(Stage stage) const {
+  Plan& p = *plan_;
+  if (stage == Stage::Asm)
+    std::call_once(p.asm_once, [&p] {
+      p.stages[static_cast<size_t>(Stage::Asm)] = CompiledModule::assembly(p.stages[static_cast<size_t>(Stage::LlvmIr)]);
+    });
+  return p.stages[static_cast<size_t>(stage)];
+}
+
+double CompiledGraph::compile_ms() const { return compile_ms_; }
+const std::string& CompiledGraph::compile_breakdown() const { return compile_breakdown_; }
+const std::string& CompiledGraph::name() const { return plan_->name; }
+
+namespace {
+constexpr size_t kInlineWords = 512;
+constexpr size_t kInlineArgs = 64;
+constexpr size_t kInlineChecks = 16;
+
+std::string check_message(const RuntimeCheck& c, int64_t position, int64_t value) {
+  std::ostringstream os;
+  switch (c.kind) {
+    case RuntimeCheck::IndexRange:
+      os << c.op << ": index " << value << " at position " << position << " is outside [0, " << c.limit << ")";
+      break;
+    case RuntimeCheck::LabelRange:
+      os << c.op << ": label " << value << " at row " << position << " is outside [0, " << c.limit << ")";
+      break;
+    case RuntimeCheck::DivisionByZero:
+      os << c.op << ": integer division by zero (divisor element " << position << ")";
+      break;
+  }
+  return os.str();
+}
+}  // namespace
+
+std::vector<Tensor> CompiledGraph::run(const std::vector<Tensor>& arguments) const {
+  const Plan& p = *plan_;
+  const LinalgModule& m = p.module;
+  const size_t nargs = m.args.size();
+  std::array<int64_t, kInlineWords> inline_words;
+  std::array<void*, 2 * kInlineArgs> inline_ptrs;
+  std::vector<int64_t> heap_words;
+  std::vector<void*> heap_ptrs;
+  int64_t* words = inline_words.data();
+  void** ptrs = inline_ptrs.data();
+  if (p.descriptors.size() > kInlineWords) {
+    heap_words.resize(p.descriptors.size());
+    words = heap_words.data();
+  }
+  if (nargs > kInlineArgs) {
+    heap_ptrs.resize(2 * nargs);
+    ptrs = heap_ptrs.data();
+  }
+  if (!p.descriptors.empty()) std::memcpy(words, p.descriptors.data(), p.descriptors.size() * sizeof(int64_t));
+  std::array<int64_t, 2 * kInlineChecks> inline_status;
+  std::vector<int64_t> heap_status;
+  int64_t* status = inline_status.data();
+  if (m.checks.size() > kInlineChecks) {
+    heap_status.resize(2 * m.checks.size());
+    status = heap_status.data();
+  }
+
+  for (int k : m.written_variables) make_storage_unique(p.variables[static_cast<size_t>(k)]);
+  std::vector<Tensor> outputs(m.outputs.size());
+  std::vector<Tensor> host_values;
+  for (size_t i = 0; i < nargs; ++i) {
+    const FunctionArg& a = m.args[i];
+    void* data = nullptr;
+    switch (a.kind) {
+      case FunctionArg::Argument: {
+        KILN_CHECK(static_cast<size_t>(a.index) < arguments.size() && arguments[static_cast<size_t>(a.index)].defined(),
+                   "kiln::function '", p.name, "': argument ", a.index, " is missing");
+        const Tensor& t = arguments[static_cast<size_t>(a.index)];
+        KILN_CHECK(t.dtype() == a.dtype && t.shape() == a.shape, "kiln::function '", p.name, "': argument ", a.index, " is ",
+                   dtype_name(t.dtype()), t.shape().str(), ", the compiled code takes ", dtype_name(a.dtype), a.shape.str());
+        data = t.raw_data();
+        break;
+      }
+      case FunctionArg::Constant: data = p.constants[static_cast<size_t>(a.index)].raw_data(); break;
+      case FunctionArg::Variable: data = p.variables[static_cast<size_t>(a.index)].raw_data(); break;
+      case FunctionArg::HostNode: {
+        const Plan::HostNode& h = p.host_nodes.at(a.index);
+        Tensor t = Tensor::empty(a.shape, a.dtype);
+        op_def(h.op).kernels[static_cast<int>(DeviceType::CPU)](Inputs{}, h.attrs, t);
+        data = t.raw_data();
+        host_values.push_back(std::move(t));
+        break;
+      }
+      case FunctionArg::Output: {
+        Tensor t = Tensor::empty(a.shape, a.dtype);
+        data = t.raw_data();
+        outputs[static_cast<size_t>(a.index)] = std::move(t);
+        break;
+      }
+      case FunctionArg::Status: data = status + 2 * a.index; break;  // the code writes both words
+    }
+    int64_t* desc = words + p.offsets[i];
+    desc[0] = desc[1] = reinterpret_cast<int64_t>(data);
+    ptrs[i] = desc;
+    ptrs[nargs + i] = &ptrs[i];
+  }
+  module_->entry(ptrs + nargs);
+
+  // The first failing check in program order, as eager would have thrown.
+  const RuntimeCheck* failed = nullptr;
+  size_t failed_at = 0;
+  for (size_t c = 0; c < m.checks.size(); ++c)
+    if (status[2 * c] >= 0 && (failed == nullptr || m.checks[c].node < failed->node)) {
+      failed = &m.checks[c];
+      failed_at = c;
+    }
+  if (failed != nullptr) throw Error(check_message(*failed, status[2 * failed_at], status[2 * failed_at + 1]));
+
+  for (size_t k = 0; k < m.outputs.size(); ++k) {
+    const OutputPlan& o = m.outputs[k];
+    switch (o.kind) {
+      case OutputPlan::Undefined:
+      case OutputPlan::Buffer: break;
+      case OutputPlan::ArgumentTensor: outputs[k] = arguments[static_cast<size_t>(o.index)]; break;
+      case OutputPlan::ConstantTensor: outputs[k] = p.constants[static_cast<size_t>(o.index)]; break;
+      case OutputPlan::VariableAlias: outputs[k] = tracer::alias_of(p.variables[static_cast<size_t>(o.index)]); break;
+    }
+  }
+  return outputs;
+}
+
+}  // namespace kiln::compiler

@@ -1,0 +1,71 @@
+// CompiledGraph: a traced kiln::tracer::Graph lowered through MLIR (linalg, fusion,
+// bufferization, LLVM) and JIT-compiled for the host CPU; runs with GraphRunner's contract.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kiln/tensor.h"
+#include "kiln/tracer/graph.h"
+
+namespace kiln::compiler {
+
+/// The IR stages compile() keeps, in pipeline order.
+enum class Stage { Traced, Fused, Bufferized, LlvmDialect, LlvmIr, Asm };
+inline constexpr int kNumStages = 6;
+
+/// "traced", "fused", "bufferized", "llvm-dialect", "llvm-ir", "asm".
+const char* stage_name(Stage stage);
+/// The stage called `name`; kiln::Error listing the valid names otherwise.
+Stage parse_stage(const std::string& name);
+/// File extension of a stage's dump: ".mlir", ".ll" (llvm-ir) or ".s" (asm).
+const char* stage_extension(Stage stage);
+
+/// Empty when every live node of `graph` has a lowering; otherwise a message naming the first
+/// op without one (kiln::function then runs the graph on the interpreter).
+std::string lowering_gap(const tracer::Graph& graph);
+
+/// The MLIR module (linalg on tensors) that `graph` lowers to: the "traced" stage's text.
+/// Throws kiln::Error for a graph that cannot be lowered (see lowering_gap).
+std::string graph_to_linalg(const tracer::Graph& graph);
+
+class CompiledModule;  // the JIT-compiled code (LinalgToLLVM.cc)
+
+/// A graph compiled to native code. The graph must have static shapes (no relaxed dims).
+///
+/// Calling convention (Note [Compiled calling convention] in compiled_graph.cc): one function
+/// whose arguments are memrefs, in order: the tensor arguments, the constants, the captured
+/// variables, the host-evaluated random ops' results, one buffer per output that is not returned
+/// by reference, and one status buffer per runtime check (index ranges, integer division).
+/// Variables are written in place into their storage.
+class CompiledGraph {
+ public:
+  /// Lowers and JIT-compiles `g` (kiln::Error when it cannot). With KILN_DUMP_IR=DIR set, writes
+  /// every stage to DIR/<name>.<n>.<stage>.<ext>.
+  static std::unique_ptr<CompiledGraph> compile(const tracer::Graph& g);
+  ~CompiledGraph();
+  CompiledGraph(const CompiledGraph&) = delete;
+  CompiledGraph& operator=(const CompiledGraph&) = delete;
+
+  /// As GraphRunner::run: `arguments` by position (undefined Tensors for non-tensor arguments),
+  /// variables written in place, outputs returned (kUndefinedOutput gives an undefined Tensor).
+  std::vector<Tensor> run(const std::vector<Tensor>& arguments) const;
+
+  /// The text of one stage (the assembly is generated on first request).
+  const std::string& stage_text(Stage stage) const;
+  /// Wall time of compile(): emission, MLIR passes, LLVM -O2 and code generation.
+  double compile_ms() const;
+  /// Where compile_ms() went: "emit 1.2 ms, parse 4.0, fuse 3.1, ..." (for benchmarks, explain()).
+  const std::string& compile_breakdown() const;
+  const std::string& name() const;
+
+ private:
+  CompiledGraph();
+  struct Plan;
+  std::unique_ptr<Plan> plan_;
+  std::unique_ptr<CompiledModule> module_;
+  double compile_ms_ = 0;
+  std::string compile_breakdown_;
+};
+
+}  // namespace kiln::compiler

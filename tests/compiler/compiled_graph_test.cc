@@ -1,0 +1,247 @@
+// CompiledGraph's contract and IR stages: GraphRunner's calling contract (argument positions,
+// outputs that are arguments, constants, variables or undefined, in-place variable writes), a
+// small MLP training step against the interpreter, the golden IR files (FileCheck), KILN_DUMP_IR
+// and stage names.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "kiln/tracer/interpreter.h"
+#include "tests/compiler/compiler_test_util.h"
+#include "tests/error_of.h"
+
+namespace kiln::test {
+namespace {
+
+using compiler::CompiledGraph;
+using compiler::Stage;
+
+// ---- A small MLP training step (4 -> 10 -> 3, softmax cross-entropy, Adam) ----
+
+struct Mlp {
+  std::vector<Variable> params, m, v;
+  Tensor lr = Tensor::scalar(0.01f);
+  explicit Mlp(uint32_t seed) {
+    const Shape shapes[] = {{4, 10}, {10}, {10, 3}, {3}};
+    const char* names[] = {"w1", "b1", "w2", "b2"};
+    for (int k = 0; k < 4; ++k) {
+      params.emplace_back(random_values(shapes[k], DType::Float32, -0.5, 0.5, seed + k), true, names[k]);
+      m.emplace_back(kiln::zeros(shapes[k]), false, std::string("m_") + names[k]);
+      v.emplace_back(kiln::zeros(shapes[k]), false, std::string("v_") + names[k]);
+    }
+  }
+  Tensor logits(const Tensor& x) {
+    Tensor h = kiln::relu(kiln::matmul(x, params[0]) + params[1]);
+    return kiln::matmul(h, params[2]) + params[3];
+  }
+  // x [N,4] float32, y [N] int32 class ids.
+  Tensor step(const Tensor& x, const Tensor& y) {
+    GradientTape tape;
+    Tensor loss = kiln::reduce_mean(kiln::softmax_cross_entropy_with_logits(kiln::one_hot(y, 3), logits(x)));
+    std::vector<Tensor> grads = tape.gradient(loss, params);
+    for (size_t k = 0; k < params.size(); ++k) kiln::apply_adam(params[k], m[k], v[k], grads[k], lr, 0.9, 0.999, 1e-7);
+    return loss;
+  }
+  std::vector<Variable> all() const {
+    std::vector<Variable> a = params;
+    a.insert(a.end(), m.begin(), m.end());
+    a.insert(a.end(), v.begin(), v.end());
+    return a;
+  }
+};
+
+tracer::Graph mlp_graph(Mlp& mlp, int64_t batch) {
+  return trace_graph("mlp_step", [&](const std::vector<Tensor>& a) { return std::vector<Tensor>{mlp.step(a[0], a[1])}; },
+                     {random_values({batch, 4}, DType::Float32, -1, 1, 1), random_values({batch}, DType::Int32, 0, 3, 2)});
+}
+
+TEST(CompiledGraph, MlpTrainingStepMatchesTheInterpreter) {
+  Mlp mlp(7);
+  const std::vector<Variable> vars = mlp.all();
+  std::vector<Tensor> initial;
+  for (const Variable& v : vars) initial.push_back(v.clone());
+  tracer::Graph g = mlp_graph(mlp, 32);
+  auto cg = CompiledGraph::compile(g);
+  std::vector<std::vector<Tensor>> batches;
+  for (uint32_t s = 0; s < 5; ++s)
+    batches.push_back({random_values({32, 4}, DType::Float32, -1, 1, 10 + s), random_values({32}, DType::Int32, 0, 3, 20 + s)});
+
+  tracer::GraphRunner runner(g);
+  std::vector<Tensor> want_loss;
+  for (const auto& b : batches) want_loss.push_back(runner.run(b)[0]);
+  std::vector<Tensor> want_vars;
+  for (size_t k = 0; k < vars.size(); ++k) {
+    want_vars.push_back(vars[k].clone());
+    vars[k].assign(initial[k]);
+  }
+  std::vector<const void*> storage;
+  for (const Variable& v : vars) storage.push_back(v.raw_data());
+  for (size_t s = 0; s < batches.size(); ++s) EXPECT_TRUE(tensors_match(cg->run(batches[s])[0], want_loss[s])) << "step " << s;
+  for (size_t k = 0; k < vars.size(); ++k) {
+    EXPECT_TRUE(tensors_match(vars[k], want_vars[k])) << vars[k].name();
+    EXPECT_EQ(vars[k].raw_data(), storage[k]) << vars[k].name() << " was not updated in place";
+  }
+}
+
+// ---- GraphRunner's contract ----
+
+TEST(CompiledGraph, OutputsThatAreArgumentsConstantsVariablesOrUndefined) {
+  Variable w(random_values({2, 2}, DType::Float32, -1, 1, 1), true, "w");
+  Variable r(random_values({2, 2}, DType::Float32, -1, 1, 2), true, "read_only");
+  Tensor c = random_values({3}, DType::Float64, -1, 1, 3);
+  auto fn = [&](const std::vector<Tensor>& a) {
+    kiln::assign_add(w, a[2]);
+    return std::vector<Tensor>{a[0], c, w, Tensor(), w, r, a[2] * r};
+  };
+  // Argument 1 is not a tensor (a C++ scalar of the kiln::function).
+  std::vector<Tensor> args = {random_values({4}, DType::Int32, 0, 9, 4), Tensor(), random_values({2, 2}, DType::Float32, -1, 1, 5)};
+  tracer::Graph g = trace_graph("contract", fn, args);
+  // Output 4 becomes w's value at call start (a graph value no eager expression names while w
+  // is written): the compiled code must copy it out before the write.
+  ASSERT_EQ(g.variables[0].var.name(), "w");
+  g.outputs[4] = g.variables[0].initial;
+  auto cg = CompiledGraph::compile(g);
+  const Tensor w0 = w.clone();
+  const void* w_storage = w.raw_data();
+  std::vector<Tensor> got = cg->run(args);
+  ASSERT_EQ(got.size(), 7u);
+  EXPECT_TRUE(got[0].is_same(args[0]));     // as GraphRunner: the argument itself
+  EXPECT_TRUE(got[1].is_same(c));           // the captured constant itself
+  EXPECT_EQ(got[2].raw_data(), w_storage);  // the variable's (updated) storage
+  EXPECT_EQ(w.raw_data(), w_storage);
+  EXPECT_TRUE(tensors_match(got[2], w0 + args[2]));
+  EXPECT_FALSE(got[3].defined());
+  EXPECT_TRUE(tensors_match(got[4], w0));   // the value before the write, copied
+  EXPECT_TRUE(tensors_match(got[5], r));
+  EXPECT_TRUE(tensors_match(got[6], args[2] * r));
+  EXPECT_FALSE(got[2].is_variable());
+
+  // The output aliasing w keeps its value when the next call writes w (copy on write).
+  const Tensor kept = got[2].clone();
+  std::vector<Tensor> again = cg->run(args);
+  EXPECT_TRUE(tensors_match(got[2], kept));
+  EXPECT_TRUE(tensors_match(w, kept + args[2]));
+}
+
+TEST(CompiledGraph, GraphsWithoutLoops) {
+  Tensor x = random_values({3}, DType::Float32, 0, 1, 1);
+  // Returns its argument and an undefined tensor: no node, no loop, one function argument.
+  auto same = CompiledGraph::compile(trace_graph("identity", [](const std::vector<Tensor>& a) { return std::vector<Tensor>{a[0], Tensor()}; }, {x}));
+  std::vector<Tensor> got = same->run({x});
+  EXPECT_TRUE(got[0].is_same(x));
+  EXPECT_FALSE(got[1].defined());
+  // Nothing at all: a function without arguments.
+  auto nothing = CompiledGraph::compile(trace_graph("nothing", [](const std::vector<Tensor>&) { return std::vector<Tensor>{}; }, {}));
+  EXPECT_TRUE(nothing->run({}).empty());
+  // The same value twice, and a fill: both outputs get their own buffer.
+  auto twice = CompiledGraph::compile(trace_graph("twice", [](const std::vector<Tensor>& a) {
+    Tensor y = a[0] * 3.0;
+    return std::vector<Tensor>{y, y, kiln::fill({2}, 4.0)};
+  }, {x}));
+  got = twice->run({x});
+  EXPECT_TRUE(tensors_match(got[0], x * 3.0));
+  EXPECT_TRUE(tensors_match(got[1], x * 3.0));
+  EXPECT_NE(got[0].raw_data(), got[1].raw_data());
+  EXPECT_TRUE(tensors_match(got[2], kiln::fill({2}, 4.0)));
+}
+
+TEST(CompiledGraph, RejectsAnArgumentOfTheWrongShape) {
+  auto fn = [](const std::vector<Tensor>& a) { return std::vector<Tensor>{a[0] * 2.0}; };
+  auto cg = CompiledGraph::compile(trace_graph("shape", fn, {random_values({3}, DType::Float32, 0, 1, 1)}));
+  EXPECT_TRUE(has(error_of([&] { cg->run({random_values({4}, DType::Float32, 0, 1, 1)}); }), "argument 0 is float32[4]"));
+}
+
+TEST(CompiledGraph, LoweringGapIsEmptyForEveryTracedGraphHere) {
+  Mlp mlp(1);
+  EXPECT_EQ(compiler::lowering_gap(mlp_graph(mlp, 8)), "");
+}
+
+// ---- Stages, golden files, dumps ----
+
+TEST(CompilerStages, NamesRoundTripAndUnknownNamesListTheValidOnes) {
+  for (int s = 0; s < compiler::kNumStages; ++s)
+    EXPECT_EQ(compiler::parse_stage(compiler::stage_name(static_cast<Stage>(s))), static_cast<Stage>(s));
+  const std::string e = error_of([] { compiler::parse_stage("llvm"); });
+  EXPECT_TRUE(has(e, "unknown IR stage 'llvm'"));
+  EXPECT_TRUE(has(e, "traced, fused, bufferized, llvm-dialect, llvm-ir, asm"));
+}
+
+TEST(CompilerStages, EveryStageHasText) {
+  Mlp mlp(2);
+  auto cg = CompiledGraph::compile(mlp_graph(mlp, 16));
+  EXPECT_TRUE(has(cg->stage_text(Stage::Traced), "linalg.matmul"));
+  EXPECT_TRUE(has(cg->stage_text(Stage::Fused), "linalg.generic"));
+  EXPECT_TRUE(has(cg->stage_text(Stage::Bufferized), "memref<"));
+  EXPECT_TRUE(has(cg->stage_text(Stage::LlvmDialect), "llvm.func @_mlir_ciface_kiln_mlp_step"));
+  EXPECT_TRUE(has(cg->stage_text(Stage::LlvmIr), "define void @_mlir_ciface_kiln_mlp_step"));
+  EXPECT_TRUE(has(cg->stage_text(Stage::Asm), "_mlir_ciface_kiln_mlp_step:"));
+  EXPECT_GT(cg->compile_ms(), 0);
+}
+
+// Runs FileCheck with the golden file `check` (tests/compiler/) on `text`.
+::testing::AssertionResult file_check(const std::string& check, const std::string& text) {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("kiln-filecheck-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::filesystem::path input = dir / (check + ".input"), log = dir / (check + ".log");
+  std::ofstream(input) << text;
+  const std::string cmd = std::string(KILN_FILECHECK) + " " + KILN_SOURCE_DIR + "/tests/compiler/" + check +
+                          " --input-file=" + input.string() + " > " + log.string() + " 2>&1";
+  const int rc = std::system(cmd.c_str());
+  std::ifstream in(log);
+  std::string out((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::filesystem::remove_all(dir);
+  if (rc == 0) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << cmd << " failed:\n" << out;
+}
+
+TEST(CompilerGolden, MlpStepTracesToLinalg) {
+  Mlp mlp(3);
+  EXPECT_TRUE(file_check("mlp_step.traced.mlir", compiler::graph_to_linalg(mlp_graph(mlp, 32))));
+}
+
+TEST(CompilerGolden, MlpStepAfterFusion) {
+  Mlp mlp(3);
+  EXPECT_TRUE(file_check("mlp_step.fused.mlir", CompiledGraph::compile(mlp_graph(mlp, 32))->stage_text(Stage::Fused)));
+}
+
+TEST(CompilerGolden, SoftmaxCrossEntropyForwardBackwardFuses) {
+  auto fn = [](const std::vector<Tensor>& a) {
+    GradientTape tape;
+    tape.watch({a[1]});
+    Tensor loss = kiln::reduce_mean(kiln::softmax_cross_entropy_with_logits(a[0], a[1]));
+    return std::vector<Tensor>{loss, tape.gradient(loss, {a[1]})[0]};
+  };
+  std::vector<Tensor> args = {kiln::softmax(random_values({32, 3}, DType::Float32, -1, 1, 1)), random_values({32, 3}, DType::Float32, -2, 2, 2)};
+  tracer::Graph g = trace_graph("softmax_ce", fn, args);
+  auto cg = CompiledGraph::compile(g);
+  EXPECT_TRUE(file_check("softmax_ce.fused.mlir", cg->stage_text(Stage::Fused)));
+  std::vector<Tensor> got = cg->run(args), want = fn(args);
+  EXPECT_TRUE(tensors_match(got[0], want[0]));
+  EXPECT_TRUE(tensors_match(got[1], want[1]));
+}
+
+TEST(CompilerDump, KilnDumpIrWritesEveryStage) {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("kiln-dump-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  ::setenv("KILN_DUMP_IR", dir.c_str(), 1);
+  auto fn = [](const std::vector<Tensor>& a) { return std::vector<Tensor>{kiln::exp(a[0]) + 1.0}; };
+  tracer::Graph g = trace_graph("dumped_fn", fn, {random_values({4}, DType::Float32, 0, 1, 1)});
+  CompiledGraph::compile(g);
+  CompiledGraph::compile(g);
+  ::unsetenv("KILN_DUMP_IR");
+  for (int n = 0; n < 2; ++n)
+    for (const char* f : {"traced.mlir", "fused.mlir", "bufferized.mlir", "llvm-dialect.mlir", "llvm-ir.ll", "asm.s"}) {
+      const std::filesystem::path p = dir / ("dumped_fn." + std::to_string(n) + "." + f);
+      EXPECT_TRUE(std::filesystem::exists(p)) << p;
+      EXPECT_GT(std::filesystem::exists(p) ? std::filesystem::file_size(p) : 0, 0u) << p;
+    }
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace kiln::test

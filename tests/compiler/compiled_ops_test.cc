@@ -1,0 +1,454 @@
+// Every op of the table, compiled (traced into a graph, lowered through MLIR, JIT-run) against
+// eager on the same inputs: several shapes (broadcasting included), dtypes and attribute
+// variants per op. The table test fails for an op with no case or no lowering, unless it is
+// listed as interpreter-only with a reason.
+#include <gtest/gtest.h>
+
+#include <limits>
+
+#include "tests/compiler/compiler_test_util.h"
+#include "tests/error_of.h"
+
+namespace kiln::test {
+namespace {
+
+using Case = void (*)();
+std::map<std::string, std::vector<std::pair<const char*, Case>>>& compiled_cases() {
+  static std::map<std::string, std::vector<std::pair<const char*, Case>>> r;
+  return r;
+}
+struct Register {
+  Register(const char* label, Case fn, std::initializer_list<const char*> ops) {
+    for (const char* op : ops) compiled_cases()[op].push_back({label, fn});
+  }
+};
+#define COMPILED_CASE(label, ...)                                                \
+  static void label();                                                           \
+  static const Register label##_registered(#label, &label, {__VA_ARGS__}); \
+  static void label()
+
+/// Ops that kiln::function runs on the interpreter, with the reason. Empty: every op compiles.
+const std::map<std::string, std::string> kInterpreterOnly = {};
+
+const DType kNumeric[] = {DType::Float32, DType::Float64, DType::Int32, DType::Int64};
+const DType kFloats[] = {DType::Float32, DType::Float64};
+
+Tensor rnd(const Shape& s, DType t, double lo = -3, double hi = 3, uint32_t seed = 1) { return random_values(s, t, lo, hi, seed); }
+
+using Bin = Tensor (*)(const Tensor&, const Tensor&);
+
+// A binary op over shape pairs that broadcast, for every dtype in `types`, plus a host scalar.
+void binary_cases(const char* name, Bin op, const DType* types, size_t ntypes, double lo, double hi) {
+  const std::vector<std::pair<Shape, Shape>> shapes = {
+      {{3, 4}, {3, 4}}, {{3, 4}, {4}}, {{2, 1, 4}, {3, 1}}, {{}, {2, 3}}, {{5}, {}}, {{1}, {1}}};
+  uint32_t seed = 10;
+  for (size_t t = 0; t < ntypes; ++t)
+    for (const auto& [sa, sb] : shapes) {
+      Tensor a = rnd(sa, types[t], lo, hi, seed++), b = rnd(sb, types[t], lo, hi, seed++);
+      compiled_vs_eager(std::string(name) + " " + dtype_name(types[t]) + sa.str() + sb.str(),
+                        [op](const std::vector<Tensor>& x) { return std::vector<Tensor>{op(x[0], x[1])}; }, {a, b});
+    }
+  // A one-element constant operand, inlined into the loop body.
+  for (size_t t = 0; t < ntypes; ++t) {
+    Tensor a = rnd({2, 3}, types[t], lo, hi, seed++);
+    Tensor c = rnd({}, types[t], lo, hi, seed++);
+    compiled_vs_eager(std::string(name) + " with a constant, " + dtype_name(types[t]),
+                      [op, c](const std::vector<Tensor>& x) { return std::vector<Tensor>{op(x[0], c), op(c, x[0])}; }, {a});
+  }
+}
+
+COMPILED_CASE(add_cases, "add") { binary_cases("add", kiln::add, kNumeric, 4, -5, 5); }
+COMPILED_CASE(sub_cases, "sub") { binary_cases("sub", kiln::sub, kNumeric, 4, -5, 5); }
+COMPILED_CASE(mul_cases, "mul") { binary_cases("mul", kiln::mul, kNumeric, 4, -5, 5); }
+COMPILED_CASE(maximum_cases, "maximum") { binary_cases("maximum", kiln::maximum, kNumeric, 4, -2, 2); }
+COMPILED_CASE(minimum_cases, "minimum") { binary_cases("minimum", kiln::minimum, kNumeric, 4, -2, 2); }
+COMPILED_CASE(pow_cases, "pow") {
+  binary_cases("pow", kiln::pow, kFloats, 2, 0.5, 2);  // pow takes floats only
+}
+COMPILED_CASE(div_cases, "div") {
+  binary_cases("div", kiln::div, kFloats, 2, 0.5, 3);
+  // Integers: truncation toward zero, negative operands, x / -1 (INT_MIN wraps).
+  for (DType t : {DType::Int32, DType::Int64}) {
+    Tensor a = Tensor::from_vector(std::vector<int64_t>{7, -7, 7, -7, 0, 5}, Shape{6});
+    Tensor b = Tensor::from_vector(std::vector<int64_t>{2, 2, -2, -2, 3, -1}, Shape{6});
+    compiled_vs_eager(std::string("div ") + dtype_name(t),
+                      [](const std::vector<Tensor>& x) { return std::vector<Tensor>{kiln::div(x[0], x[1])}; },
+                      {kiln::cast(a, t), kiln::cast(b, t)});
+  }
+  Tensor imin = Tensor::from_vector(std::vector<int32_t>{std::numeric_limits<int32_t>::min(), 3}, Shape{2});
+  compiled_vs_eager("div INT_MIN / -1",
+                    [](const std::vector<Tensor>& x) { return std::vector<Tensor>{kiln::div(x[0], x[1])}; },
+                    {imin, Tensor::from_vector(std::vector<int32_t>{-1, -1}, Shape{2})});
+}
+
+COMPILED_CASE(comparison_cases, "equal", "not_equal", "less", "greater") {
+  const std::pair<const char*, Bin> ops[] = {
+      {"equal", kiln::equal}, {"not_equal", kiln::not_equal}, {"less", kiln::less}, {"greater", kiln::greater}};
+  const DType all[] = {DType::Float32, DType::Float64, DType::Int32, DType::Int64, DType::Bool};
+  for (const auto& [name, op] : ops) binary_cases(name, op, all, 5, -2, 2);  // small ranges: ties happen
+}
+
+COMPILED_CASE(where_cases, "where") {
+  for (DType t : {DType::Float32, DType::Int64, DType::Bool}) {
+    compiled_vs_eager(std::string("where ") + dtype_name(t),
+                      [](const std::vector<Tensor>& x) { return std::vector<Tensor>{kiln::where(x[0], x[1], x[2])}; },
+                      {rnd({3, 1}, DType::Bool, 0, 2, 1), rnd({3, 4}, t, -3, 3, 2), rnd({4}, t, -3, 3, 3)});
+  }
+  compiled_vs_eager("where scalar cond", [](const std::vector<Tensor>& x) { return std::vector<Tensor>{kiln::where(x[0], x[1], x[2])}; },
+                    {Tensor::scalar(true), rnd({2, 2}, DType::Float32), rnd({2, 2}, DType::Float32, -3, 3, 5)});
+}
+
+using Un = Tensor (*)(const Tensor&);
+void unary_cases(const char* name, Un op, const DType* types, size_t ntypes, double lo, double hi) {
+  uint32_t seed = 40;
+  for (size_t t = 0; t < ntypes; ++t)
+    for (const Shape& s : {Shape{3, 5}, Shape{}, Shape{2, 3, 4}, Shape{0, 3}})
+      compiled_vs_eager(std::string(name) + " " + dtype_name(types[t]) + s.str(),
+                        [op](const std::vector<Tensor>& x) { return std::vector<Tensor>{op(x[0])}; },
+                        {rnd(s, types[t], lo, hi, seed++)});
+}
+
+COMPILED_CASE(neg_cases, "neg") { unary_cases("neg", kiln::neg, kNumeric, 4, -5, 5); }
+COMPILED_CASE(square_cases, "square") { unary_cases("square", kiln::square, kNumeric, 4, -5, 5); }
+COMPILED_CASE(abs_cases, "abs") { unary_cases("abs", kiln::abs, kNumeric, 4, -5, 5); }
+COMPILED_CASE(relu_cases, "relu") { unary_cases("relu", kiln::relu, kNumeric, 4, -5, 5); }
+COMPILED_CASE(exp_cases, "exp") { unary_cases("exp", kiln::exp, kFloats, 2, -5, 5); }
+COMPILED_CASE(log_cases, "log") { unary_cases("log", kiln::log, kFloats, 2, 0.01, 10); }
+COMPILED_CASE(sqrt_cases, "sqrt") { unary_cases("sqrt", kiln::sqrt, kFloats, 2, 0, 10); }
+COMPILED_CASE(rsqrt_cases, "rsqrt") { unary_cases("rsqrt", kiln::rsqrt, kFloats, 2, 0.01, 10); }
+COMPILED_CASE(sigmoid_cases, "sigmoid") { unary_cases("sigmoid", kiln::sigmoid, kFloats, 2, -12, 12); }
+COMPILED_CASE(tanh_cases, "tanh") { unary_cases("tanh", kiln::tanh, kFloats, 2, -6, 6); }
+
+COMPILED_CASE(relu_grad_cases, "relu_grad") {
+  for (DType t : kNumeric)
+    compiled_vs_eager(std::string("relu_grad ") + dtype_name(t),
+                      [](const std::vector<Tensor>& x) { return std::vector<Tensor>{kiln::relu_grad(x[0], x[1])}; },
+                      {rnd({4, 5}, t, -3, 3, 1), rnd({4, 5}, t, -3, 3, 2)});
+}
+
+COMPILED_CASE(cast_cases, "cast") {
+  const DType all[] = {DType::Float32, DType::Float64, DType::Int32, DType::Int64, DType::Bool};
+  for (DType from : all)
+    for (DType to : all)
+      compiled_vs_eager(std::string("cast ") + dtype_name(from) + " -> " + dtype_name(to),
+                        [to](const std::vector<Tensor>& x) { return std::vector<Tensor>{kiln::cast(x[0], to)}; },
+                        {rnd({3, 4}, from, -100, 100, 7)});
+}
+
+COMPILED_CASE(softmax_cases, "softmax", "log_softmax") {
+  for (DType t : kFloats)
+    for (const Shape& s : {Shape{4, 5}, Shape{2, 3, 4}, Shape{6}, Shape{3, 1}}) {
+      compiled_vs_eager(std::string("softmax ") + dtype_name(t) + s.str(),
+                        [](const std::vector<Tensor>& x) { return std::vector<Tensor>{kiln::softmax(x[0])}; }, {rnd(s, t, -20, 20, 3)});
+      compiled_vs_eager(std::string("log_softmax ") + dtype_name(t) + s.str(),
+                        [](const std::vector<Tensor>& x) { return std::vector<Tensor>{kiln::log_softmax(x[0])}; },
+                        {rnd(s, t, -20, 20, 4)});
+    }
+}
+
+COMPILED_CASE(softmax_cross_entropy_cases, "softmax_cross_entropy_with_logits") {
+  for (DType t : kFloats) {
+    Tensor labels = kiln::softmax(rnd({8, 3}, t, -2, 2, 5));
+    compiled_vs_eager(std::string("softmax_cross_entropy ") + dtype_name(t),
+                      [](const std::vector<Tensor>& x) { return std::vector<Tensor>{kiln::softmax_cross_entropy_with_logits(x[0], x[1])}; },
+                      {labels, rnd({8, 3}, t, -5, 5, 6)});
+  }
+}
+
+COMPILED_CASE(sparse_softmax_cross_entropy_cases, "sparse_softmax_cross_entropy_with_logits") {
+  auto f = [](const std::vector<Tensor>& x) { return std::vector<Tensor>{kiln::sparse_softmax_cross_entropy_with_logits(x[0], x[1])}; };
+  for (DType t : kFloats)
+    for (DType it : {DType::Int32, DType::Int64})
+      compiled_vs_eager(std::string("sparse_softmax_cross_entropy ") + dtype_name(t) + " " + dtype_name(it), f,
+                        {rnd({7}, it, 0, 4, 1), rnd({7, 4}, t, -5, 5, 2)});
+  // An out-of-range label: the same error as eager, after the call.
+  tracer::Graph g = trace_graph("sparse_bad", f, {rnd({3}, DType::Int64, 0, 4, 1), rnd({3, 4}, DType::Float32)});
+  auto cg = compiler::CompiledGraph::compile(g);
+  Tensor bad = Tensor::from_vector(std::vector<int64_t>{0, 4, -1}, Shape{3});
+  EXPECT_EQ(error_of([&] { cg->run({bad, rnd({3, 4}, DType::Float32)}); }),
+            error_of([&] { f({bad, rnd({3, 4}, DType::Float32)}); }));
+}
+
+COMPILED_CASE(matmul_cases, "matmul") {
+  for (DType t : kNumeric)
+    for (bool ta : {false, true})
+      for (bool tb : {false, true}) {
+        Shape sa = ta ? Shape{4, 5} : Shape{5, 4}, sb = tb ? Shape{3, 4} : Shape{4, 3};
+        auto f = [ta, tb](const std::vector<Tensor>& x) { return std::vector<Tensor>{kiln::matmul(x[0], x[1], ta, tb)}; };
+        compiled_vs_eager(std::string("matmul ") + dtype_name(t) + (ta ? " ta" : "") + (tb ? " tb" : ""), f,
+                          {rnd(sa, t, -3, 3, 1), rnd(sb, t, -3, 3, 2)});
+        Shape ba = ta ? Shape{2, 4, 5} : Shape{2, 5, 4}, bb = tb ? Shape{2, 3, 4} : Shape{2, 4, 3};
+        compiled_vs_eager(std::string("batched matmul ") + dtype_name(t) + (ta ? " ta" : "") + (tb ? " tb" : ""), f,
+                          {rnd(ba, t, -3, 3, 3), rnd(bb, t, -3, 3, 4)});
+      }
+  compiled_vs_eager("matmul rank 4", [](const std::vector<Tensor>& x) { return std::vector<Tensor>{kiln::matmul(x[0], x[1])}; },
+                    {rnd({2, 3, 2, 5}, DType::Float32, -1, 1, 5), rnd({2, 3, 5, 4}, DType::Float32, -1, 1, 6)});
+  compiled_vs_eager("matmul of a slice (a strided view)",
+                    [](const std::vector<Tensor>& x) { return std::vector<Tensor>{kiln::matmul(kiln::slice(x[0], {1, 2}, {4, 3}), x[1], false, true)}; },
+                    {rnd({6, 7}, DType::Float32, -1, 1, 5), rnd({5, 3}, DType::Float32, -1, 1, 6)});
+  compiled_vs_eager("matmul iris shapes", [](const std::vector<Tensor>& x) { return std::vector<Tensor>{kiln::matmul(x[0], x[1])}; },
+                    {rnd({32, 4}, DType::Float32, -1, 1, 5), rnd({4, 10}, DType::Float32, -1, 1, 6)});
+}
+
+using Reduce = Tensor (*)(const Tensor&, const Axes&, bool);
+void reduce_cases(const char* name, Reduce op) {
+  const std::vector<Axes> axes = {{}, {0}, {-1}, {0, 2}, {1}};
+  for (DType t : kNumeric)
+    for (const Axes& ax : axes)
+      for (bool keep : {false, true})
+        compiled_vs_eager(std::string(name) + " " + dtype_name(t) + " axes " + ::testing::PrintToString(ax) + (keep ? " keepdims" : ""),
+                          [op, ax, keep](const std::vector<Tensor>& x) { return std::vector<Tensor>{op(x[0], ax, keep)}; },
+                          {rnd({3, 4, 5}, t, -10, 10, 9)});
+  compiled_vs_eager(std::string(name) + " of a long float32 row",
+                    [op](const std::vector<Tensor>& x) { return std::vector<Tensor>{op(x[0], {}, false)}; },
+                    {rnd({1000}, DType::Float32, -1, 1, 2)});
+}
+COMPILED_CASE(reduce_sum_cases, "reduce_sum") { reduce_cases("reduce_sum", kiln::reduce_sum); }
+COMPILED_CASE(reduce_mean_cases, "reduce_mean") { reduce_cases("reduce_mean", kiln::reduce_mean); }
+COMPILED_CASE(reduce_max_cases, "reduce_max") { reduce_cases("reduce_max", kiln::reduce_max); }
+
+COMPILED_CASE(argmax_cases, "argmax") {
+  for (DType t : kNumeric)
+    for (int64_t axis : {0, 1, -1})
+      for (DType out : {DType::Int32, DType::Int64})
+        compiled_vs_eager(std::string("argmax ") + dtype_name(t) + " axis " + std::to_string(axis) + " -> " + dtype_name(out),
+                          [axis, out](const std::vector<Tensor>& x) { return std::vector<Tensor>{kiln::argmax(x[0], axis, out)}; },
+                          {rnd({4, 3, 5}, t, -2, 2, 11)});  // integers in [-2, 2): ties
+}
+
+COMPILED_CASE(shape_cases, "reshape", "transpose", "broadcast_to") {
+  auto reshape_to = [](std::vector<int64_t> s) {
+    return [s](const std::vector<Tensor>& x) { return std::vector<Tensor>{kiln::reshape(x[0], s)}; };
+  };
+  compiled_vs_eager("reshape [3,4] -> [2,6]", reshape_to({2, 6}), {rnd({3, 4}, DType::Float32)});
+  compiled_vs_eager("reshape [3,4] -> [12]", reshape_to({12}), {rnd({3, 4}, DType::Int32)});
+  compiled_vs_eager("reshape [2,3,4] -> [4,-1]", reshape_to({4, -1}), {rnd({2, 3, 4}, DType::Float64)});
+  compiled_vs_eager("reshape [1,1] -> []", reshape_to({}), {rnd({1, 1}, DType::Float32)});
+  compiled_vs_eager("reshape [] -> [1,1,1]", reshape_to({1, 1, 1}), {rnd({}, DType::Bool)});
+  compiled_vs_eager("reshape [6] -> [6]", reshape_to({6}), {rnd({6}, DType::Float32)});
+  compiled_vs_eager("reshape then add", [](const std::vector<Tensor>& x) { return std::vector<Tensor>{kiln::reshape(x[0] + 1.0, {4, 3}) * 2.0}; },
+                    {rnd({3, 4}, DType::Float32)});
+  auto transpose_by = [](std::vector<int64_t> perm) {
+    return [perm](const std::vector<Tensor>& x) { return std::vector<Tensor>{kiln::transpose(x[0], perm)}; };
+  };
+  compiled_vs_eager("transpose [1,0]", transpose_by({1, 0}), {rnd({3, 4}, DType::Float32)});
+  compiled_vs_eager("transpose default", transpose_by({}), {rnd({2, 3, 4}, DType::Int64)});
+  compiled_vs_eager("transpose [2,0,1]", transpose_by({2, 0, 1}), {rnd({2, 3, 4}, DType::Float64)});
+  compiled_vs_eager("transpose bool", transpose_by({1, 0}), {rnd({2, 5}, DType::Bool)});
+  auto broadcast_to = [](Shape s) {
+    return [s](const std::vector<Tensor>& x) { return std::vector<Tensor>{kiln::broadcast_to(x[0], s)}; };
+  };
+  compiled_vs_eager("broadcast_to [3,1] -> [2,3,4]", broadcast_to({2, 3, 4}), {rnd({3, 1}, DType::Float32)});
+  compiled_vs_eager("broadcast_to [] -> [2,2]", broadcast_to({2, 2}), {rnd({}, DType::Int32)});
+  compiled_vs_eager("broadcast_to same", broadcast_to({2, 2}), {rnd({2, 2}, DType::Bool)});
+  Tensor c = rnd({}, DType::Float32, -1, 1, 3);
+  compiled_vs_eager("broadcast_to of a constant", [c](const std::vector<Tensor>&) { return std::vector<Tensor>{kiln::broadcast_to(c, {3})}; }, {});
+}
+
+COMPILED_CASE(concat_cases, "concat") {
+  for (int64_t axis : {0, 1, -1}) {
+    Shape sa{2, 3}, sb{2, 3}, sc{2, 3};
+    const int ax = axis < 0 ? 1 : static_cast<int>(axis);
+    sb[ax] = 1;
+    sc[ax] = 4;
+    compiled_vs_eager("concat axis " + std::to_string(axis),
+                      [axis](const std::vector<Tensor>& x) { return std::vector<Tensor>{kiln::concat({x[0], x[1], x[2]}, axis)}; },
+                      {rnd(sa, DType::Float32, -1, 1, 1), rnd(sb, DType::Float32, -1, 1, 2), rnd(sc, DType::Float32, -1, 1, 3)});
+  }
+  compiled_vs_eager("concat int64 rank 1", [](const std::vector<Tensor>& x) { return std::vector<Tensor>{kiln::concat({x[0], x[1]}, 0)}; },
+                    {rnd({3}, DType::Int64), rnd({2}, DType::Int64)});
+}
+
+COMPILED_CASE(slice_cases, "slice") {
+  auto slice = [](std::vector<int64_t> b, std::vector<int64_t> s) {
+    return [b, s](const std::vector<Tensor>& x) { return std::vector<Tensor>{kiln::slice(x[0], b, s) * 2.0}; };
+  };
+  compiled_vs_eager("slice [1:3, 0:2]", slice({1, 0}, {2, 2}), {rnd({4, 3}, DType::Float32)});
+  compiled_vs_eager("slice to the end", slice({0, 1, 2}, {-1, -1, -1}), {rnd({2, 3, 4}, DType::Float64)});
+  compiled_vs_eager("slice as an output", [](const std::vector<Tensor>& x) { return std::vector<Tensor>{kiln::slice(x[0], {1}, {2})}; },
+                    {rnd({5}, DType::Int32)});
+}
+
+COMPILED_CASE(gather_cases, "gather") {
+  auto f = [](const std::vector<Tensor>& x) { return std::vector<Tensor>{kiln::gather(x[0], x[1])}; };
+  for (DType it : {DType::Int32, DType::Int64}) {
+    compiled_vs_eager(std::string("gather rows ") + dtype_name(it), f, {rnd({5, 3}, DType::Float32), rnd({4}, it, 0, 5, 2)});
+    compiled_vs_eager(std::string("gather rank-2 indices ") + dtype_name(it), f, {rnd({6, 2, 2}, DType::Int64), rnd({2, 3}, it, 0, 6, 3)});
+    compiled_vs_eager(std::string("gather from rank 1 ") + dtype_name(it), f, {rnd({6}, DType::Float64), rnd({3}, it, 0, 6, 4)});
+  }
+  tracer::Graph g = trace_graph("gather_bad", f, {rnd({5, 3}, DType::Float32), rnd({4}, DType::Int32, 0, 5, 2)});
+  auto cg = compiler::CompiledGraph::compile(g);
+  Tensor params = rnd({5, 3}, DType::Float32), bad = Tensor::from_vector(std::vector<int32_t>{1, 5, 2, -1}, Shape{4});
+  EXPECT_EQ(error_of([&] { cg->run({params, bad}); }), error_of([&] { f({params, bad}); }));
+}
+
+COMPILED_CASE(unsorted_segment_sum_cases, "unsorted_segment_sum") {
+  for (DType t : kNumeric)
+    for (DType it : {DType::Int32, DType::Int64}) {
+      compiled_vs_eager(std::string("unsorted_segment_sum ") + dtype_name(t) + " " + dtype_name(it),
+                        [](const std::vector<Tensor>& x) { return std::vector<Tensor>{kiln::unsorted_segment_sum(x[0], x[1], 4)}; },
+                        {rnd({6, 3}, t, -5, 5, 1), rnd({6}, it, 0, 4, 2)});
+    }
+  compiled_vs_eager("unsorted_segment_sum rank-2 ids",
+                    [](const std::vector<Tensor>& x) { return std::vector<Tensor>{kiln::unsorted_segment_sum(x[0], x[1], 3)}; },
+                    {rnd({2, 3, 2}, DType::Float32), rnd({2, 3}, DType::Int64, 0, 3, 5)});
+  compiled_vs_eager("unsorted_segment_sum rank 1",
+                    [](const std::vector<Tensor>& x) { return std::vector<Tensor>{kiln::unsorted_segment_sum(x[0], x[1], 5)}; },
+                    {rnd({7}, DType::Float64), rnd({7}, DType::Int32, 0, 5, 6)});
+}
+
+COMPILED_CASE(one_hot_cases, "one_hot") {
+  for (DType t : {DType::Float32, DType::Float64, DType::Int32, DType::Int64, DType::Bool})
+    for (DType it : {DType::Int32, DType::Int64})
+      compiled_vs_eager(std::string("one_hot -> ") + dtype_name(t) + " from " + dtype_name(it),
+                        [t](const std::vector<Tensor>& x) { return std::vector<Tensor>{kiln::one_hot(x[0], 4, 2.5, -1.0, t)}; },
+                        {rnd({2, 3}, it, -1, 5, 3)});  // -1 and 4 are out of range: all-off rows
+}
+
+COMPILED_CASE(fill_cases, "fill") {
+  for (DType t : {DType::Float32, DType::Float64, DType::Int32, DType::Int64, DType::Bool})
+    compiled_vs_eager(std::string("fill ") + dtype_name(t),
+                      [t](const std::vector<Tensor>& x) {
+                        Tensor f = kiln::fill({3}, 2.0, t);
+                        return std::vector<Tensor>{kiln::fill({2, 3}, 1.75, t), t == DType::Bool ? kiln::equal(kiln::cast(x[0], t), f)
+                                                                                                 : kiln::cast(x[0], t) + f};
+                      },
+                      {rnd({2, 3}, DType::Float32, 0, 3, 1)});
+}
+
+// Splats (fills, one-element constants) flow through shape ops and float arithmetic at compile
+// time; the results must still be eager's.
+COMPILED_CASE(splat_cases, "fill", "reshape", "transpose", "broadcast_to", "slice", "div", "neg", "assign") {
+  for (DType t : kFloats) {
+    Variable v(rnd({3, 2}, t), true, "v");
+    compiled_vs_eager(std::string("splats through shape ops ") + dtype_name(t),
+                      [t, &v](const std::vector<Tensor>& x) {
+                        Tensor f = kiln::fill({2, 3}, 1.5, t);
+                        Tensor r = kiln::reshape(f, {3, 2}), tr = kiln::transpose(f, {1, 0});
+                        Tensor q = kiln::neg(kiln::broadcast_to(kiln::reshape(kiln::fill({}, 1.0, t), {1}), {3}) / 3.0);
+                        Tensor s = kiln::slice(f, {0, 1}, {2, 2});
+                        kiln::assign(v, tr * 0.5);
+                        return std::vector<Tensor>{r + x[0], tr, q, s, f / 7.0, kiln::reshape(q, {3, 1}) * x[0]};
+                      },
+                      {rnd({3, 2}, t)}, {v});
+  }
+}
+
+COMPILED_CASE(random_cases, "random_normal", "truncated_normal", "random_uniform") {
+  for (DType t : kFloats) {
+    // The same generator seed gives the same sub-seed while tracing as eagerly: same values.
+    compiled_vs_eager(std::string("random ops ") + dtype_name(t),
+                      [t](const std::vector<Tensor>& x) {
+                        Generator gen(77);
+                        return std::vector<Tensor>{kiln::random_normal({3, 4}, 1.0, 2.0, t, &gen) + kiln::cast(x[0], t),
+                                                   kiln::truncated_normal({5}, 0.0, 1.5, t, &gen),
+                                                   kiln::random_uniform({2, 2}, -1.0, 3.0, t, &gen)};
+                      },
+                      {rnd({3, 4}, DType::Float32)});
+  }
+}
+
+COMPILED_CASE(assign_cases, "assign", "assign_add", "assign_sub") {
+  for (DType t : kNumeric) {
+    Variable v(rnd({3, 4}, t, -5, 5, 1), true, "v");
+    compiled_vs_eager(std::string("assign family ") + dtype_name(t),
+                      [&v](const std::vector<Tensor>& x) {
+                        kiln::assign_add(v, x[0]);
+                        Tensor mid = v * x[0];  // reads the updated value
+                        kiln::assign_sub(v, mid);
+                        return std::vector<Tensor>{mid};
+                      },
+                      {rnd({3, 4}, t, -3, 3, 2)}, {v});
+    compiled_vs_eager(std::string("assign ") + dtype_name(t),
+                      [&v](const std::vector<Tensor>& x) {
+                        kiln::assign(v, x[0] + x[0]);
+                        return std::vector<Tensor>{};
+                      },
+                      {rnd({3, 4}, t, -3, 3, 3)}, {v});
+  }
+  // var = transpose(var): writing in place would clobber values still to be read.
+  Variable sq(rnd({3, 3}, DType::Float32), true, "square");
+  compiled_vs_eager("assign a transpose of itself",
+                    [&sq](const std::vector<Tensor>&) {
+                      Tensor old = sq * 1.0;
+                      kiln::assign(sq, kiln::transpose(sq, {1, 0}));
+                      return std::vector<Tensor>{old};
+                    },
+                    {}, {sq});
+}
+
+COMPILED_CASE(apply_adam_cases, "apply_adam") {
+  for (DType t : kFloats) {
+    Variable w(rnd({4, 3}, t, -1, 1, 1), true, "w");
+    Variable m(rnd({4, 3}, t, -0.1, 0.1, 2), false, "m"), v(rnd({4, 3}, t, 0, 0.1, 3), false, "v");
+    compiled_vs_eager(std::string("apply_adam ") + dtype_name(t),
+                      [&](const std::vector<Tensor>& x) {
+                        kiln::apply_adam(w, m, v, x[0], x[1], 0.9, 0.999, 1e-7);
+                        return std::vector<Tensor>{};
+                      },
+                      {rnd({4, 3}, t, -1, 1, 4), Tensor::scalar(0.01, t)}, {w, m, v});
+    Tensor lr = Tensor::scalar(0.003, t);  // a captured constant learning rate
+    compiled_vs_eager(std::string("apply_adam constant lr ") + dtype_name(t),
+                      [&](const std::vector<Tensor>& x) {
+                        kiln::apply_adam(w, m, v, x[0] * 2.0, lr, 0.8, 0.99, 1e-5);
+                        return std::vector<Tensor>{w * 1.0};
+                      },
+                      {rnd({4, 3}, t, -1, 1, 5)}, {w, m, v});
+  }
+}
+
+std::vector<std::string> op_names() {
+  std::vector<std::string> names;
+  for (const OpDef& op : all_ops()) names.emplace_back(op.name);
+  return names;
+}
+
+class CompiledOp : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(CompiledOp, MatchesEager) {
+  const std::string& op = GetParam();
+  if (kInterpreterOnly.count(op)) GTEST_SKIP() << "interpreter-only: " << kInterpreterOnly.at(op);
+  auto it = compiled_cases().find(op);
+  ASSERT_NE(it, compiled_cases().end()) << "op '" << op << "' has no compiled case";
+  const int before = compiled_op_counts()[op];
+  for (const auto& [label, fn] : it->second) {
+    SCOPED_TRACE(label);
+    fn();
+  }
+  EXPECT_GT(compiled_op_counts()[op], before) << "no case of '" << op << "' compiled a graph holding it";
+}
+
+INSTANTIATE_TEST_SUITE_P(AllOps, CompiledOp, ::testing::ValuesIn(op_names()),
+                         [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
+
+TEST(CompiledOpTable, EveryOpHasALoweringAndACase) {
+  std::vector<std::string> missing_lowering, missing_case;
+  for (const OpDef& op : all_ops()) {
+    if (kInterpreterOnly.count(op.name)) continue;
+    tracer::Graph g;
+    g.name = "probe";
+    g.values.push_back({tracer::ValueKind::Result, DType::Float32, Shape{}, 0});
+    g.nodes.push_back({op.id, OpAttrs{}, {}, 0, {}});
+    g.outputs = {0};
+    if (!compiler::lowering_gap(g).empty()) missing_lowering.emplace_back(op.name);
+    if (!compiled_cases().count(op.name)) missing_case.emplace_back(op.name);
+  }
+  EXPECT_TRUE(missing_lowering.empty()) << "ops without a compiler lowering: " << ::testing::PrintToString(missing_lowering);
+  EXPECT_TRUE(missing_case.empty()) << "ops without a compiled case: " << ::testing::PrintToString(missing_case);
+  for (const auto& [name, cases] : compiled_cases()) {
+    bool known = false;
+    for (const OpDef& op : all_ops()) known |= name == op.name;
+    EXPECT_TRUE(known) << "compiled cases registered for unknown op '" << name << "'";
+  }
+}
+
+TEST(CompiledRuntimeChecks, IntegerDivisionByZeroThrowsAsEager) {
+  auto f = [](const std::vector<Tensor>& x) { return std::vector<Tensor>{kiln::div(x[0], x[1])}; };
+  Tensor a = Tensor::from_vector(std::vector<int32_t>{1, 2, 3}, Shape{3});
+  Tensor b = Tensor::from_vector(std::vector<int32_t>{1, 0, 3}, Shape{3});
+  auto cg = compiler::CompiledGraph::compile(trace_graph("div0", f, {a, b}));
+  EXPECT_EQ(error_of([&] { cg->run({a, b}); }), error_of([&] { f({a, b}); }));
+}
+
+}  // namespace
+}  // namespace kiln::test
