@@ -110,8 +110,53 @@ TEST(FunctionTrace, GraphTextShowsOneOpPerLineWithTypes) {
   EXPECT_NE(text.find("%v0 = variable 'dense/kernel' : float32[4,20]"), std::string::npos) << text;
   EXPECT_NE(text.find("matmul(%arg0, %v0) : float32[?,20]"), std::string::npos) << text;
   EXPECT_NE(text.find("relu("), std::string::npos) << text;
-  EXPECT_EQ(f.lower(random_tensor({8, 4}, 2)), text);
   EXPECT_EQ(f.trace_count(), 1);
+}
+
+// ---- The compiled path ----
+
+TEST(FunctionCompiled, LowerGivesEveryStageOfTheCompiledGraph) {
+  Variable w(random_tensor({4, 20}, 1), true, "dense/kernel");
+  auto f = kiln::function([&](const Tensor& x) { return kiln::relu(kiln::matmul(x, w)); }, {.name = "fwd"});
+  Tensor x = random_tensor({16, 4}, 2);
+  using kiln::compiler::Stage;
+  std::string traced = f.lower(Stage::Traced, x);
+  EXPECT_NE(traced.find("func.func @kiln_fwd"), std::string::npos) << traced;
+  EXPECT_NE(traced.find("tensor<16x4xf32>"), std::string::npos) << traced;
+  EXPECT_NE(f.lower(Stage::Bufferized, x).find("memref<16x20xf32>"), std::string::npos);
+  EXPECT_NE(f.lower(Stage::LlvmDialect, x).find("llvm.func"), std::string::npos);
+  EXPECT_NE(f.lower(Stage::LlvmIr, x).find("define "), std::string::npos);
+  EXPECT_FALSE(f.lower(Stage::Asm, x).empty());
+  EXPECT_EQ(f.trace_count(), 1);
+  EXPECT_EQ(f.compile_count(), 1);
+  expect_close(f(x), kiln::relu(kiln::matmul(x, w)));
+  EXPECT_NE(f.explain().find("compiled in"), std::string::npos) << f.explain();
+}
+
+TEST(FunctionCompiled, CompileOffInterpretsAndLowerSaysWhy) {
+  auto f = kiln::function([](const Tensor& x) { return x * 2.0; }, {.name = "twice", .compile = false});
+  Tensor x = random_tensor({3}, 1);
+  expect_close(f(x), x * 2.0);
+  EXPECT_EQ(f.compile_count(), 0);
+  EXPECT_NE(f.explain().find("interpreted: compilation is off"), std::string::npos) << f.explain();
+  std::string msg = error_of([&] { f.lower(kiln::compiler::Stage::Fused, x); });
+  EXPECT_NE(msg.find("no fused IR: the graph runs on the interpreter"), std::string::npos) << msg;
+}
+
+// Note [KILN_VERIFY]: a compiled call also runs eagerly from the same variable values.
+TEST(FunctionCompiled, VerifyModeRunsEagerlyToo) {
+  setenv("KILN_VERIFY", "1", 1);
+  Variable v(Tensor::from_vector<float>({1, 2, 3}), true, "v");
+  auto f = kiln::function([&](const Tensor& x) {
+    v.assign_add(x);
+    return kiln::reduce_sum(kiln::exp(v));
+  });
+  Tensor x = Tensor::from_vector<float>({0.5f, 0.25f, 0.125f});
+  Tensor got = f(x);
+  unsetenv("KILN_VERIFY");
+  EXPECT_EQ(f.compile_count(), 1);
+  expect_close(v, Tensor::from_vector<float>({1.5f, 2.25f, 3.125f}));  // written once, not twice
+  expect_close(got, kiln::reduce_sum(kiln::exp(Tensor::from_vector<float>({1.5f, 2.25f, 3.125f}))));
 }
 
 TEST(FunctionTrace, ScalarArgumentsAreBakedAndKeyTheCache) {
@@ -395,6 +440,7 @@ void run_iris(const std::vector<int64_t>& batches, const std::vector<std::option
   for (size_t i = 0; i < a.size(); ++i) expect_close(b[i], a[i]);
   EXPECT_EQ(traced_opt.iterations(), eager_opt.iterations());
   EXPECT_EQ(step.trace_count(), expected_traces) << step.explain();
+  EXPECT_GE(step.compile_count(), 1) << step.explain();
   if (!signature.empty()) {  // the template followed every batch size: compiled code can be shared
     std::string e = step.explain();
     for (const char* sizes : {"[16]", "[8]", "[5]"})

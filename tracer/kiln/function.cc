@@ -5,7 +5,7 @@
 #include <iostream>
 #include <sstream>
 
-#include "kiln/tracer/interpreter.h"
+#include "kiln/tracer/executable.h"
 #include "kiln/tracer/relaxed_dims.h"
 #include "kiln/tracer/trace_context.h"
 
@@ -14,8 +14,7 @@ namespace kiln::tracer {
 // What runs for one size of the -1 dims (the only one when the signature has none).
 struct FunctionCore::Specialization {
   std::vector<int64_t> sizes;
-  Graph graph;  // concrete shapes
-  std::unique_ptr<GraphRunner> runner;
+  std::unique_ptr<Executable> exec;  // of the graph for these sizes (concrete shapes)
   std::string check;  // Note [Relaxed dims]: empty when the template held for these sizes
 };
 
@@ -82,21 +81,22 @@ FunctionCore::Specialization& FunctionCore::specialization_for(Entry& e, const s
     if (sp->sizes == sizes) return *(e.last = sp.get());
   auto sp = std::make_unique<Specialization>();
   sp->sizes = sizes;
+  Graph graph;
   if (sizes.empty()) {
-    sp->graph = e.graph;
+    graph = e.graph;
   } else {
     // Note [Relaxed dims]: the template must be what a trace at these sizes gives.
     std::vector<Shape> shapes(args.size());
     for (size_t k = 0; k < args.size(); ++k)
       if (args[k].kind == ArgKind::Tensor) shapes[k] = args[k].tensor.shape();
-    sp->graph.name = e.graph.name;
-    trace_into(sp->graph, /*first_trace=*/false, args, shapes, trace);
+    graph.name = e.graph.name;
+    trace_into(graph, /*first_trace=*/false, args, shapes, trace);
     ++s_->checks;
     std::string why;
     std::optional<Graph> inst = instantiate(e.graph, sizes, &why);
-    sp->check = inst ? graph_difference(*inst, sp->graph) : why;
+    sp->check = inst ? graph_difference(*inst, graph) : why;
   }
-  sp->runner = std::make_unique<GraphRunner>(sp->graph);
+  sp->exec = std::make_unique<Executable>(std::move(graph), s_->options.compile);
   e.specializations.push_back(std::move(sp));
   return *(e.last = e.specializations.back().get());
 }
@@ -159,7 +159,20 @@ std::vector<Tensor> FunctionCore::call(const std::vector<ArgValue>& args, const 
   Specialization& sp = specialization_for(e, relaxed_dim_sizes(sig), args, trace);
   std::vector<Tensor> tensors(args.size());
   for (size_t k = 0; k < args.size(); ++k) tensors[k] = args[k].tensor;
-  return sp.runner->run(tensors);
+  return sp.exec->run(tensors);
+}
+
+std::string FunctionCore::lower(const std::vector<ArgValue>& args, const TraceFn& trace, compiler::Stage stage) {
+  CallSignature sig = make_signature(s_->options.name, args, s_->options.input_signature);
+  Entry& e = entry_for(sig, args, trace, /*count_call=*/false);
+  return specialization_for(e, relaxed_dim_sizes(sig), args, trace).exec->stage_text(stage);
+}
+
+int FunctionCore::compile_count() const {
+  int n = 0;
+  for (const auto& e : s_->entries)
+    for (const auto& sp : e->specializations) n += sp->exec->compiled();
+  return n;
 }
 
 std::string FunctionCore::graph_text(const std::vector<ArgValue>& args, const TraceFn& trace) {
@@ -178,11 +191,14 @@ std::string FunctionCore::explain() const {
     os << "  #" << i << " " << e.signature.str() << ": traced on call " << e.traced_on_call << " ("
        << e.reason << "), " << e.hits << " cached calls, " << e.graph.nodes.size() << " ops\n";
     for (const auto& sp : e.specializations) {
-      if (sp->sizes.empty()) continue;
-      os << "     -1 dims = [";
-      for (size_t i = 0; i < sp->sizes.size(); ++i) os << (i ? "," : "") << sp->sizes[i];
-      os << "]: " << (sp->check.empty() ? "the traced graph holds" : "traced for these sizes (" + sp->check + ")")
-         << "\n";
+      os << "     ";
+      if (!sp->sizes.empty()) {
+        os << "-1 dims = [";
+        for (size_t i = 0; i < sp->sizes.size(); ++i) os << (i ? "," : "") << sp->sizes[i];
+        os << "]: " << (sp->check.empty() ? "the traced graph holds" : "traced for these sizes (" + sp->check + ")")
+           << "; ";
+      }
+      os << sp->exec->summary() << "\n";
     }
   }
   return os.str();

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "kiln/compiler/compiled_graph.h"
 #include "kiln/tensor.h"
 #include "kiln/tracer/signature.h"
 
@@ -24,6 +25,9 @@ struct FunctionOptions {
   std::vector<std::optional<TensorSpec>> input_signature = {};
   /// false runs `fn` eagerly on every call (TF's run_functions_eagerly), for debugging.
   bool jit = true;
+  /// false runs the traced graph op by op on the eager kernels instead of JIT-compiled code
+  /// (graphs with an op that has no lowering always do; explain() says which).
+  bool compile = true;
 };
 
 namespace tracer {
@@ -37,6 +41,8 @@ class FunctionCore {
   ~FunctionCore();
   std::vector<Tensor> call(const std::vector<ArgValue>& args, const TraceFn& trace);
   std::string graph_text(const std::vector<ArgValue>& args, const TraceFn& trace);
+  std::string lower(const std::vector<ArgValue>& args, const TraceFn& trace, compiler::Stage stage);
+  int compile_count() const;
   int trace_count() const;
   int call_count() const;
   std::string explain() const;
@@ -142,12 +148,19 @@ class Function {
     using R = std::invoke_result_t<F&, Args&...>;
     return core_->graph_text({tracer::describe_argument(args)...}, trace_fn<R>(args...));
   }
-  /// The same text; the MLIR stages (traced, fused, ...) join here with the compiler.
+  /// The IR of one compiler stage (traced MLIR, fused, bufferized, llvm-dialect, llvm-ir, asm)
+  /// for the call `args`, tracing and compiling it if needed: `step.lower(Stage::Fused, x, y)`.
+  /// kiln::Error when that graph runs on the interpreter (explain() says why).
   template <typename... Args>
-  std::string lower(Args&&... args) { return graph_text(std::forward<Args>(args)...); }
+  std::string lower(compiler::Stage stage, Args&&... args) {
+    using R = std::invoke_result_t<F&, Args&...>;
+    return core_->lower({tracer::describe_argument(args)...}, trace_fn<R>(args...), stage);
+  }
 
   /// How many times `fn` was traced.
   int trace_count() const { return core_->trace_count(); }
+  /// How many graphs were JIT-compiled (one per trace and size of the -1 dims).
+  int compile_count() const { return core_->compile_count(); }
   /// Each cached signature, and why each retrace happened.
   std::string explain() const { return core_->explain(); }
 
@@ -185,7 +198,8 @@ class Function {
 /// Inside a trace, tensors are symbolic: reading a value (item(), to_vector(), `if (t)`) throws
 /// kiln::TraceError; a C++ `if` on a host value (a scalar argument, a host random draw) is
 /// decided once at trace time and baked into the graph. Variables may be created on the first
-/// trace only. Until compiler/ lands, the cached graph runs node by node on the eager kernels.
+/// trace only. The cached graph is JIT-compiled (compiler/) once per signature and per size of
+/// the -1 dims; a graph with an op that has no lowering runs op by op on the eager kernels.
 template <typename F>
 Function<F> function(F fn, FunctionOptions options = {}) {
   return Function<F>(std::move(fn), std::move(options));

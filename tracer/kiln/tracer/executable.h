@@ -1,0 +1,45 @@
+// Executable: what a kiln::function runs for one traced graph: JIT-compiled code (compiler/), or
+// the interpreter on the eager kernels when the graph cannot be compiled; KILN_VERIFY checks.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kiln/compiler/compiled_graph.h"
+#include "kiln/tracer/graph.h"
+#include "kiln/tracer/interpreter.h"
+
+namespace kiln::tracer {
+
+class Executable {
+ public:
+  /// Compiles `graph` when `compile` is set and every op lowers; otherwise (or when compiling
+  /// throws kiln::Error) it interprets, and why() says why.
+  Executable(Graph graph, bool compile);
+  Executable(const Executable&) = delete;  // runner_ refers to graph_
+  Executable& operator=(const Executable&) = delete;
+  /// Runs with GraphRunner's contract. With KILN_VERIFY=1 a compiled call also runs on the eager
+  /// kernels from the same variable values and throws kiln::Error naming the first result or
+  /// variable that differs beyond its dtype's tolerance (Note [KILN_VERIFY]).
+  std::vector<Tensor> run(const std::vector<Tensor>& arguments) const;
+
+  bool compiled() const { return compiled_ != nullptr; }
+  /// Why the graph runs on the interpreter (empty when compiled).
+  const std::string& why() const { return why_; }
+  /// An IR stage's text; kiln::Error when the graph was not compiled.
+  const std::string& stage_text(compiler::Stage stage) const;
+  /// "compiled in 182 ms" or "interpreted: <why>".
+  std::string summary() const;
+  const Graph& graph() const { return graph_; }
+
+ private:
+  std::vector<Tensor> run_verified(const std::vector<Tensor>& arguments) const;
+
+  Graph graph_;
+  GraphRunner runner_;
+  std::unique_ptr<compiler::CompiledGraph> compiled_;
+  std::string why_;
+  bool verify_ = false;
+};
+
+}  // namespace kiln::tracer
