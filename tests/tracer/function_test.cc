@@ -133,6 +133,21 @@ TEST(FunctionCompiled, LowerGivesEveryStageOfTheCompiledGraph) {
   EXPECT_NE(f.explain().find("compiled in"), std::string::npos) << f.explain();
 }
 
+TEST(FunctionTrace, RandomOpsDrawNewNumbersOnEveryCall) {
+  for (bool compile : {false, true}) {
+    kiln::Generator gen(5);
+    auto f = kiln::function([&](const Tensor& x) { return x + kiln::random_uniform({4}, 0.0, 1.0, DType::Float32, &gen); },
+                            {.name = "noise", .compile = compile});
+    Tensor zero = kiln::zeros({4});
+    Tensor a = f(zero), b = f(zero);
+    kiln::Generator replay(5);
+    replay.next_seed();  // the trace drew the first seed; each call draws the next, as eager calls would
+    expect_close(a, kiln::random_uniform({4}, 0.0, 1.0, DType::Float32, &replay));
+    expect_close(b, kiln::random_uniform({4}, 0.0, 1.0, DType::Float32, &replay));
+    EXPECT_EQ(f.compile_count(), compile ? 1 : 0);
+  }
+}
+
 TEST(FunctionCompiled, CompileOffInterpretsAndLowerSaysWhy) {
   auto f = kiln::function([](const Tensor& x) { return x * 2.0; }, {.name = "twice", .compile = false});
   Tensor x = random_tensor({3}, 1);

@@ -13,6 +13,7 @@
 #include "kiln/compiler/GraphToLinalg.h"
 #include "kiln/compiler/LinalgToLLVM.h"
 #include "kiln/core/op_def.h"
+#include "kiln/ops.h"
 #include "kiln/tracer/interpreter.h"
 
 namespace kiln::compiler {
@@ -214,7 +215,9 @@ std::vector<Tensor> CompiledGraph::run(const std::vector<Tensor>& arguments) con
       case FunctionArg::HostNode: {
         const Plan::HostNode& h = p.host_nodes.at(a.index);
         Tensor t = Tensor::empty(a.shape, a.dtype);
-        op_def(h.op).kernels[static_cast<int>(DeviceType::CPU)](Inputs{}, h.attrs, t);
+        OpAttrs attrs = h.attrs;
+        draw_seed(attrs);  // a random op: new numbers on every call
+        op_def(h.op).kernels[static_cast<int>(DeviceType::CPU)](Inputs{}, attrs, t);
         data = t.raw_data();
         host_values.push_back(std::move(t));
         break;

@@ -9,6 +9,8 @@
 
 namespace kiln {
 
+class Generator;
+
 /// Up to kMaxRank signed integers (axes, permutations, slice starts).
 struct IntList {
   int64_t v[kMaxRank] = {};
@@ -35,6 +37,9 @@ struct OpAttrs {
   int64_t i0 = 0;
   bool b0 = false, b1 = false;
   DType dtype = DType::Float32;
+  /// Random ops: the generator `i0` (the seed) was drawn from. A traced graph draws a fresh
+  /// seed from it on every run (draw_seed), so each call of a kiln::function gets new numbers.
+  Generator* generator = nullptr;
 };
 
 }  // namespace kiln

@@ -25,7 +25,8 @@ OpAttrs creation_attrs(const Shape& shape, DType dtype, double f0, double f1, Ge
   attrs.dtype = dtype;
   attrs.f0 = f0;
   attrs.f1 = f1;
-  attrs.i0 = static_cast<int64_t>((gen ? *gen : global_generator()).next_seed() >> 1);
+  attrs.generator = gen != nullptr ? gen : &global_generator();
+  draw_seed(attrs);
   return attrs;
 }
 }  // namespace
@@ -194,6 +195,11 @@ uint64_t Generator::next_seed() {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   return z ^ (z >> 31);
+}
+
+void draw_seed(OpAttrs& attrs) {
+  KILN_ASSERT(attrs.generator != nullptr, "a random op's attributes name its generator");
+  attrs.i0 = static_cast<int64_t>(attrs.generator->next_seed() >> 1);
 }
 
 Generator& global_generator() {

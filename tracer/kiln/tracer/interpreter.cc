@@ -4,6 +4,7 @@
 #include <climits>
 
 #include "kiln/core/dispatch.h"
+#include "kiln/ops.h"
 
 namespace kiln::tracer {
 
@@ -62,7 +63,14 @@ std::vector<Tensor> GraphRunner::run(const std::vector<Tensor>& arguments) const
     // share its storage when it is written (that would make the write copy).
     for (int v : n.inputs)
       if (last_use_[static_cast<size_t>(v)] == i) vals[static_cast<size_t>(v)] = Tensor();
-    Tensor out = call_op(n.op, inputs, n.attrs);
+    Tensor out;
+    if (n.attrs.generator != nullptr) {  // a random op: new numbers on every run
+      OpAttrs attrs = n.attrs;
+      draw_seed(attrs);
+      out = call_op(n.op, inputs, attrs);
+    } else {
+      out = call_op(n.op, inputs, n.attrs);
+    }
     inputs.clear();
     if (n.writes.empty()) {
       if (needed_[static_cast<size_t>(n.output)]) vals[static_cast<size_t>(n.output)] = std::move(out);

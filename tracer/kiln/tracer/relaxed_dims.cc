@@ -78,7 +78,7 @@ std::string attrs_str(const OpAttrs& a) {
 
 bool same_attrs(const OpAttrs& a, const OpAttrs& b) {
   if (a.ints.size() != b.ints.size() || a.shape != b.shape || a.f0 != b.f0 || a.f1 != b.f1 || a.f2 != b.f2 ||
-      a.i0 != b.i0 || a.b0 != b.b0 || a.b1 != b.b1 || a.dtype != b.dtype)
+      (a.i0 != b.i0 && (a.generator == nullptr || a.generator != b.generator)) || a.b0 != b.b0 || a.b1 != b.b1 || a.dtype != b.dtype)
     return false;
   for (int i = 0; i < a.ints.size(); ++i)
     if (a.ints[i] != b.ints[i]) return false;
