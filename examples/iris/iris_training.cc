@@ -2,6 +2,7 @@
 #include "examples/iris/iris_training.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <numeric>
@@ -57,6 +58,40 @@ double accuracy_of(IrisModel& model, const Tensor& x, const Tensor& y) {
   Tensor correct = kiln::equal(kiln::argmax(model.logits(x), 1, kiln::DType::Int32), y);
   return kiln::reduce_mean(kiln::cast(correct, kiln::DType::Float32)).item<double>();
 }
+
+// The training step's arguments: a batch of features [N,4] and labels [N]. The -1 batch dim lets
+// a smaller last batch reuse the trace.
+std::vector<std::optional<kiln::TensorSpec>> batch_signature() {
+  return {kiln::TensorSpec{{-1, kFeatures}}, kiln::TensorSpec{{-1}, kiln::DType::Int32}};
+}
+
+// Wall time of each epoch's training, so that eager and --compiled runs can be compared.
+class EpochTimes {
+ public:
+  void start() { start_ = std::chrono::steady_clock::now(); }
+  /// Ends the epoch; returns its milliseconds.
+  double stop() {
+    ms_.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_).count());
+    return ms_.back();
+  }
+  /// `epoch time: first 152.301 ms, median of the rest 0.412 ms (compiled, train_step traced 1 time)`.
+  /// The first epoch stands apart: under --compiled it holds the trace and the compile (or the
+  /// load from the disk compile cache).
+  std::string summary(bool compiled, int trace_count) const {
+    std::vector<double> rest(ms_.begin() + std::min<size_t>(1, ms_.size()), ms_.end());
+    std::sort(rest.begin(), rest.end());
+    char line[160];
+    std::snprintf(line, sizeof line, "epoch time: first %.3f ms, median of the rest %.3f ms (",
+                  ms_.empty() ? 0.0 : ms_[0], rest.empty() ? 0.0 : rest[rest.size() / 2]);
+    if (!compiled) return line + std::string("eager)");
+    return line + ("compiled, train_step traced " + std::to_string(trace_count)) +
+           (trace_count == 1 ? " time)" : " times)");
+  }
+
+ private:
+  std::chrono::steady_clock::time_point start_;
+  std::vector<double> ms_;
+};
 }  // namespace
 
 double train_article(const Options& o) {
@@ -67,29 +102,44 @@ double train_article(const Options& o) {
   std::unique_ptr<IrisModel> model = make_model(o.variant, o.seed);
   kiln::optim::Adam optimizer;
   std::mt19937_64 engine(o.seed + 1);
+  // With jit off (eager) kiln::function just calls the lambda, so both modes run this one step.
+  auto train_step = kiln::function(
+      [&](const Tensor& x, const Tensor& y) {
+        kiln::GradientTape tape;
+        Tensor loss = loss_of(*model, x, y);
+        std::vector<kiln::Variable> vars = model->trainable_variables();
+        optimizer.apply_gradients(tape.gradient(loss, vars), vars);
+      },
+      {.name = "train_step", .input_signature = batch_signature(), .jit = o.compiled});
+  if (o.compiled && o.variant == "dynamic")
+    std::cout << "note: --compiled traces the step once, so the dynamic model's host `if` (take the extra "
+                 "layer or not) is decided at trace time and baked into the graph; kiln::cond is the traced "
+                 "form that decides on every call."
+              << std::endl;
   const int64_t n = train.x.dim(0);
   std::vector<int32_t> perm(static_cast<size_t>(n));
   double valid_acc = 0;
+  EpochTimes times;
   kiln::ProgressBar bar(epochs);
   for (int64_t epoch = 0; epoch < epochs; ++epoch) {
+    times.start();
     std::iota(perm.begin(), perm.end(), 0);
     std::shuffle(perm.begin(), perm.end(), engine);
     for (int64_t i = 0; i < n; i += batch_size) {
       const int64_t end = std::min(n, i + batch_size);
       Tensor idx = Tensor::from_vector(std::vector<int32_t>(perm.begin() + i, perm.begin() + end));
-      Tensor bx = kiln::gather(train.x, idx), by = kiln::gather(train.y, idx);
-      kiln::GradientTape tape;
-      Tensor loss = loss_of(*model, bx, by);
-      std::vector<kiln::Variable> vars = model->trainable_variables();
-      optimizer.apply_gradients(tape.gradient(loss, vars), vars);
+      train_step(kiln::gather(train.x, idx), kiln::gather(train.y, idx));
     }
+    const double epoch_ms = times.stop();
     valid_acc = accuracy_of(*model, valid.x, valid.y);
     if ((epoch + 1) % 5 == 0) {
       char line[256];
       std::snprintf(line, sizeof line,
-                    "epoch: %lld  train/loss: %.5f  valid/loss: %.5f  train/accuracy: %.5f  valid/accuracy: %.5f",
+                    "epoch: %lld  train/loss: %.5f  valid/loss: %.5f  train/accuracy: %.5f  valid/accuracy: %.5f"
+                    "  epoch_ms: %.3f",
                     static_cast<long long>(epoch + 1), loss_of(*model, train.x, train.y).item<double>(),
-                    loss_of(*model, valid.x, valid.y).item<double>(), accuracy_of(*model, train.x, train.y), valid_acc);
+                    loss_of(*model, valid.x, valid.y).item<double>(), accuracy_of(*model, train.x, train.y), valid_acc,
+                    epoch_ms);
       bar.write(line);
     }
     bar.update();
@@ -97,7 +147,7 @@ double train_article(const Options& o) {
   bar.close();
   char final_line[64];
   std::snprintf(final_line, sizeof final_line, "final valid/accuracy: %.5f", valid_acc);
-  std::cout << final_line << std::endl;
+  std::cout << final_line << '\n' << times.summary(o.compiled, train_step.trace_count()) << std::endl;
   return valid_acc;
 }
 
@@ -119,27 +169,40 @@ double train_tutorial(const Options& o) {
   model.add(kiln::nn::Dense(10, {.activation = kiln::nn::activations::relu, .kernel_initializer = init(2), .input_dim = 10}));
   model.add(kiln::nn::Dense(kClasses, {.kernel_initializer = init(3), .input_dim = 10}));
   kiln::optim::SGD optimizer({.learning_rate = 0.01});
+  // The step returns what the metrics need (the loss and predictions after the update); the
+  // metrics themselves accumulate on the host, outside the step.
+  auto train_step = kiln::function(
+      [&](const Tensor& x, const Tensor& y) {
+        kiln::GradientTape tape;
+        Tensor loss = kiln::reduce_mean(kiln::sparse_softmax_cross_entropy_with_logits(y, model(x)));
+        std::vector<kiln::Variable> vars = model.trainable_variables();
+        optimizer.apply_gradients(tape.gradient(loss, vars), vars);
+        Tensor logits = model(x);
+        return std::make_pair(kiln::reduce_mean(kiln::sparse_softmax_cross_entropy_with_logits(y, logits)),
+                              kiln::argmax(logits, 1, kiln::DType::Int32));
+      },
+      {.name = "train_step", .input_signature = batch_signature(), .jit = o.compiled});
   double accuracy = 0;
+  EpochTimes times;
   for (int64_t epoch = 0; epoch < epochs; ++epoch) {
+    times.start();
     kiln::metrics::Mean epoch_loss;
     kiln::metrics::Accuracy epoch_accuracy;
     for (const kiln::data::Element& batch : train) {
-      const Tensor &x = batch[0], &y = batch[1];
-      kiln::GradientTape tape;
-      Tensor loss = kiln::reduce_mean(kiln::sparse_softmax_cross_entropy_with_logits(y, model(x)));
-      std::vector<kiln::Variable> vars = model.trainable_variables();
-      optimizer.apply_gradients(tape.gradient(loss, vars), vars);
-      epoch_loss.update_state(kiln::reduce_mean(kiln::sparse_softmax_cross_entropy_with_logits(y, model(x))));
-      epoch_accuracy.update_state(y, kiln::argmax(model(x), 1, kiln::DType::Int32));
+      auto [loss, predictions] = train_step(batch[0], batch[1]);
+      epoch_loss.update_state(loss);
+      epoch_accuracy.update_state(batch[1], predictions);
     }
+    const double epoch_ms = times.stop();
     accuracy = epoch_accuracy.result();
     if (epoch % 50 == 0) {
-      char line[96];
-      std::snprintf(line, sizeof line, "Epoch %03lld: Loss: %.3f, Accuracy: %.3f%%", static_cast<long long>(epoch),
-                    epoch_loss.result(), 100.0 * accuracy);
+      char line[128];
+      std::snprintf(line, sizeof line, "Epoch %03lld: Loss: %.3f, Accuracy: %.3f%%, epoch_ms: %.3f",
+                    static_cast<long long>(epoch), epoch_loss.result(), 100.0 * accuracy, epoch_ms);
       std::cout << line << std::endl;
     }
   }
+  std::cout << times.summary(o.compiled, train_step.trace_count()) << std::endl;
   return accuracy;
 }
 

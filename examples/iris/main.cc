@@ -1,5 +1,6 @@
 // iris: the article's iris classifier in Kiln (see examples/iris/iris_training.h).
-//   iris [--variant sequential|raw|module|dynamic] [--tutorial] [--epochs N] [--seed S] [--data FILE]
+//   iris [--variant sequential|raw|module|dynamic] [--tutorial] [--compiled] [--epochs N] [--seed S]
+//        [--data FILE]
 #include <cstdio>
 #include <string>
 
@@ -9,7 +10,7 @@
 namespace {
 int usage(const char* why) {
   std::fprintf(stderr, "iris: %s\nusage: iris [--variant sequential|raw|module|dynamic] [--tutorial] "
-                       "[--epochs N] [--seed S] [--data FILE]\n", why);
+                       "[--compiled] [--epochs N] [--seed S] [--data FILE]\n", why);
   return 2;
 }
 
@@ -32,6 +33,8 @@ int main(int argc, char** argv) {
     bool has_value = i + 1 < argc;
     if (arg == "--tutorial") {
       o.tutorial = true;
+    } else if (arg == "--compiled") {
+      o.compiled = true;
     } else if (arg == "--variant" && has_value) {
       o.variant = argv[++i];
     } else if (arg == "--data" && has_value) {

@@ -1,5 +1,5 @@
-// LinalgToLLVM: the MLIR pass pipeline from linalg on tensors to the LLVM dialect, and the JIT
-// (ExecutionEngine, LLVM -O2 for the host CPU), keeping each stage's text.
+// LinalgToLLVM: the MLIR pass pipeline from linalg on tensors to the LLVM dialect, LLVM -O2 and
+// code generation for the host CPU (an object), and the JIT that links it, keeping each stage's text.
 //
 // Note [Compiler pipeline]
 //   traced       the text GraphToLinalg emits, parsed and verified
@@ -13,6 +13,8 @@
 //                memref/arith/math(+libm for tanh)/func/cf to LLVM conversions, reconcile casts
 //   llvm-ir      translated, then LLVM's O2 pipeline with the host TargetMachine (its cost
 //                model is what lets the loop vectorizer use AVX2/AVX-512)
+//   (object)     code generation of the llvm-ir stage's module: what the JIT links (Note [Object
+//                JIT]) and what the disk cache keeps (Note [Disk compile cache] in CompileCache.cc)
 //   asm          generated on request from the llvm-ir text (code generation runs again)
 // Passes are created directly (no string pipelines, so no pass registry) and only the dialects
 // and interface models these passes need are registered (Never InitAll*: 54 s to compile).
@@ -25,6 +27,10 @@
 
 #include "kiln/error.h"
 #include "llvm/ExecutionEngine/Orc/Core.h"
+#include "llvm/ExecutionEngine/Orc/LLJIT.h"
+#include "llvm/ExecutionEngine/Orc/RTDyldObjectLinkingLayer.h"
+#include "llvm/ExecutionEngine/SectionMemoryManager.h"
+#include "llvm/IR/IRBuilder.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/ExecutionEngine/Orc/Mangling.h"
 #include "llvm/IR/LegacyPassManager.h"
@@ -70,7 +76,6 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Tensor/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/Tensor/Transforms/SubsetInsertionOpInterfaceImpl.h"
-#include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Diagnostics.h"
@@ -79,6 +84,7 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Export.h"
 #include "mlir/Transforms/Passes.h"
 
 namespace kiln::compiler {
@@ -228,20 +234,37 @@ void contractions_to_library_calls(mlir::ModuleOp module) {
   }
 }
 
-}  // namespace
+// The packed entry ExecutionEngine used to add (`_mlir_<name>(void** args)`, args[i] pointing at
+// the i-th argument), for the C-interface wrapper of `function` only.
+void add_packed_entry(llvm::Module& module, const std::string& function) {
+  llvm::Function* callee = module.getFunction("_mlir_ciface_" + function);
+  KILN_ASSERT(callee != nullptr && !callee->isDeclaration(), "the compiled module defines _mlir_ciface_<function>");
+  llvm::LLVMContext& ctx = module.getContext();
+  llvm::IRBuilder<> b(ctx);
+  auto* type = llvm::FunctionType::get(b.getVoidTy(), b.getPtrTy(), /*isVarArg=*/false);
+  auto* packed = llvm::cast<llvm::Function>(module.getOrInsertFunction(packed_entry_name(function), type).getCallee());
+  b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", packed));
+  llvm::Value* list = packed->arg_begin();
+  llvm::SmallVector<llvm::Value*, 16> args;
+  for (auto [index, arg] : llvm::enumerate(callee->args())) {
+    llvm::Value* slot = b.CreateGEP(b.getPtrTy(), list, b.getInt64(index));
+    args.push_back(b.CreateLoad(arg.getType(), b.CreateLoad(b.getPtrTy(), slot)));
+  }
+  b.CreateCall(callee, args);
+  b.CreateRetVoid();
+}
 
-CompiledModule::CompiledModule() = default;
-CompiledModule::~CompiledModule() = default;
-
-std::unique_ptr<CompiledModule> CompiledModule::compile(const std::string& mlir_text, const std::string& function,
-                                                        LoweredStages& stages) {
+// Note [Compiler pipeline]'s stages up to llvm-ir: parses `mlir_text`, runs the MLIR passes,
+// translates to LLVM IR in `llvm_ctx` for `tm`'s target, adds the packed entry and runs LLVM's
+// O2 pipeline. Fills `stages` (texts and times; jit_ms covers translation and O2).
+std::unique_ptr<llvm::Module> lower_to_llvm_ir(const std::string& mlir_text, const std::string& function,
+                                               LoweredStages& stages, llvm::LLVMContext& llvm_ctx, llvm::TargetMachine& tm) {
   auto t0 = std::chrono::steady_clock::now();
   auto lap = [&t0](double* ms) {
     const auto now = std::chrono::steady_clock::now();
     *ms = std::chrono::duration<double, std::milli>(now - t0).count();
     t0 = now;
   };
-  initialize_llvm();
   mlir::DialectRegistry registry;
   register_dialects(registry);
   mlir::MLIRContext ctx(registry, mlir::MLIRContext::Threading::DISABLED);
@@ -313,36 +336,94 @@ std::unique_ptr<CompiledModule> CompiledModule::compile(const std::string& mlir_
     lap(&stages.lower_ms);
   }
 
-  std::unique_ptr<llvm::TargetMachine> tm = host_target_machine();
-  // Note: ExecutionEngineOptions::transformer is a function_ref; `optimize` must outlive create().
-  std::function<llvm::Error(llvm::Module*)> optimize = mlir::makeOptimizingTransformer(2, 0, tm.get());
-  std::string transform_error;
-  std::function<llvm::Error(llvm::Module*)> transformer = [&](llvm::Module* m) -> llvm::Error {
-    if (llvm::Error e = optimize(m)) transform_error = llvm_error(std::move(e));  // never fail inside create()
-    llvm::raw_string_ostream os(stages.llvm_ir);
-    m->print(os, nullptr);
-    return llvm::Error::success();
-  };
-  mlir::ExecutionEngineOptions eo;
-  eo.transformer = transformer;
-  eo.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Default;
-  eo.enableGDBNotificationListener = false;
-  eo.enablePerfNotificationListener = false;
-  auto engine = mlir::ExecutionEngine::create(*module, eo, std::move(tm));
-  KILN_CHECK(static_cast<bool>(engine), "compiler: JIT compilation of @", function, " failed: ", llvm_error(engine.takeError()));
-  KILN_CHECK(transform_error.empty(), "compiler: LLVM optimization of @", function, " failed: ", transform_error);
-  std::unique_ptr<CompiledModule> out(new CompiledModule());
-  out->engine_ = std::move(*engine);
-  out->engine_->registerSymbols([](llvm::orc::MangleAndInterner interner) {
-    llvm::orc::SymbolMap symbols;
-    for (const auto& [name, address] : jit_kernel_symbols())
-      symbols[interner(name)] = {llvm::orc::ExecutorAddr::fromPtr(address), llvm::JITSymbolFlags::Exported};
-    return symbols;
-  });
-  auto entry = out->engine_->lookupPacked("_mlir_ciface_" + function);
-  KILN_CHECK(static_cast<bool>(entry), "compiler: no entry point for @", function, ": ", llvm_error(entry.takeError()));
-  out->entry = *entry;
+  std::unique_ptr<llvm::Module> m = mlir::translateModuleToLLVMIR(*module, llvm_ctx);
+  if (!m) fail("translation to LLVM IR");
+  m->setDataLayout(tm.createDataLayout());
+  m->setTargetTriple(tm.getTargetTriple().str());
+  add_packed_entry(*m, function);
+  // The host TargetMachine's cost model is what lets the loop vectorizer use AVX2/AVX-512.
+  std::function<llvm::Error(llvm::Module*)> optimize = mlir::makeOptimizingTransformer(2, 0, &tm);
+  if (llvm::Error e = optimize(m.get()))
+    throw Error("compiler: LLVM optimization of @" + function + " failed: " + llvm_error(std::move(e)));
+  llvm::raw_string_ostream os(stages.llvm_ir);
+  m->print(os, nullptr);
   lap(&stages.jit_ms);
+  return m;
+}
+
+// Code generation: the relocatable object of `m` for `tm` (as ORC's SimpleCompiler does).
+std::string emit_object(llvm::Module& m, llvm::TargetMachine& tm) {
+  llvm::SmallVector<char, 0> buffer;
+  llvm::raw_svector_ostream os(buffer);
+  llvm::legacy::PassManager pm;
+  llvm::MCContext* mc = nullptr;
+  KILN_CHECK(!tm.addPassesToEmitMC(pm, mc, os), "compiler: the host target cannot emit object code");
+  pm.run(m);
+  return std::string(buffer.begin(), buffer.end());
+}
+
+}  // namespace
+
+const char* pipeline_build_id() { return __DATE__ " " __TIME__; }
+
+std::string packed_entry_name(const std::string& function) { return "_mlir__mlir_ciface_" + function; }
+
+CompiledModule::CompiledModule() = default;
+CompiledModule::~CompiledModule() = default;
+
+std::unique_ptr<CompiledModule> CompiledModule::compile(const std::string& mlir_text, const std::string& function,
+                                                        LoweredStages& stages, std::string* object) {
+  initialize_llvm();
+  std::unique_ptr<llvm::TargetMachine> tm = host_target_machine();
+  llvm::LLVMContext llvm_ctx;
+  std::unique_ptr<llvm::Module> m = lower_to_llvm_ir(mlir_text, function, stages, llvm_ctx, *tm);
+  const auto start = std::chrono::steady_clock::now();
+  std::string code = emit_object(*m, *tm);
+  std::unique_ptr<CompiledModule> out = load(code, function);
+  if (object != nullptr) *object = std::move(code);
+  stages.jit_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  return out;
+}
+
+void CompiledModule::lower(const std::string& mlir_text, const std::string& function, LoweredStages& stages) {
+  initialize_llvm();
+  std::unique_ptr<llvm::TargetMachine> tm = host_target_machine();
+  llvm::LLVMContext llvm_ctx;
+  lower_to_llvm_ir(mlir_text, function, stages, llvm_ctx, *tm);
+}
+
+// Note [Object JIT]
+// An LLJIT that only links objects (no IR layer is used): RTDyld with SectionMemoryManager, as
+// MLIR's ExecutionEngine set it up, since the objects come from the same JIT TargetMachine
+// (large code model). Symbols resolve to JitKernels' functions and then to the process (libm,
+// malloc, memcpy). No platform: the compiled modules have no constructors or destructors.
+std::unique_ptr<CompiledModule> CompiledModule::load(const std::string& object, const std::string& function) {
+  initialize_llvm();
+  auto jtmb = llvm::orc::JITTargetMachineBuilder::detectHost();
+  KILN_CHECK(static_cast<bool>(jtmb), "compiler: cannot detect the host target: ", llvm_error(jtmb.takeError()));
+  auto jit = llvm::orc::LLJITBuilder()
+                 .setJITTargetMachineBuilder(std::move(*jtmb))
+                 .setObjectLinkingLayerCreator([](llvm::orc::ExecutionSession& es, const llvm::Triple&)
+                                                   -> llvm::Expected<std::unique_ptr<llvm::orc::ObjectLayer>> {
+                   return std::make_unique<llvm::orc::RTDyldObjectLinkingLayer>(
+                       es, [] { return std::make_unique<llvm::SectionMemoryManager>(); });
+                 })
+                 .setPlatformSetUp(llvm::orc::setUpInactivePlatform)
+                 .create();
+  KILN_CHECK(static_cast<bool>(jit), "compiler: cannot create the JIT: ", llvm_error(jit.takeError()));
+  std::unique_ptr<CompiledModule> out(new CompiledModule());
+  out->jit_ = std::move(*jit);
+  llvm::orc::JITDylib& main = out->jit_->getMainJITDylib();
+  llvm::orc::MangleAndInterner interner(out->jit_->getExecutionSession(), out->jit_->getDataLayout());
+  llvm::orc::SymbolMap symbols;
+  for (const auto& [name, address] : jit_kernel_symbols())
+    symbols[interner(name)] = {llvm::orc::ExecutorAddr::fromPtr(address), llvm::JITSymbolFlags::Exported};
+  llvm::cantFail(main.define(llvm::orc::absoluteSymbols(std::move(symbols))));
+  if (llvm::Error e = out->jit_->addObjectFile(llvm::MemoryBuffer::getMemBufferCopy(object, "kiln-" + function)))
+    throw Error("compiler: cannot load the object code of @" + function + ": " + llvm_error(std::move(e)));
+  auto entry = out->jit_->lookup(packed_entry_name(function));
+  KILN_CHECK(static_cast<bool>(entry), "compiler: no entry point for @", function, ": ", llvm_error(entry.takeError()));
+  out->entry = entry->toPtr<void (*)(void**)>();
   return out;
 }
 

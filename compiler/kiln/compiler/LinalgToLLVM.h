@@ -1,13 +1,13 @@
 // LinalgToLLVM: parses the traced module, runs fusion, bufferization and the lowering to the
-// LLVM dialect, and JIT-compiles it with MLIR's ExecutionEngine (LLVM -O2, host CPU). The only
-// part of compiler/ that includes MLIR headers (in LinalgToLLVM.cc).
+// LLVM dialect, LLVM -O2 and code generation (host CPU) into an object, and links that object
+// with an ORC LLJIT. MLIR and LLVM headers only in LinalgToLLVM.cc.
 #pragma once
 #include <memory>
 #include <mutex>
 #include <string>
 
-namespace mlir {
-class ExecutionEngine;
+namespace llvm::orc {
+class LLJIT;
 }
 
 namespace kiln::compiler {
@@ -20,13 +20,27 @@ struct LoweredStages {
   double setup_ms = 0, fuse_ms = 0, bufferize_ms = 0, lower_ms = 0, jit_ms = 0;
 };
 
+/// This build of the pipeline (when LinalgToLLVM.cc was compiled): part of the disk cache key, so
+/// that a rebuilt compiler never links objects an older pipeline produced.
+const char* pipeline_build_id();
+
+/// The symbol of the packed entry of `function`: void(void** args), args[i] -> i-th argument.
+std::string packed_entry_name(const std::string& function);
+
 /// The JIT-compiled code of one module.
 class CompiledModule {
  public:
-  /// Compiles `mlir_text` (one func.func `function` with llvm.emit_c_interface); fills `stages`.
+  /// Compiles `mlir_text` (one func.func `function` with llvm.emit_c_interface); fills `stages`,
+  /// and `*object` (when given) with the object code it linked (what load() takes).
   /// Throws kiln::Error with MLIR's diagnostics when a step fails.
   static std::unique_ptr<CompiledModule> compile(const std::string& mlir_text, const std::string& function,
-                                                 LoweredStages& stages);
+                                                 LoweredStages& stages, std::string* object = nullptr);
+  /// Links object code that compile() produced for `function` (from the disk cache): no MLIR, no
+  /// LLVM optimization or code generation. kiln::Error when it cannot be linked.
+  static std::unique_ptr<CompiledModule> load(const std::string& object, const std::string& function);
+  /// Only the stage texts of compile() (MLIR passes and LLVM -O2, no code generation): for
+  /// stage_text() after a disk cache hit.
+  static void lower(const std::string& mlir_text, const std::string& function, LoweredStages& stages);
   ~CompiledModule();
 
   /// The packed entry: args[i] points at a pointer to the i-th memref descriptor.
@@ -37,7 +51,7 @@ class CompiledModule {
 
  private:
   CompiledModule();
-  std::unique_ptr<mlir::ExecutionEngine> engine_;
+  std::unique_ptr<llvm::orc::LLJIT> jit_;
 };
 
 }  // namespace kiln::compiler

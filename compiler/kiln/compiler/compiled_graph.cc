@@ -9,8 +9,11 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <optional>
 
+#include "kiln/compiler/CompileCache.h"
 #include "kiln/compiler/GraphToLinalg.h"
+#include "kiln/compiler/JitKernels.h"
 #include "kiln/compiler/LinalgToLLVM.h"
 #include "kiln/core/op_def.h"
 #include "kiln/ops.h"
@@ -59,7 +62,8 @@ struct CompiledGraph::Plan {
   std::vector<size_t> offsets;        // descriptor start (in words) per function argument
   std::vector<int64_t> descriptors;   // the template: sizes and strides filled in
   std::array<std::string, kNumStages> stages;
-  mutable std::once_flag asm_once;
+  bool lowered = false;  // stages fused..llvm-ir are filled (false after a disk cache hit)
+  mutable std::once_flag lower_once, asm_once;
 };
 
 CompiledGraph::CompiledGraph() : plan_(std::make_unique<Plan>()) {}
@@ -114,16 +118,47 @@ std::unique_ptr<CompiledGraph> CompiledGraph::compile(const tracer::Graph& g) {
   }
   p.stages[static_cast<size_t>(Stage::Traced)] = p.module.text;
   const double emit_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  LoweredStages lowered;
-  cg->module_ = CompiledModule::compile(p.module.text, p.module.function_name, lowered);
-  p.stages[static_cast<size_t>(Stage::Fused)] = std::move(lowered.fused);
-  p.stages[static_cast<size_t>(Stage::Bufferized)] = std::move(lowered.bufferized);
-  p.stages[static_cast<size_t>(Stage::LlvmDialect)] = std::move(lowered.llvm_dialect);
-  p.stages[static_cast<size_t>(Stage::LlvmIr)] = std::move(lowered.llvm_ir);
-  cg->compile_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+
+  // Note [Disk compile cache] (CompileCache.cc): a hit links the cached object; an entry that is
+  // missing, damaged or does not link is (re)built and written.
+  const std::string cache_dir = disk_cache_dir();
+  std::string cache_key;
+  if (!cache_dir.empty()) {
+    cache_key = disk_cache_key(p.module.text, std::string(use_library_gemm() ? "O2 gemm=eigen" : "O2 gemm=loops") +
+                                                  " pipeline " + pipeline_build_id());
+    if (std::optional<std::string> object = disk_cache_load(cache_dir, cache_key)) {
+      try {
+        cg->module_ = CompiledModule::load(*object, p.module.function_name);
+        cg->from_disk_cache_ = true;
+      } catch (const Error&) {
+        cg->module_.reset();
+      }
+    }
+  }
   char buf[256];
-  std::snprintf(buf, sizeof buf, "emit %.1f ms, parse %.1f, fuse %.1f, bufferize %.1f, to LLVM dialect %.1f, LLVM -O2 + codegen %.1f",
-                emit_ms, lowered.setup_ms, lowered.fuse_ms, lowered.bufferize_ms, lowered.lower_ms, lowered.jit_ms);
+  if (cg->from_disk_cache_) {
+    cg->compile_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    std::snprintf(buf, sizeof buf, "emit %.1f ms, disk cache hit: load + link %.1f", emit_ms, cg->compile_ms_ - emit_ms);
+  } else {
+    LoweredStages lowered;
+    std::string object;
+    cg->module_ = CompiledModule::compile(p.module.text, p.module.function_name, lowered, cache_dir.empty() ? nullptr : &object);
+    p.stages[static_cast<size_t>(Stage::Fused)] = std::move(lowered.fused);
+    p.stages[static_cast<size_t>(Stage::Bufferized)] = std::move(lowered.bufferized);
+    p.stages[static_cast<size_t>(Stage::LlvmDialect)] = std::move(lowered.llvm_dialect);
+    p.stages[static_cast<size_t>(Stage::LlvmIr)] = std::move(lowered.llvm_ir);
+    p.lowered = true;
+    double store_ms = 0;
+    if (!cache_dir.empty()) {
+      const auto s = std::chrono::steady_clock::now();
+      disk_cache_store(cache_dir, cache_key, object);
+      store_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s).count();
+    }
+    cg->compile_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    std::snprintf(buf, sizeof buf,
+                  "emit %.1f ms, parse %.1f, fuse %.1f, bufferize %.1f, to LLVM dialect %.1f, LLVM -O2 + codegen %.1f, cache write %.1f",
+                  emit_ms, lowered.setup_ms, lowered.fuse_ms, lowered.bufferize_ms, lowered.lower_ms, lowered.jit_ms, store_ms);
+  }
   cg->compile_breakdown_ = buf;
   if (const char* dir = std::getenv("KILN_DUMP_IR"); dir != nullptr && *dir != '\0') {
     cg->stage_text(Stage::Asm);
@@ -134,6 +169,15 @@ std::unique_ptr<CompiledGraph> CompiledGraph::compile(const tracer::Graph& g) {
 
 const std::string& CompiledGraph::stage_text(Stage stage) const {
   Plan& p = *plan_;
+  if (stage != Stage::Traced && !p.lowered)  // after a disk cache hit: run the pipeline now
+    std::call_once(p.lower_once, [&p] {
+      LoweredStages l;
+      CompiledModule::lower(p.module.text, p.module.function_name, l);
+      p.stages[static_cast<size_t>(Stage::Fused)] = std::move(l.fused);
+      p.stages[static_cast<size_t>(Stage::Bufferized)] = std::move(l.bufferized);
+      p.stages[static_cast<size_t>(Stage::LlvmDialect)] = std::move(l.llvm_dialect);
+      p.stages[static_cast<size_t>(Stage::LlvmIr)] = std::move(l.llvm_ir);
+    });
   if (stage == Stage::Asm)
     std::call_once(p.asm_once, [&p] {
       p.stages[static_cast<size_t>(Stage::Asm)] = CompiledModule::assembly(p.stages[static_cast<size_t>(Stage::LlvmIr)]);
@@ -142,6 +186,7 @@ const std::string& CompiledGraph::stage_text(Stage stage) const {
 }
 
 double CompiledGraph::compile_ms() const { return compile_ms_; }
+bool CompiledGraph::from_disk_cache() const { return from_disk_cache_; }
 const std::string& CompiledGraph::compile_breakdown() const { return compile_breakdown_; }
 const std::string& CompiledGraph::name() const { return plan_->name; }
 

@@ -42,6 +42,11 @@ class CompiledGraph {
  public:
   /// Lowers and JIT-compiles `g` (kiln::Error when it cannot). With KILN_DUMP_IR=DIR set, writes
   /// every stage to DIR/<name>.<n>.<stage>.<ext>.
+  ///
+  /// Disk cache: the object code is kept in $KILN_CACHE_DIR (default $XDG_CACHE_HOME/kiln or
+  /// ~/.cache/kiln; KILN_CACHE_DIR=off or empty disables it), keyed by a hash of the traced
+  /// module, the host CPU and the compiler's and LLVM's versions; a later compile of the same
+  /// module, in any process, links that object instead of running MLIR and LLVM.
   static std::unique_ptr<CompiledGraph> compile(const tracer::Graph& g);
   ~CompiledGraph();
   CompiledGraph(const CompiledGraph&) = delete;
@@ -51,10 +56,14 @@ class CompiledGraph {
   /// variables written in place, outputs returned (kUndefinedOutput gives an undefined Tensor).
   std::vector<Tensor> run(const std::vector<Tensor>& arguments) const;
 
-  /// The text of one stage (the assembly is generated on first request).
+  /// The text of one stage (the assembly is generated on first request; after a disk cache hit,
+  /// the stages after "traced" too, by running the pipeline then).
   const std::string& stage_text(Stage stage) const;
-  /// Wall time of compile(): emission, MLIR passes, LLVM -O2 and code generation.
+  /// Wall time of compile(): emission, MLIR passes, LLVM -O2 and code generation (or, after a
+  /// disk cache hit, emission, reading the entry and linking it).
   double compile_ms() const;
+  /// Whether compile() linked an object from the disk cache instead of compiling.
+  bool from_disk_cache() const;
   /// Where compile_ms() went: "emit 1.2 ms, parse 4.0, fuse 3.1, ..." (for benchmarks, explain()).
   const std::string& compile_breakdown() const;
   const std::string& name() const;
@@ -65,6 +74,7 @@ class CompiledGraph {
   std::unique_ptr<Plan> plan_;
   std::unique_ptr<CompiledModule> module_;
   double compile_ms_ = 0;
+  bool from_disk_cache_ = false;
   std::string compile_breakdown_;
 };
 
