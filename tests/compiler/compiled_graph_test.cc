@@ -4,6 +4,8 @@
 // and stage names.
 #include <gtest/gtest.h>
 
+#include <regex>
+
 #include <unistd.h>
 
 #include <cstdio>
@@ -86,6 +88,38 @@ TEST(CompiledGraph, MlpTrainingStepMatchesTheInterpreter) {
     EXPECT_TRUE(tensors_match(vars[k], want_vars[k])) << vars[k].name();
     EXPECT_EQ(vars[k].raw_data(), storage[k]) << vars[k].name() << " was not updated in place";
   }
+}
+
+// Note [Workspace]: the step's temporaries are views of one static buffer, so a call allocates
+// nothing; buffers whose lifetimes do not overlap share bytes.
+TEST(CompiledGraph, TemporariesLiveInOneWorkspaceNotTheHeap) {
+  Mlp mlp(3);
+  auto cg = CompiledGraph::compile(mlp_graph(mlp, 32));
+  const std::string& buffers = cg->stage_text(Stage::Bufferized);
+  EXPECT_EQ(buffers.find("memref.alloc"), std::string::npos) << buffers;
+  EXPECT_EQ(cg->stage_text(Stage::LlvmDialect).find("@malloc"), std::string::npos);
+  std::smatch global;
+  ASSERT_TRUE(std::regex_search(buffers, global, std::regex(R"(memref.global "private" @kiln_workspace_0 : memref<(\d+)xi8>)")))
+      << buffers;
+  const int64_t workspace = std::stoll(global[1]);
+  // The bytes of every view: `to memref<32x10xf32>`.
+  int64_t views = 0, count = 0;
+  const std::regex view(R"(memref.view [^\n]* to memref<([0-9x]*)(f32|f64|i32|i64|i1|i8)>)");
+  for (auto it = std::sregex_iterator(buffers.begin(), buffers.end(), view); it != std::sregex_iterator(); ++it) {
+    int64_t n = 1;
+    std::string dims = (*it)[1];
+    for (size_t at = 0, x; at < dims.size(); at = x + 1) {
+      x = dims.find('x', at);
+      if (x == std::string::npos) x = dims.size();
+      n *= std::stoll(dims.substr(at, x - at));
+    }
+    const std::string t = (*it)[2];
+    views += n * (t == "f64" || t == "i64" ? 8 : t == "i1" || t == "i8" ? 1 : 4);
+    ++count;
+  }
+  EXPECT_GT(count, 10);
+  EXPECT_GT(workspace, 0);
+  EXPECT_LT(workspace, views) << "no two temporaries share bytes";
 }
 
 // ---- GraphRunner's contract ----

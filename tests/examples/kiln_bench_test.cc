@@ -40,6 +40,7 @@ TEST(KilnBench, IrisJsonReportsEagerAndCompiledSteps) {
   EXPECT_GT(compiled, 0) << out;
   EXPECT_NEAR(json_number(out, "speedup"), eager / compiled, 0.01 + 0.01 * eager / compiled) << out;
   EXPECT_GT(json_number(out, "compile_ms"), 0) << out;
+  EXPECT_GT(json_number(out, "disk_cache_ms"), 0) << out;
 }
 
 TEST(KilnBench, UnknownModelIsRefused) {

@@ -187,6 +187,29 @@ TEST(FunctionTrace, ScalarArgumentsAreBakedAndKeyTheCache) {
   EXPECT_EQ(f.trace_count(), 2);
 }
 
+// The hit path (same signature as the previous call) checks every part of the key: values of
+// scalars, which variable, shapes, and the sizes of -1 dims.
+TEST(FunctionTrace, EveryCallChecksTheWholeSignature) {
+  Variable a(random_tensor({3}, 1), true, "a"), b(random_tensor({3}, 2), true, "b");
+  auto want = [](const Tensor& x, const Tensor& v, int k) {
+    return kiln::reduce_sum(x, {0}) * v * static_cast<float>(k);
+  };
+  auto f = kiln::function([&](const Tensor& x, const Variable& v, int k) { return want(x, v, k); },
+                          {.input_signature = {TensorSpec{{-1, 3}}, std::nullopt, std::nullopt}});
+  Tensor x4 = random_tensor({4, 3}, 3), y4 = random_tensor({4, 3}, 4), x5 = random_tensor({5, 3}, 5);
+  expect_close(f(x4, a, 2), want(x4, a, 2));
+  expect_close(f(y4, a, 2), want(y4, a, 2));  // hit
+  expect_close(f(x5, a, 2), want(x5, a, 2));  // another size of the -1 dim
+  expect_close(f(x4, a, 2), want(x4, a, 2));  // and back
+  expect_close(f(x4, a, 3), want(x4, a, 3));  // a scalar's value
+  expect_close(f(x4, a, 3), want(x4, a, 3));  // hit
+  expect_close(f(x4, b, 3), want(x4, b, 3));  // another variable
+  expect_close(f(x5, a, 2), want(x5, a, 2));  // back to the first entry, second size
+  EXPECT_EQ(f.trace_count(), 3);
+  EXPECT_EQ(f.compile_count(), 4);  // entry 1 at sizes 4 and 5, entries 2 and 3 at size 4
+  EXPECT_THROW(f(random_tensor({4, 2}, 6), a, 2), kiln::Error);  // does not fit the input_signature
+}
+
 TEST(FunctionTrace, JitOffRunsEagerly) {
   int calls = 0;
   auto f = kiln::function([&](const Tensor& x) { ++calls; return x * 2.0; }, {.jit = false});

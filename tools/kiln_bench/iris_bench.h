@@ -5,8 +5,8 @@
 namespace kiln::bench {
 
 /// Wall time, in milliseconds, of the first call of a fresh kiln::function around the iris step
-/// (batch 16): the trace and the compile, plus one run of the step. The disk compile cache
-/// ($KILN_CACHE_DIR) is off meanwhile, so the compile is a real one.
+/// (batch 16): the trace and the compile (or the disk compile cache's load, as $KILN_CACHE_DIR
+/// has it), plus one run of the step. Meant for a fresh process (`kiln-bench --first-call-ms`).
 double iris_first_call_ms();
 
 }  // namespace kiln::bench

@@ -1,7 +1,7 @@
 // kiln::function's core: the trace cache by call signature, retrace explanations and warnings.
 #include "kiln/function.h"
 
-#include <deque>
+#include <algorithm>
 #include <iostream>
 #include <sstream>
 
@@ -35,8 +35,11 @@ struct FunctionCore::State {
   int calls = 0;
   int traces = 0;
   int checks = 0;  // traces at a new size of the -1 dims (Note [Relaxed dims])
-  std::deque<bool> recent;  // whether each of the last 10 calls retraced
+  // Whether each of the last kWarnWindow calls retraced: bit 0 is the latest call.
+  unsigned recent_retraces = 0;
   bool warned = false;
+  void note_call(bool retraced);
+  int retraces_in_window() const;
 };
 
 // Note [Retrace warning]
@@ -44,6 +47,11 @@ struct FunctionCore::State {
 // scalar or a batch size), and each trace costs far more than a call. Warn once, on stderr.
 constexpr int kWarnWindow = 10;
 constexpr int kWarnRetraces = 5;
+
+void FunctionCore::State::note_call(bool retraced) {
+  recent_retraces = ((recent_retraces << 1) | (retraced ? 1u : 0u)) & ((1u << kWarnWindow) - 1);
+}
+int FunctionCore::State::retraces_in_window() const { return __builtin_popcount(recent_retraces); }
 
 FunctionCore::FunctionCore(FunctionOptions options) : s_(std::make_unique<State>()) {
   s_->options = std::move(options);
@@ -109,8 +117,7 @@ FunctionCore::Entry& FunctionCore::entry_for(const CallSignature& sig, const std
     if (e->signature == sig) {
       if (count_call) {
         ++e->hits;
-        s.recent.push_back(false);
-        if (s.recent.size() > kWarnWindow) s.recent.pop_front();
+        s.note_call(false);
       }
       s.last = e.get();
       return *e;
@@ -134,19 +141,17 @@ FunctionCore::Entry& FunctionCore::entry_for(const CallSignature& sig, const std
   trace_into(entry->graph, /*first_trace=*/s.traces == 0, args, shapes, trace);
   ++s.traces;
   if (count_call && s.traces > 1) {
-    s.recent.push_back(true);
-    if (s.recent.size() > kWarnWindow) s.recent.pop_front();
-    int retraces = 0;
-    for (bool r : s.recent) retraces += r;
+    s.note_call(true);
+    const int retraces = s.retraces_in_window();
     if (retraces >= kWarnRetraces && !s.warned) {
       s.warned = true;
       std::cerr << "kiln::function '" << s.options.name << "': " << retraces << " retraces in the last "
-                << s.recent.size() << " calls (latest: " << entry->reason
+                << std::min(s.calls, kWarnWindow) << " calls (latest: " << entry->reason
                 << "). Tracing is expensive: give the function an input_signature with -1 for dims that change "
                    "(e.g. the batch), and pass changing scalars as tensors. See explain().\n";
     }
   } else if (count_call) {
-    s.recent.push_back(false);
+    s.note_call(false);
   }
   s.entries.push_back(std::move(entry));
   s.last = s.entries.back().get();
@@ -154,11 +159,19 @@ FunctionCore::Entry& FunctionCore::entry_for(const CallSignature& sig, const std
 }
 
 std::vector<Tensor> FunctionCore::call(const std::vector<ArgValue>& args, const TraceFn& trace) {
+  std::vector<Tensor> tensors(args.size());
+  for (size_t k = 0; k < args.size(); ++k) tensors[k] = args[k].tensor;
+  // The hit path: the same signature and sizes as the previous call (no signature is built).
+  State& s = *s_;
+  if (s.last != nullptr && s.last->last != nullptr && s.last->signature.matches(args, s.last->last->sizes)) {
+    ++s.calls;
+    ++s.last->hits;
+    s.note_call(false);
+    return s.last->last->exec->run(tensors);
+  }
   CallSignature sig = make_signature(s_->options.name, args, s_->options.input_signature);
   Entry& e = entry_for(sig, args, trace, /*count_call=*/true);
   Specialization& sp = specialization_for(e, relaxed_dim_sizes(sig), args, trace);
-  std::vector<Tensor> tensors(args.size());
-  for (size_t k = 0; k < args.size(); ++k) tensors[k] = args[k].tensor;
   return sp.exec->run(tensors);
 }
 

@@ -138,7 +138,8 @@ class Function {
   std::remove_cvref_t<std::invoke_result_t<F&, Args&...>> operator()(Args&&... args) {
     using R = std::invoke_result_t<F&, Args&...>;
     if (!core_->options().jit || tracer::FunctionCore::tracing()) return std::invoke(*fn_, args...);
-    std::vector<Tensor> out = core_->call({tracer::describe_argument(args)...}, trace_fn<R>(args...));
+    auto refs = std::tie(args...);
+    std::vector<Tensor> out = core_->call({tracer::describe_argument(args)...}, trace_fn<R>(refs));
     if constexpr (!std::is_void_v<R>) return tracer::Results<std::remove_cvref_t<R>>::unflatten(out);
   }
 
@@ -146,7 +147,8 @@ class Function {
   template <typename... Args>
   std::string graph_text(Args&&... args) {
     using R = std::invoke_result_t<F&, Args&...>;
-    return core_->graph_text({tracer::describe_argument(args)...}, trace_fn<R>(args...));
+    auto refs = std::tie(args...);
+    return core_->graph_text({tracer::describe_argument(args)...}, trace_fn<R>(refs));
   }
   /// The IR of one compiler stage (traced MLIR, fused, bufferized, llvm-dialect, llvm-ir, asm)
   /// for the call `args`, tracing and compiling it if needed: `step.lower(Stage::Fused, x, y)`.
@@ -154,7 +156,8 @@ class Function {
   template <typename... Args>
   std::string lower(compiler::Stage stage, Args&&... args) {
     using R = std::invoke_result_t<F&, Args&...>;
-    return core_->lower({tracer::describe_argument(args)...}, trace_fn<R>(args...), stage);
+    auto refs = std::tie(args...);
+    return core_->lower({tracer::describe_argument(args)...}, trace_fn<R>(refs), stage);
   }
 
   /// How many times `fn` was traced.
@@ -165,16 +168,17 @@ class Function {
   std::string explain() const { return core_->explain(); }
 
  private:
+  // Captures two pointers only, so that std::function keeps it inline: no allocation per call.
   template <typename R, typename... Args>
-  tracer::FunctionCore::TraceFn trace_fn(Args&... args) {
-    return [this, &args...](std::vector<Tensor>& traced) -> std::vector<Tensor> {
+  tracer::FunctionCore::TraceFn trace_fn(std::tuple<Args&...>& args) {
+    return [this, &args](std::vector<Tensor>& traced) -> std::vector<Tensor> {
       return [&]<size_t... I>(std::index_sequence<I...>) -> std::vector<Tensor> {
         if constexpr (std::is_void_v<R>) {
-          std::invoke(*fn_, tracer::traced_argument(args, traced[I])...);
+          std::invoke(*fn_, tracer::traced_argument(std::get<I>(args), traced[I])...);
           return {};
         } else {
           return tracer::Results<std::remove_cvref_t<R>>::flatten(
-              std::invoke(*fn_, tracer::traced_argument(args, traced[I])...));
+              std::invoke(*fn_, tracer::traced_argument(std::get<I>(args), traced[I])...));
         }
       }(std::index_sequence_for<Args...>{});
     };

@@ -8,7 +8,9 @@
 //   bufferized   eliminate-empty-tensors (outputs and variables are written by the loop that
 //                produces them), one-shot-bufferize with function boundaries and identity
 //                layouts, drop-equivalent-buffer-results (Note [Compiled function signature]),
-//                the ownership-based buffer-deallocation pipeline, canonicalize
+//                the ownership-based buffer-deallocation pipeline, canonicalize; strided
+//                copies to loops, contractions to library calls, temporaries moved into one
+//                static workspace (Note [Workspace] in BufferWorkspace.cc)
 //   llvm-dialect convert-linalg-to-loops, scf-to-cf, expand-strided-metadata, lower-affine, the
 //                memref/arith/math(+libm for tanh)/func/cf to LLVM conversions, reconcile casts
 //   llvm-ir      translated, then LLVM's O2 pipeline with the host TargetMachine (its cost
@@ -25,6 +27,7 @@
 #include <chrono>
 #include <mutex>
 
+#include "kiln/compiler/BufferWorkspace.h"
 #include "kiln/error.h"
 #include "llvm/ExecutionEngine/Orc/Core.h"
 #include "llvm/ExecutionEngine/Orc/LLJIT.h"
@@ -313,6 +316,7 @@ std::unique_ptr<llvm::Module> lower_to_llvm_ir(const std::string& mlir_text, con
     if (mlir::failed(pm.run(*module))) fail("bufferization");
     strided_copies_to_loops(*module);
     if (use_library_gemm()) contractions_to_library_calls(*module);
+    allocations_to_workspace(*module);  // Note [Workspace]
     stages.bufferized = print(*module);
     lap(&stages.bufferize_ms);
     auto f = module->lookupSymbol<mlir::func::FuncOp>(function);

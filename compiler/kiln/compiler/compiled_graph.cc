@@ -255,8 +255,9 @@ std::vector<Tensor> CompiledGraph::run(const std::vector<Tensor>& arguments) con
         data = t.raw_data();
         break;
       }
-      case FunctionArg::Constant: data = p.constants[static_cast<size_t>(a.index)].raw_data(); break;
-      case FunctionArg::Variable: data = p.variables[static_cast<size_t>(a.index)].raw_data(); break;
+      // Constants and variables are concrete tensors (never symbolic): their storage directly.
+      case FunctionArg::Constant: data = p.constants[static_cast<size_t>(a.index)].impl().storage->data; break;
+      case FunctionArg::Variable: data = p.variables[static_cast<size_t>(a.index)].impl().storage->data; break;
       case FunctionArg::HostNode: {
         const Plan::HostNode& h = p.host_nodes.at(a.index);
         Tensor t = Tensor::empty(a.shape, a.dtype);

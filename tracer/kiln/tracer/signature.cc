@@ -69,6 +69,32 @@ bool ArgSignature::operator==(const ArgSignature& o) const {
          i == o.i && std::memcmp(&f, &o.f, sizeof f) == 0;
 }
 
+bool CallSignature::matches(const std::vector<ArgValue>& call, const std::vector<int64_t>& sizes) const {
+  if (call.size() != args.size()) return false;
+  size_t r = 0;  // index into relaxed_classes
+  for (size_t k = 0; k < call.size(); ++k) {
+    const ArgValue& a = call[k];
+    const ArgSignature& s = args[k];
+    if (a.kind != s.kind || a.type != s.type) return false;
+    if (a.kind != ArgKind::Tensor && a.kind != ArgKind::Variable) {
+      if (a.i != s.i || std::memcmp(&a.f, &s.f, sizeof a.f) != 0) return false;
+      continue;
+    }
+    if (!a.tensor.defined()) return false;
+    if (a.kind == ArgKind::Variable && a.tensor.id() != s.variable_id) return false;
+    const Shape& shape = a.tensor.shape();
+    if (a.tensor.dtype() != s.dtype || static_cast<size_t>(shape.rank()) != s.dims.size()) return false;
+    for (size_t d = 0; d < s.dims.size(); ++d) {
+      const int64_t actual = shape[static_cast<int>(d)];
+      // A relaxed dim must have its class's size: as the sizes are pairwise distinct, equal
+      // sizes then fall in equal classes, as make_signature would put them.
+      const int64_t want = s.dims[d] >= 0 ? s.dims[d] : sizes[static_cast<size_t>(relaxed_classes[r++])];
+      if (actual != want) return false;
+    }
+  }
+  return true;
+}
+
 std::string CallSignature::str() const {
   std::ostringstream os;
   os << "(";

@@ -53,6 +53,10 @@ struct CallSignature {
   /// equal size in a call share one (a [N,4] input and [N,3] labels keep their common N).
   std::vector<int> relaxed_classes;
   bool operator==(const CallSignature& o) const { return args == o.args && relaxed_classes == o.relaxed_classes; }
+  /// Whether make_signature(args) would equal this signature and relaxed_dim_sizes of it would
+  /// be `sizes` (pairwise distinct, as relaxed_dim_sizes gives them): the per-call check of the
+  /// cache hit path, which allocates nothing.
+  bool matches(const std::vector<ArgValue>& args, const std::vector<int64_t>& sizes) const;
   /// `(float32[?,4], int 3)`
   std::string str() const;
 };

@@ -1,0 +1,158 @@
+// BufferWorkspace: a compiled function's temporary buffers as views of one static workspace.
+//
+// Note [Workspace]
+// After bufferization a traced step holds a memref.alloc/memref.dealloc pair per intermediate
+// tensor (34 of them in the iris step): as many malloc and free calls on every call, which the
+// issue forbids ("allocates nothing per call beyond what the outputs need") and which cost as
+// much as the small step's arithmetic. Every pair with a static shape in the function's entry
+// block (straight-line code: the buffer lives from the alloc to the last op using it or a view
+// of it) becomes a memref.view into one uninitialized module-level memref.global, at an offset
+// chosen by first-fit over the buffers alive at once, 64-byte aligned as the allocs were; the
+// deallocs go.
+// The global lives in the JIT-linked object's zero-filled data (.bss: no bytes in the object
+// or the disk cache), allocated once when the object is linked. A compiled module therefore
+// must not run on two threads at once, which kiln::function (one cache, variables written in
+// place) does not do anyway. Dynamic shapes and buffers freed inside nested regions keep malloc.
+#include "kiln/compiler/BufferWorkspace.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "llvm/ADT/DenseSet.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+
+namespace kiln::compiler {
+namespace {
+
+constexpr int64_t kAlignment = 64;
+// Above this a workspace would be a surprising resident cost; such graphs keep malloc.
+constexpr int64_t kMaxWorkspaceBytes = int64_t{4} << 30;
+
+struct Buffer {
+  mlir::memref::AllocOp alloc;
+  mlir::memref::DeallocOp dealloc;
+  int start = 0, end = 0;  // positions in the block of the alloc and of its last use
+  int64_t bytes = 0;
+  int64_t offset = 0;
+};
+
+int64_t round_up(int64_t n) { return (n + kAlignment - 1) / kAlignment * kAlignment; }
+
+// Bytes of a static memref of int or float elements (i1 is a byte, as LLVM stores it); 0 when
+// the buffer is not a candidate.
+int64_t static_bytes(mlir::MemRefType type) {
+  if (!type.hasStaticShape() || !type.getLayout().isIdentity() || type.getMemorySpace()) return 0;
+  mlir::Type e = type.getElementType();
+  if (!e.isIntOrFloat()) return 0;
+  return std::max<int64_t>(1, type.getNumElements() * ((e.getIntOrFloatBitWidth() + 7) / 8));
+}
+
+// The position in `block` of the last op that uses `value` or a memref derived from it (a
+// subview, cast, reshape, ...: any memref result of an op that takes it), looking through
+// nested regions to the op of `block` that holds them.
+int last_use(mlir::Value value, mlir::Block& block, const llvm::DenseMap<mlir::Operation*, int>& position) {
+  int last = -1;
+  llvm::SmallVector<mlir::Value> work{value};
+  llvm::DenseSet<mlir::Value> seen{value};
+  while (!work.empty()) {
+    mlir::Value v = work.pop_back_val();
+    for (mlir::Operation* user : v.getUsers()) {
+      if (mlir::isa<mlir::memref::DeallocOp>(user)) continue;
+      if (mlir::Operation* holder = block.findAncestorOpInBlock(*user)) last = std::max(last, position.lookup(holder));
+      for (mlir::Value r : user->getResults())
+        if (mlir::isa<mlir::BaseMemRefType>(r.getType()) && seen.insert(r).second) work.push_back(r);
+    }
+  }
+  return last;
+}
+
+// The buffers of `block` that can move, with their spans: from the alloc to the last use (the
+// ownership-based deallocation puts every dealloc at the end of the block).
+std::vector<Buffer> candidates(mlir::Block& block) {
+  llvm::DenseMap<mlir::Operation*, int> position;
+  int i = 0;
+  for (mlir::Operation& op : block) position[&op] = i++;
+  std::vector<Buffer> out;
+  for (mlir::Operation& op : block) {
+    auto alloc = mlir::dyn_cast<mlir::memref::AllocOp>(op);
+    if (!alloc || !alloc.getDynamicSizes().empty() || !alloc.getSymbolOperands().empty()) continue;
+    Buffer b;
+    b.alloc = alloc;
+    b.bytes = static_bytes(alloc.getType());
+    if (b.bytes == 0) continue;
+    int deallocs = 0;
+    for (mlir::Operation* user : alloc->getUsers())
+      if (auto d = mlir::dyn_cast<mlir::memref::DeallocOp>(user)) {
+        ++deallocs;
+        b.dealloc = d;
+      }
+    // Exactly one dealloc, directly in this block: freed on every path.
+    if (deallocs != 1 || b.dealloc->getBlock() != &block) continue;
+    b.start = position[&op];
+    b.end = std::max(b.start, last_use(alloc.getResult(), block, position));
+    out.push_back(b);
+  }
+  return out;
+}
+
+// First fit, in order of allocation: the lowest offset that overlaps no buffer still alive.
+int64_t assign_offsets(std::vector<Buffer>& buffers) {
+  int64_t total = 0;
+  std::vector<const Buffer*> alive;  // sorted by offset
+  for (Buffer& b : buffers) {
+    std::erase_if(alive, [&](const Buffer* a) { return a->end < b.start; });
+    int64_t offset = 0;
+    for (const Buffer* a : alive) {
+      if (offset + b.bytes <= a->offset) break;
+      offset = std::max(offset, round_up(a->offset + a->bytes));
+    }
+    b.offset = offset;
+    total = std::max(total, offset + b.bytes);
+    alive.insert(std::upper_bound(alive.begin(), alive.end(), offset,
+                                  [](int64_t o, const Buffer* a) { return o < a->offset; }),
+                 &b);
+  }
+  return round_up(total);
+}
+
+}  // namespace
+
+int64_t allocations_to_workspace(mlir::ModuleOp module) {
+  int64_t total_bytes = 0;
+  int serial = 0;
+  for (auto f : llvm::to_vector(module.getOps<mlir::func::FuncOp>())) {
+    if (f.isExternal()) continue;
+    mlir::Block& entry = f.getBody().front();
+    std::vector<Buffer> buffers = candidates(entry);
+    if (buffers.empty()) continue;
+    const int64_t bytes = assign_offsets(buffers);
+    if (bytes > kMaxWorkspaceBytes) continue;
+    mlir::MLIRContext* ctx = module.getContext();
+    auto type = mlir::MemRefType::get({bytes}, mlir::IntegerType::get(ctx, 8));
+    const std::string name = "kiln_workspace_" + std::to_string(serial++);
+    mlir::OpBuilder b(ctx);
+    b.setInsertionPointToStart(module.getBody());
+    b.create<mlir::memref::GlobalOp>(f.getLoc(), b.getStringAttr(name), b.getStringAttr("private"),
+                                     mlir::TypeAttr::get(type), b.getUnitAttr(), mlir::UnitAttr(),
+                                     b.getI64IntegerAttr(kAlignment));
+    b.setInsertionPointToStart(&entry);
+    mlir::Value workspace = b.create<mlir::memref::GetGlobalOp>(f.getLoc(), type, name);
+    for (Buffer& buf : buffers) {
+      b.setInsertionPoint(buf.alloc);
+      mlir::Value offset = b.create<mlir::arith::ConstantIndexOp>(buf.alloc.getLoc(), buf.offset);
+      mlir::Value view = b.create<mlir::memref::ViewOp>(buf.alloc.getLoc(), buf.alloc.getType(), workspace, offset,
+                                                        mlir::ValueRange{});
+      buf.alloc.getResult().replaceAllUsesWith(view);
+      buf.dealloc.erase();
+      buf.alloc.erase();
+    }
+    total_bytes += bytes;
+  }
+  return total_bytes;
+}
+
+}  // namespace kiln::compiler
