@@ -82,7 +82,8 @@ class ModuleModel : public IrisModel {
 };
 
 // The article's dynamic model: `if np.random.randn() > 0: h = relu(fc2_2(h))`. A plain C++ `if`
-// on a host draw: eager mode takes a fresh branch on every call.
+// on a host draw: eager mode takes a fresh branch on every call, while kiln::function decides it
+// once at trace time (kiln::cond on a tensor is the form that decides on every compiled call).
 class DynamicModel : public IrisModel {
  public:
   explicit DynamicModel(uint64_t seed) : m_(seed, true), engine_(seed) {}

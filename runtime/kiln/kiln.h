@@ -25,5 +25,6 @@
 #include "kiln/data/dataset.h"
 
 #include "kiln/function.h"
+#include "kiln/control_flow.h"
 
 // New public headers join this list; tests/install builds against the installed copy of it.

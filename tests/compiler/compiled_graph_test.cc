@@ -8,10 +8,8 @@
 
 #include <unistd.h>
 
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 
 #include "kiln/tracer/interpreter.h"
 #include "tests/compiler/compiler_test_util.h"
@@ -215,22 +213,6 @@ TEST(CompilerStages, EveryStageHasText) {
   EXPECT_TRUE(has(cg->stage_text(Stage::LlvmIr), "define void @_mlir_ciface_kiln_mlp_step"));
   EXPECT_TRUE(has(cg->stage_text(Stage::Asm), "_mlir_ciface_kiln_mlp_step:"));
   EXPECT_GT(cg->compile_ms(), 0);
-}
-
-// Runs FileCheck with the golden file `check` (tests/compiler/) on `text`.
-::testing::AssertionResult file_check(const std::string& check, const std::string& text) {
-  const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("kiln-filecheck-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  const std::filesystem::path input = dir / (check + ".input"), log = dir / (check + ".log");
-  std::ofstream(input) << text;
-  const std::string cmd = std::string(KILN_FILECHECK) + " " + KILN_SOURCE_DIR + "/tests/compiler/" + check +
-                          " --input-file=" + input.string() + " > " + log.string() + " 2>&1";
-  const int rc = std::system(cmd.c_str());
-  std::ifstream in(log);
-  std::string out((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::filesystem::remove_all(dir);
-  if (rc == 0) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << cmd << " failed:\n" << out;
 }
 
 TEST(CompilerGolden, MlpStepTracesToLinalg) {

@@ -2,8 +2,12 @@
 // TraceContext, compiling it, and comparing compiled results (and variables) with eager.
 #pragma once
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <cmath>
 #include <functional>
 #include <map>
@@ -111,6 +115,22 @@ inline void compiled_vs_eager(const std::string& label, const GraphFn& fn, const
   ASSERT_EQ(got.size(), want.size());
   for (size_t k = 0; k < got.size(); ++k) EXPECT_TRUE(tensors_match(got[k], want[k])) << "output " << k << "\n" << cg->stage_text(compiler::Stage::Traced);
   for (size_t k = 0; k < vars.size(); ++k) EXPECT_TRUE(tensors_match(got_vars[k], vars[k])) << "variable " << k;
+}
+
+// Runs FileCheck with the golden file `check` (tests/compiler/) on `text`.
+inline ::testing::AssertionResult file_check(const std::string& check, const std::string& text) {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("kiln-filecheck-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::filesystem::path input = dir / (check + ".input"), log = dir / (check + ".log");
+  std::ofstream(input) << text;
+  const std::string cmd = std::string(KILN_FILECHECK) + " " + KILN_SOURCE_DIR + "/tests/compiler/" + check +
+                          " --input-file=" + input.string() + " > " + log.string() + " 2>&1";
+  const int rc = std::system(cmd.c_str());
+  std::ifstream in(log);
+  std::string out((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::filesystem::remove_all(dir);
+  if (rc == 0) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << cmd << " failed:\n" << out;
 }
 
 }  // namespace kiln::test

@@ -405,15 +405,104 @@ std::string sanitize(const std::string& name) {
 
 const OpLowering& lowering_of(OpId id) { return table()[static_cast<size_t>(id)]; }
 
-std::string lowering_gap(const tracer::Graph& graph) {
+namespace {
+// Ops whose lowering registers a runtime check (LinalgEmitter::check): its status buffer is
+// written at the function's end, which a value inside a region does not reach.
+bool has_runtime_check(const tracer::Graph& g, const tracer::GraphNode& n) {
+  switch (n.op) {
+    case OpId::Gather:
+    case OpId::UnsortedSegmentSum:
+    case OpId::SparseSoftmaxCrossEntropy: return true;
+    case OpId::Div: return !is_floating(g.values[static_cast<size_t>(n.inputs[0])].dtype);
+    default: return false;
+  }
+}
+
+// `where` is empty for the function's graph, else names the region ("inside kiln::cond's then").
+std::string gap_in(const tracer::Graph& graph, const std::string& where) {
   const std::vector<bool> live = graph.live_nodes();
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     if (!live[i]) continue;
-    const OpId id = graph.nodes[i].op;
-    if (!lowering_of(id).lowered())
-      return std::string("op '") + op_def(id).name + "' (node " + std::to_string(i) + ") has no compiler lowering";
+    const tracer::GraphNode& n = graph.nodes[i];
+    const std::string op = std::string("op '") + n.name() + "' (node " + std::to_string(i) + ")" + where;
+    if (n.has_regions()) {
+      for (const auto& region : n.regions)
+        if (std::string gap = gap_in(*region, " inside kiln::" + std::string(n.name()) + "'s " + region->name); !gap.empty())
+          return gap;
+      continue;
+    }
+    if (!lowering_of(n.op).lowered()) return op + " has no compiler lowering";
+    if (where.empty()) continue;
+    if (lowering_of(n.op).host)
+      return op + " draws its numbers on the host before the compiled call, which cannot follow a region";
+    if (has_runtime_check(graph, n))
+      return op + " needs a runtime check (index range or division by zero) that compiled regions do not report";
   }
   return "";
+}
+}  // namespace
+
+std::string lowering_gap(const tracer::Graph& graph) { return gap_in(graph, ""); }
+
+// ---- Nodes ----------------------------------------------------------------------------------
+
+void emit_nodes(LinalgEmitter& e, const tracer::Graph& g, std::vector<Operand>& vals, const HostNodeFn& host_node) {
+  const std::vector<bool> live = g.live_nodes();
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (!live[i]) continue;
+    const tracer::GraphNode& n = g.nodes[i];
+    std::vector<Operand> in;
+    for (int v : n.inputs) {
+      KILN_ASSERT(!vals[static_cast<size_t>(v)].ssa.empty() || !vals[static_cast<size_t>(v)].scalar.empty(),
+                  "node inputs are defined before use");
+      in.push_back(vals[static_cast<size_t>(v)]);
+    }
+    if (n.has_regions()) {
+      std::vector<Operand> res = n.kind == tracer::NodeKind::Cond ? emit_cond(e, g, n, in) : emit_while(e, g, n, in);
+      for (size_t r = 0; r < res.size(); ++r) vals[static_cast<size_t>(n.results[r])] = res[r];
+      continue;
+    }
+    const OpLowering& low = lowering_of(n.op);
+    const tracer::GraphValue& out = g.values[static_cast<size_t>(n.output)];
+    {
+      std::string note = "// ";
+      if (n.writes.empty()) note += g.value_name(n.output);
+      for (size_t w = 0; w < n.writes.size(); ++w) note += (w ? ", " : "") + g.value_name(n.writes[w].value);
+      note += std::string(" = ") + n.name() + "(";
+      for (size_t k = 0; k < n.inputs.size(); ++k) note += (k ? ", " : "") + g.value_name(n.inputs[k]);
+      e.line(note + ") : " + tracer::type_str(out.dtype, out.shape));
+    }
+    if (low.host) {
+      KILN_ASSERT(n.inputs.empty() && n.writes.empty() && host_node != nullptr,
+                  "host-evaluated ops have no inputs and are not in regions (lowering_gap)");
+      vals[static_cast<size_t>(n.output)] = host_node(static_cast<int>(i), out);
+      continue;
+    }
+    LowerContext ctx{n, std::move(in), out.dtype, out.shape};
+    e.current_node = static_cast<int>(i);
+    e.current_op = n.name();
+    const size_t checks_before = e.checks.size();
+    std::vector<std::string> res = low.fn(e, ctx);
+    KILN_ASSERT(host_node != nullptr || e.checks.size() == checks_before,
+                "ops with runtime checks are not in regions (lowering_gap)");
+    double splat_value;
+    if (e.take_splat(&splat_value)) {
+      KILN_ASSERT(n.writes.empty(), "an in-place op's result is not a splat");
+      vals[static_cast<size_t>(n.output)] = Operand{"", out.dtype, out.shape, literal(splat_value, out.dtype), splat_value};
+      if (out.dtype == DType::Int64) vals[static_cast<size_t>(n.output)].scalar = std::to_string(static_cast<int64_t>(splat_value));
+      e.line("//   (a splat of " + vals[static_cast<size_t>(n.output)].scalar + ", inlined where read)");
+    } else if (n.writes.empty()) {
+      KILN_ASSERT(res.size() == 1, "a lowering returns one result");
+      vals[static_cast<size_t>(n.output)] = Operand{res[0], out.dtype, out.shape, ""};
+    } else {
+      for (const tracer::GraphNode::Write& w : n.writes) {
+        KILN_ASSERT(static_cast<size_t>(w.position) < res.size() && !res[static_cast<size_t>(w.position)].empty(),
+                    "an in-place lowering returns the new value of each written input");
+        const tracer::GraphValue& wv = g.values[static_cast<size_t>(w.value)];
+        vals[static_cast<size_t>(w.value)] = Operand{res[static_cast<size_t>(w.position)], wv.dtype, wv.shape, ""};
+      }
+    }
+  }
 }
 
 // ---- The function skeleton ----------------------------------------------------------------
@@ -487,54 +576,11 @@ LinalgModule lower_graph(const tracer::Graph& g) {
   }
 
   LinalgEmitter e(g);
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
-    if (!live[i]) continue;
-    const tracer::GraphNode& n = g.nodes[i];
-    const OpDef& def = op_def(n.op);
-    const OpLowering& low = lowering_of(n.op);
-    const tracer::GraphValue& out = g.values[static_cast<size_t>(n.output)];
-    {
-      std::string note = "// ";
-      if (n.writes.empty()) note += g.value_name(n.output);
-      for (size_t w = 0; w < n.writes.size(); ++w) note += (w ? ", " : "") + g.value_name(n.writes[w].value);
-      note += std::string(" = ") + def.name + "(";
-      for (size_t k = 0; k < n.inputs.size(); ++k) note += (k ? ", " : "") + g.value_name(n.inputs[k]);
-      e.line(note + ") : " + tracer::type_str(out.dtype, out.shape));
-    }
-    if (low.host) {
-      KILN_ASSERT(n.inputs.empty() && n.writes.empty(), "host-evaluated ops have no inputs");
-      const std::string ssa = "%host" + std::to_string(i);
-      add_param(FunctionArg::HostNode, static_cast<int>(i), out.dtype, out.shape, ssa, false);
-      vals[static_cast<size_t>(n.output)] = Operand{ssa, out.dtype, out.shape, ""};
-      continue;
-    }
-    LowerContext ctx{n, {}, out.dtype, out.shape};
-    for (int v : n.inputs) {
-      KILN_ASSERT(!vals[static_cast<size_t>(v)].ssa.empty() || !vals[static_cast<size_t>(v)].scalar.empty(),
-                  "node inputs are defined before use");
-      ctx.in.push_back(vals[static_cast<size_t>(v)]);
-    }
-    e.current_node = static_cast<int>(i);
-    e.current_op = def.name;
-    std::vector<std::string> res = low.fn(e, ctx);
-    double splat_value;
-    if (e.take_splat(&splat_value)) {
-      KILN_ASSERT(n.writes.empty(), "an in-place op's result is not a splat");
-      vals[static_cast<size_t>(n.output)] = Operand{"", out.dtype, out.shape, literal(splat_value, out.dtype), splat_value};
-      if (out.dtype == DType::Int64) vals[static_cast<size_t>(n.output)].scalar = std::to_string(static_cast<int64_t>(splat_value));
-      e.line("//   (a splat of " + vals[static_cast<size_t>(n.output)].scalar + ", inlined where read)");
-    } else if (n.writes.empty()) {
-      KILN_ASSERT(res.size() == 1, "a lowering returns one result");
-      vals[static_cast<size_t>(n.output)] = Operand{res[0], out.dtype, out.shape, ""};
-    } else {
-      for (const tracer::GraphNode::Write& w : n.writes) {
-        KILN_ASSERT(static_cast<size_t>(w.position) < res.size() && !res[static_cast<size_t>(w.position)].empty(),
-                    "an in-place lowering returns the new value of each written input");
-        const tracer::GraphValue& wv = g.values[static_cast<size_t>(w.value)];
-        vals[static_cast<size_t>(w.value)] = Operand{res[static_cast<size_t>(w.position)], wv.dtype, wv.shape, ""};
-      }
-    }
-  }
+  emit_nodes(e, g, vals, [&](int node, const tracer::GraphValue& out) {
+    const std::string ssa = "%host" + std::to_string(node);
+    add_param(FunctionArg::HostNode, node, out.dtype, out.shape, ssa, false);
+    return Operand{ssa, out.dtype, out.shape, ""};
+  });
 
   // Outputs: arguments, constants and a variable's final value are handed back by reference
   // (as GraphRunner does); everything else is written into a buffer the caller allocates.

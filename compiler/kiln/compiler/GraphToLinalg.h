@@ -128,6 +128,8 @@ class LinalgEmitter {
   std::string tmp() { return "%t" + std::to_string(next_++); }
   /// Appends one line to the function body at the current indentation.
   void line(const std::string& text);
+  /// Indents the lines that follow by `delta` more spaces (a region's body).
+  void indent(int delta) { indent_ += delta; }
   /// `%t = <text>`; returns `%t`.
   std::string op(const std::string& text);
 
@@ -194,6 +196,20 @@ struct OpLowering {
 };
 /// The one lowering table, indexed by OpId. See GraphToLinalg.cc.
 const OpLowering& lowering_of(OpId id);
+
+/// Binds the result of a host-evaluated op (node index, its value) as a function argument.
+using HostNodeFn = std::function<Operand(int node, const tracer::GraphValue& out)>;
+/// Emits the live nodes of `g`, the function's graph or a region: `vals` holds the operands of
+/// the values defined outside its nodes (arguments, constants, variables) and receives every
+/// node's results. `host_node` is null in regions (lowering_gap keeps host ops out of them).
+void emit_nodes(LinalgEmitter& e, const tracer::Graph& g, std::vector<Operand>& vals, const HostNodeFn& host_node);
+
+/// A Cond node as scf.if, a WhileLoop node as scf.while (GraphToLinalgControlFlow.cc), its
+/// regions emitted inline; `in` are the node's input operands. Returns one operand per result.
+std::vector<Operand> emit_cond(LinalgEmitter& e, const tracer::Graph& g, const tracer::GraphNode& n,
+                               const std::vector<Operand>& in);
+std::vector<Operand> emit_while(LinalgEmitter& e, const tracer::Graph& g, const tracer::GraphNode& n,
+                                const std::vector<Operand>& in);
 
 // Lowerings by family (GraphToLinalgElementwise.cc, GraphToLinalgReduce.cc,
 // GraphToLinalgStructural.cc).

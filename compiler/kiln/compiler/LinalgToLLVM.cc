@@ -6,8 +6,9 @@
 //   fused        linalg-fuse-elementwise-ops, canonicalize, cse (cse also merges the identical
 //                row max/sum reductions a softmax and its gradient both compute)
 //   bufferized   eliminate-empty-tensors (outputs and variables are written by the loop that
-//                produces them), one-shot-bufferize with function boundaries and identity
-//                layouts, drop-equivalent-buffer-results (Note [Compiled function signature]),
+//                produces them), one-shot-bufferize with function boundaries, identity
+//                layouts and allocations returned from loops (scf.while of kiln::while_loop),
+//                drop-equivalent-buffer-results (Note [Compiled function signature]),
 //                the ownership-based buffer-deallocation pipeline, canonicalize; strided
 //                copies to loops, reductions' loops reordered (Note [Contiguous innermost
 //                loop]), elementwise nests flattened (Note [Flat elementwise loops]),
@@ -397,6 +398,10 @@ std::unique_ptr<llvm::Module> lower_to_llvm_ir(const std::string& mlir_text, con
     mlir::bufferization::OneShotBufferizationOptions options;
     options.bufferizeFunctionBoundaries = true;
     options.setFunctionBoundaryTypeConversion(mlir::bufferization::LayoutMapOption::IdentityLayoutMap);
+    // A loop's body yields fresh tensors (scf.while of kiln::while_loop): each iteration's
+    // values get new buffers, which the ownership-based deallocation frees (otherwise MLIR 19
+    // rejects "Yield operand #0 is not equivalent to the corresponding iter bbArg").
+    options.allowReturnAllocsFromLoops = true;
     pm.addPass(mlir::bufferization::createOneShotBufferizePass(options));
     pm.addPass(mlir::bufferization::createDropEquivalentBufferResultsPass());
     pm.addPass(mlir::createCanonicalizerPass());

@@ -23,12 +23,27 @@ struct GradientTape::Entry {
   Tensor output;
   OpAttrs attrs;
   CustomGradFn custom;
+  // An entry of several outputs (op and custom are null): its outputs and joint gradient.
+  struct Multi {
+    std::vector<Tensor> outputs;
+    MultiGradFn grad;
+  };
+  std::shared_ptr<Multi> multi;
 };
 
 namespace detail {
 void record_on_tapes(const OpDef& op, Inputs in, const OpAttrs& attrs, const Tensor& out) {
   for (GradientTape* tape : t_tapes) tape->record(op, in, attrs, out);
 }
+
+void record_multi_on_tapes(const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs, MultiGradFn grad) {
+  for (GradientTape* tape : t_tapes) tape->record_multi(inputs, outputs, grad);
+}
+
+PauseTapes::PauseTapes() {
+  for (GradientTape* tape : t_tapes) pauses_.push_back(std::make_unique<GradientTape::StopRecording>(*tape));
+}
+PauseTapes::~PauseTapes() = default;
 }  // namespace detail
 
 GradientTape::GradientTape(bool persistent, bool watch_accessed_variables)
@@ -60,8 +75,8 @@ bool GradientTape::is_watched(const Tensor& t) const {
   return (impl.trainable && watch_accessed_variables_) || watched_.count(impl.id) != 0;
 }
 
-void GradientTape::record(const OpDef& op, Inputs in, const OpAttrs& attrs, const Tensor& out) {
-  if (!recording_) return;
+// Whether an input is watched; trainable variables among them join watched_variables().
+bool GradientTape::watch_inputs(Inputs in) {
   bool any = false;
   for (const Tensor& t : in) {
     if (!is_watched(t)) continue;
@@ -69,12 +84,16 @@ void GradientTape::record(const OpDef& op, Inputs in, const OpAttrs& attrs, cons
     if (t.impl().trainable && watched_.insert(t.id()).second)
       variables_.emplace_back(static_cast<const Variable&>(t));
   }
-  if (!any) return;
+  return any;
+}
+
+void GradientTape::record(const OpDef& op, Inputs in, const OpAttrs& attrs, const Tensor& out) {
+  if (!recording_ || !watch_inputs(in)) return;
   watched_.insert(out.id());
   std::vector<Tensor> inputs(in.begin(), in.end());
   for (Tensor& t : inputs)
     if (t.is_variable()) t = snapshot(t);
-  entries_.push_back(Entry{&op, std::move(inputs), out, attrs, nullptr});
+  entries_.push_back(Entry{&op, std::move(inputs), out, attrs, nullptr, nullptr});
 }
 
 // Note [Variables on the tape]
@@ -99,7 +118,17 @@ void GradientTape::record_custom(const std::vector<Tensor>& inputs, const Tensor
   if (!recording_) return;
   if (std::none_of(inputs.begin(), inputs.end(), [&](const Tensor& t) { return is_watched(t); })) return;
   watched_.insert(out.id());
-  entries_.push_back(Entry{nullptr, inputs, out, {}, std::move(grad)});
+  entries_.push_back(Entry{nullptr, inputs, out, {}, std::move(grad), nullptr});
+}
+
+void GradientTape::record_multi(const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs, MultiGradFn grad) {
+  if (!recording_ || !watch_inputs(inputs)) return;
+  for (const Tensor& o : outputs) watched_.insert(o.id());
+  std::vector<Tensor> in = inputs;
+  for (Tensor& t : in)
+    if (t.is_variable()) t = snapshot(t);
+  auto multi = std::make_shared<Entry::Multi>(Entry::Multi{outputs, std::move(grad)});
+  entries_.push_back(Entry{nullptr, std::move(in), outputs[0], {}, nullptr, std::move(multi)});
 }
 
 std::vector<Variable> GradientTape::watched_variables() const { return variables_; }
@@ -135,10 +164,24 @@ std::vector<Tensor> GradientTape::gradient(const Tensor& target, const std::vect
              ", target is ", dtype_name(target.dtype()), target.shape().str());
   grads.emplace(target.id(), seed);
   for (auto e = entries_.rbegin(); e != entries_.rend(); ++e) {
+    std::vector<Tensor> in_grads;
+    if (e->multi != nullptr) {
+      std::vector<Tensor> dys;
+      bool any = false;
+      for (const Tensor& o : e->multi->outputs) {
+        auto it = grads.find(o.id());
+        dys.push_back(it == grads.end() ? Tensor() : it->second);
+        any |= it != grads.end();
+      }
+      if (!any) continue;
+      in_grads = e->multi->grad(e->inputs, dys);
+      KILN_ASSERT(in_grads.size() == e->inputs.size(), "a joint gradient returns one entry per input");
+      for (size_t i = 0; i < in_grads.size(); ++i) accumulate(grads, e->inputs[i], in_grads[i]);
+      continue;
+    }
     auto found = grads.find(e->output.id());
     if (found == grads.end()) continue;
     Tensor g = found->second;
-    std::vector<Tensor> in_grads;
     if (e->op == nullptr) {
       in_grads = e->custom(g);
       KILN_CHECK(in_grads.size() == e->inputs.size(), "custom_gradient: the gradient function returned ",
@@ -173,8 +216,7 @@ Tensor custom_gradient(const std::vector<Tensor>& inputs,
                        const std::function<std::pair<Tensor, CustomGradFn>(const std::vector<Tensor>&)>& forward) {
   std::pair<Tensor, CustomGradFn> result;
   {
-    std::vector<std::unique_ptr<GradientTape::StopRecording>> pauses;
-    for (GradientTape* tape : t_tapes) pauses.push_back(std::make_unique<GradientTape::StopRecording>(*tape));
+    detail::PauseTapes pause;
     result = forward(inputs);
   }
   KILN_CHECK(result.first.defined(), "custom_gradient: forward returned an undefined Tensor");

@@ -21,6 +21,10 @@ enum class UnconnectedGradients {
 
 /// A user gradient: given dL/d(output), returns dL/d(input) for each input.
 using CustomGradFn = std::function<std::vector<Tensor>(const Tensor& dy)>;
+/// The gradient of an entry with several outputs (a traced kiln::cond): given the recorded
+/// inputs (variables as snapshots) and dL/d(output) per output (undefined where no gradient
+/// reached it), returns dL/d(input) for each input (undefined: none).
+using MultiGradFn = std::function<std::vector<Tensor>(const std::vector<Tensor>& inputs, const std::vector<Tensor>& dys)>;
 
 /// Records ops from construction, TF's `with tf.GradientTape() as tape:` block. Recording stops
 /// at the first `gradient` call of a non-persistent tape (which may be called once) and at
@@ -83,9 +87,11 @@ class GradientTape {
   // Internal: called by dispatch for each op on a recording tape.
   void record(const OpDef& op, Inputs in, const OpAttrs& attrs, const Tensor& out);
   void record_custom(const std::vector<Tensor>& inputs, const Tensor& out, CustomGradFn grad);
+  void record_multi(const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs, MultiGradFn grad);
 
  private:
   struct Entry;
+  bool watch_inputs(Inputs in);
   bool is_watched(const Tensor& t) const;
   static Tensor snapshot(const Tensor& var);
   void set_recording(bool on);
@@ -110,5 +116,23 @@ class GradientTape {
 ///     });
 Tensor custom_gradient(const std::vector<Tensor>& inputs,
                        const std::function<std::pair<Tensor, CustomGradFn>(const std::vector<Tensor>&)>& forward);
+
+namespace detail {
+/// Pauses every tape alive on this thread while it lives (custom_gradient's forward, the regions
+/// of a traced kiln::cond); tapes created meanwhile record as usual.
+class PauseTapes {
+ public:
+  PauseTapes();
+  ~PauseTapes();
+  PauseTapes(const PauseTapes&) = delete;
+  PauseTapes& operator=(const PauseTapes&) = delete;
+
+ private:
+  std::vector<std::unique_ptr<GradientTape::StopRecording>> pauses_;
+};
+/// Records `outputs` as computed from `inputs` on every recording tape that watches an input,
+/// with `grad` as their joint gradient (kiln::cond's record when it is traced).
+void record_multi_on_tapes(const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs, MultiGradFn grad);
+}  // namespace detail
 
 }  // namespace kiln

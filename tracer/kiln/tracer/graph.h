@@ -2,6 +2,7 @@
 // IR that the interpreter runs and that compiler/ will translate to MLIR.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -10,13 +11,15 @@
 
 namespace kiln::tracer {
 
+struct Graph;
+
 /// Where a graph value comes from.
 enum class ValueKind : uint8_t {
-  Argument,         ///< a tensor argument of the function (graph input)
+  Argument,         ///< a tensor argument of the function (graph input), or of a region
   Constant,         ///< an eager tensor the trace read (captured by reference; tensors are immutable)
   VariableInitial,  ///< a captured variable's value when the call starts
   VariableUpdate,   ///< a variable's value after an in-place node wrote it
-  Result,           ///< the result of an ordinary node
+  Result,           ///< a result of a node
 };
 
 struct GraphValue {
@@ -27,15 +30,36 @@ struct GraphValue {
                   ///< Result: producing node
 };
 
-/// One op call: a row of the op table with its attributes.
+/// What a node is: one op-table call, or a control-flow node with regions (kiln::cond,
+/// kiln::while_loop; see Note [Regions] in graph.cc).
+enum class NodeKind : uint8_t {
+  Op,         ///< a row of the op table with its attributes
+  Cond,       ///< inputs: pred, captures...; regions: then, else (arguments: the captures)
+  WhileLoop,  ///< inputs: initial loop vars, captures...; regions: cond, body (arguments: loop
+              ///< vars, then captures); results: the loop vars' final values
+};
+
 struct GraphNode {
-  OpId op;
+  OpId op{};  ///< Op nodes
   OpAttrs attrs;
   std::vector<int> inputs;  ///< value ids
-  int output = -1;          ///< value id (for an in-place op: the new value of its input 0)
+  int output = -1;          ///< value id (for an in-place op: the new value of its input 0;
+                            ///< for a region node: results[0])
   /// In-place ops: (input position, variable, value id of the variable after the write).
   struct Write { int position; int variable; int value; };
   std::vector<Write> writes;
+  NodeKind kind = NodeKind::Op;
+  /// Region nodes: every result's value id, and the nested graphs (never modified once built:
+  /// copies of a graph share them).
+  std::vector<int> results = {};
+  std::vector<std::shared_ptr<const Graph>> regions = {};
+  int loop_vars = 0;  ///< WhileLoop: how many of the inputs (and region arguments) are loop vars
+
+  bool has_regions() const { return kind != NodeKind::Op; }
+  /// `matmul`, `cond` or `while_loop`.
+  const char* name() const;
+  /// The value ids the node defines: its result(s), or the variable versions it writes.
+  std::vector<int> defined_values() const;
 };
 
 /// A captured variable: read at call start (initial) and possibly rewritten by nodes.
@@ -52,7 +76,8 @@ struct Graph {
   std::string name;
   std::vector<GraphValue> values;
   std::vector<GraphNode> nodes;  ///< in trace (program) order
-  std::vector<int> arguments;    ///< value id per tensor argument position (-1: not a tensor)
+  std::vector<int> arguments;    ///< value id per tensor argument position (-1: not a tensor, or
+                                 ///< a region argument the region does not read)
   std::vector<Tensor> constants;
   std::vector<GraphVariable> variables;
   std::vector<int> outputs;      ///< value ids, or kUndefinedOutput
@@ -62,8 +87,10 @@ struct Graph {
   std::vector<bool> live_nodes() const;
   /// The same graph without dead nodes (a lifted variable initializer) and the values,
   /// constants and variables only they used, renumbered: what runs, in a canonical form.
+  /// Regions are pruned too, and a cond's results that nothing reads are dropped.
   Graph pruned() const;
-  /// One op per line with attributes and types: `%7 = matmul(%0, %3) {transpose_b} : float32[?,20]`.
+  /// One op per line with attributes and types: `%7 = matmul(%0, %3) {transpose_b} : float32[?,20]`;
+  /// a region node's regions follow it, indented.
   std::string str() const;
   /// `%3`, `%arg0`, `%c1`, `%v2` or `%v2.1`: how str() names value `id`.
   std::string value_name(int id) const;

@@ -36,9 +36,30 @@ GraphRunner::GraphRunner(const Graph& graph) : graph_(graph) {
       last_use_[static_cast<size_t>(o)] = INT_MAX;  // handed to the caller
       needed_[static_cast<size_t>(o)] = true;
     }
+  regions_.resize(graph.nodes.size());
+  for (int i : live_)
+    for (const auto& region : graph.nodes[static_cast<size_t>(i)].regions)
+      regions_[static_cast<size_t>(i)].push_back(std::make_unique<GraphRunner>(*region));
   constant_value_.assign(graph.constants.size(), -1);
   for (size_t v = 0; v < graph.values.size(); ++v)
     if (graph.values[v].kind == ValueKind::Constant) constant_value_[static_cast<size_t>(graph.values[v].index)] = static_cast<int>(v);
+}
+
+GraphRunner::~GraphRunner() = default;
+
+// A cond runs the region its pred picks; a loop runs body while cond says so (Note [Regions]).
+std::vector<Tensor> GraphRunner::run_region_node(const GraphNode& n, size_t index, std::vector<Tensor>& inputs) const {
+  const std::vector<std::unique_ptr<GraphRunner>>& regions = regions_[index];
+  if (n.kind == NodeKind::Cond) {
+    const bool taken = inputs[0].item<bool>();
+    return regions[taken ? 0 : 1]->run(std::vector<Tensor>(inputs.begin() + 1, inputs.end()));
+  }
+  const size_t vars = static_cast<size_t>(n.loop_vars);
+  for (;;) {
+    if (!regions[0]->run(inputs)[0].item<bool>()) return std::vector<Tensor>(inputs.begin(), inputs.begin() + vars);
+    std::vector<Tensor> next = regions[1]->run(inputs);
+    std::move(next.begin(), next.end(), inputs.begin());
+  }
 }
 
 std::vector<Tensor> GraphRunner::run(const std::vector<Tensor>& arguments) const {
@@ -63,6 +84,13 @@ std::vector<Tensor> GraphRunner::run(const std::vector<Tensor>& arguments) const
     // share its storage when it is written (that would make the write copy).
     for (int v : n.inputs)
       if (last_use_[static_cast<size_t>(v)] == i) vals[static_cast<size_t>(v)] = Tensor();
+    if (n.has_regions()) {
+      std::vector<Tensor> results = run_region_node(n, static_cast<size_t>(i), inputs);
+      for (size_t r = 0; r < results.size(); ++r)
+        if (needed_[static_cast<size_t>(n.results[r])]) vals[static_cast<size_t>(n.results[r])] = std::move(results[r]);
+      inputs.clear();
+      continue;
+    }
     Tensor out;
     if (n.attrs.generator != nullptr) {  // a random op: new numbers on every run
       OpAttrs attrs = n.attrs;
@@ -91,7 +119,12 @@ Tensor evaluate_lifted(const Graph& graph, int id, const std::string& variable_n
   needed[static_cast<size_t>(id)] = true;
   for (size_t i = graph.nodes.size(); i-- > 0;) {
     const GraphNode& n = graph.nodes[i];
-    if (!needed[static_cast<size_t>(n.output)]) continue;
+    bool any = needed[static_cast<size_t>(n.output)];
+    for (int r : n.results) any |= needed[static_cast<size_t>(r)];
+    if (!any) continue;
+    if (n.has_regions())
+      throw TraceError("Variable '" + variable_name + "': its initial value depends on a kiln::" + n.name() +
+                       "; create the variable outside the function, or from values computed before it");
     run[i] = true;
     for (int v : n.inputs) needed[static_cast<size_t>(v)] = true;
   }

@@ -97,13 +97,25 @@ bool same_constant(const Tensor& a, const Tensor& b) {
 
 }  // namespace
 
-std::optional<Graph> instantiate(const Graph& tmpl, const std::vector<int64_t>& sizes, std::string* why) {
-  Graph g = tmpl;
+namespace {
+// Shapes and attributes of `g` and of its regions (which hold no constants) follow `sizes`.
+void follow_graph(Graph& g, const std::vector<int64_t>& sizes) {
   for (GraphValue& v : g.values) v.shape = follow(v.shape, sizes);
   for (GraphNode& n : g.nodes) {
     n.attrs.shape = follow(n.attrs.shape, sizes);
     for (int i = 0; i < n.attrs.ints.size(); ++i) n.attrs.ints.v[i] = follow(n.attrs.ints[i], sizes);
+    for (std::shared_ptr<const Graph>& region : n.regions) {
+      auto copy = std::make_shared<Graph>(*region);  // regions are shared with the template
+      follow_graph(*copy, sizes);
+      region = std::move(copy);
+    }
   }
+}
+}  // namespace
+
+std::optional<Graph> instantiate(const Graph& tmpl, const std::vector<int64_t>& sizes, std::string* why) {
+  Graph g = tmpl;
+  follow_graph(g, sizes);
   for (Tensor& c : g.constants) {
     if (follow(c.shape(), sizes) != c.shape()) {
       *why = "the trace captured a host tensor " + type_str(c.dtype(), c.shape()) +
@@ -124,11 +136,15 @@ std::string graph_difference(const Graph& a, const Graph& b) {
   }
   for (size_t i = 0; i < a.nodes.size(); ++i) {
     const GraphNode &x = a.nodes[i], &y = b.nodes[i];
-    const char* name = op_def(x.op).name;
-    if (x.op != y.op) os << "node " << i << ": `" << name << "` vs `" << op_def(y.op).name << "`";
-    else if (x.inputs != y.inputs || x.output != y.output) os << "node " << i << " (`" << name << "`): other inputs";
+    const char* name = x.name();
+    if (x.kind != y.kind || x.op != y.op) os << "node " << i << ": `" << name << "` vs `" << y.name() << "`";
+    else if (x.inputs != y.inputs || x.output != y.output || x.results != y.results || x.loop_vars != y.loop_vars)
+      os << "node " << i << " (`" << name << "`): other inputs";
     else if (!same_attrs(x.attrs, y.attrs))
       os << "node " << i << " (`" << name << "`): attributes " << attrs_str(x.attrs) << " vs " << attrs_str(y.attrs);
+    for (size_t r = 0; os.tellp() == 0 && r < x.regions.size(); ++r)
+      if (std::string d = graph_difference(*x.regions[r], *y.regions[r]); !d.empty())
+        os << "node " << i << " (`" << name << "`), region " << x.regions[r]->name << ": " << d;
     if (os.tellp() > 0) return os.str();
   }
   for (size_t v = 0; v < a.values.size(); ++v) {

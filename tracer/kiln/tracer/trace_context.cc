@@ -1,6 +1,7 @@
 // TraceContext: symbolic tensors, captures, variable versions, and Variable creation in a trace.
 #include "kiln/tracer/trace_context.h"
 
+#include <algorithm>
 #include <atomic>
 
 #include "kiln/tracer/interpreter.h"
@@ -25,6 +26,7 @@ bool is_assign_family(OpId id) { return id == OpId::Assign || id == OpId::Assign
 
 TraceContext::TraceContext(Graph& graph, bool first_trace)
     : graph_(graph), first_trace_(first_trace), serial_(g_trace_serial.fetch_add(1)) {
+  frames_.push_back(Frame{&graph, serial_, nullptr, 0, {}, "kiln::function"});
   prev_interceptor_ = set_op_interceptor(this);
   prev_hook_ = set_variable_creation_hook(this);
   prev_active_ = t_active;
@@ -41,21 +43,24 @@ TraceContext::~TraceContext() {
 TraceContext* TraceContext::active() { return t_active; }
 
 Tensor TraceContext::symbolic_result(int value, const std::string& description) {
-  const GraphValue& v = graph_.values[static_cast<size_t>(value)];
+  const Frame& f = frames_.back();
+  const GraphValue& v = f.graph->values[static_cast<size_t>(value)];
   auto impl = std::make_shared<TensorImpl>();
   impl->shape = v.shape;
   impl->dtype = v.dtype;
   impl->device = Device::cpu();
   impl->id = next_tensor_id();
-  impl->symbolic = std::make_shared<TracedValue>(serial_, value, description);
+  impl->symbolic = std::make_shared<TracedValue>(f.serial, value, description);
   return Tensor(std::move(impl));
 }
 
-Tensor TraceContext::add_argument(size_t position, DType dtype, const Shape& shape) {
-  if (graph_.arguments.size() <= position) graph_.arguments.resize(position + 1, -1);
-  int id = graph_.add_value(ValueKind::Argument, dtype, shape, static_cast<int>(position));
-  graph_.arguments[position] = id;
-  return symbolic_result(id, "argument " + std::to_string(position) + " (" + type_str(dtype, shape) + ")");
+Tensor TraceContext::add_argument(size_t position, DType dtype, const Shape& shape, const std::string& description) {
+  Graph& g = *frames_.back().graph;
+  if (g.arguments.size() <= position) g.arguments.resize(position + 1, -1);
+  int id = g.add_value(ValueKind::Argument, dtype, shape, static_cast<int>(position));
+  g.arguments[position] = id;
+  return symbolic_result(id, description.empty() ? "argument " + std::to_string(position) + " (" + type_str(dtype, shape) + ")"
+                                                 : description);
 }
 
 // Note [Variables in a trace]
@@ -80,16 +85,32 @@ int TraceContext::capture_variable(const Tensor& var) {
   return gv.initial;
 }
 
-int TraceContext::value_of(const Tensor& t) {
+int TraceContext::value_of(const Tensor& t) { return value_at(t, frames_.size() - 1); }
+
+// Note [Captures]
+// A region reads an outer tensor through a region argument: value_at resolves the tensor in the
+// enclosing frame first (recursively, so a cond inside a loop body captures into both), then
+// gives the region an argument for it, once per outer value. Variables and eager tensors are
+// resolved at the top level (a captured variable's current version, a constant) and passed down
+// the same way, so region graphs stay closed (Note [Regions] in graph.cc).
+int TraceContext::value_at(const Tensor& t, size_t level) {
   const TensorImpl& impl = t.impl();
   if (impl.symbolic != nullptr) {
     auto* tv = dynamic_cast<const TracedValue*>(impl.symbolic.get());
-    if (tv == nullptr || tv->serial != serial_)
-      throw TraceError("kiln::function: " + impl.symbolic->describe() +
-                       " comes from another trace (a symbolic tensor kept from an earlier call); return "
-                       "values from the function instead of storing them");
-    return tv->value;
+    if (tv != nullptr && tv->serial == frames_[level].serial) return tv->value;
+    if (tv != nullptr) {
+      for (size_t j = 0; j < level; ++j)
+        if (frames_[j].serial == tv->serial) return capture(level, value_at(t, level - 1), t);
+      if (std::find(closed_regions_.begin(), closed_regions_.end(), tv->serial) != closed_regions_.end())
+        throw TraceError("kiln::function: " + impl.symbolic->describe() +
+                         " was computed inside a kiln::cond branch or kiln::while_loop body and is used outside "
+                         "it; return it from the branch (or body) instead");
+    }
+    throw TraceError("kiln::function: " + impl.symbolic->describe() +
+                     " comes from another trace (a symbolic tensor kept from an earlier call); return "
+                     "values from the function instead of storing them");
   }
+  if (level > 0) return capture(level, value_at(t, level - 1), t);
   if (impl.is_variable) return capture_variable(t);
   KILN_ASSERT(impl.storage != nullptr, "a tensor without storage carries a SymbolicValue");
   auto [it, inserted] = constants_.try_emplace(&impl, 0);
@@ -101,15 +122,70 @@ int TraceContext::value_of(const Tensor& t) {
   return it->second;
 }
 
+int TraceContext::capture(size_t level, int outer_value, const Tensor& t) {
+  Frame& f = frames_[level];
+  RegionCaptures& caps = *f.captures;
+  auto [it, inserted] = caps.index_of.try_emplace(outer_value, static_cast<int>(caps.outer_values.size()));
+  if (inserted) {
+    caps.outer_values.push_back(outer_value);
+    caps.outer_tensors.push_back(t);
+  }
+  const size_t k = static_cast<size_t>(it->second);
+  if (f.capture_args.size() <= k) f.capture_args.resize(k + 1, -1);
+  if (f.capture_args[k] < 0) {
+    const GraphValue outer = frames_[level - 1].graph->values[static_cast<size_t>(outer_value)];
+    const size_t position = static_cast<size_t>(f.capture_offset) + k;
+    Graph& g = *f.graph;
+    if (g.arguments.size() <= position) g.arguments.resize(position + 1, -1);
+    f.capture_args[k] = g.add_value(ValueKind::Argument, outer.dtype, outer.shape, static_cast<int>(position));
+    g.arguments[position] = f.capture_args[k];
+  }
+  return f.capture_args[k];
+}
+
+void TraceContext::open_region(Graph& region, RegionCaptures& captures, int capture_offset, const std::string& construct) {
+  frames_.push_back(Frame{&region, g_trace_serial.fetch_add(1), &captures, capture_offset, {}, construct});
+}
+
+void TraceContext::close_region() {
+  KILN_ASSERT(frames_.size() > 1, "close_region matches an open_region");
+  closed_regions_.push_back(frames_.back().serial);
+  frames_.pop_back();
+}
+
+std::vector<Tensor> TraceContext::add_region_node(GraphNode node, const std::vector<TensorMeta>& types) {
+  Graph& g = *frames_.back().graph;
+  const int index = static_cast<int>(g.nodes.size());
+  for (const TensorMeta& t : types) node.results.push_back(g.add_value(ValueKind::Result, t.dtype, t.shape, index));
+  KILN_ASSERT(!node.results.empty(), "a region node has a result");
+  node.output = node.results[0];
+  std::vector<Tensor> out;
+  for (size_t r = 0; r < types.size(); ++r)
+    out.push_back(symbolic_result(node.results[r], std::string("`") + node.name() + "`'s result " + std::to_string(r) +
+                                                       " (" + type_str(types[r].dtype, types[r].shape) + ")"));
+  g.nodes.push_back(std::move(node));
+  return out;
+}
+
 Tensor TraceContext::intercept(const OpDef& op, Inputs in, const OpAttrs& attrs, const TensorMeta& meta) {
+  Frame& f = frames_.back();
+  if (op.in_place() && frames_.size() > 1) {
+    std::string var = in.empty() || !in[0].is_variable() ? "a variable" : "variable '" + in[0].impl().name + "'";
+    throw Error(f.construct + ": `" + std::string(op.name) + "` writes " + var + " inside a " +
+                (f.construct == "kiln::cond" ? "branch" : "loop") +
+                "; regions cannot assign variables. Compute the new value in the " +
+                (f.construct == "kiln::cond" ? "branches, return it from the cond" : "loop, return it from the loop") +
+                ", and assign it afterwards");
+  }
+  Graph& g = *f.graph;
   GraphNode node;
   node.op = op.id;
   node.attrs = attrs;
   node.inputs.reserve(in.size());
   for (const Tensor& t : in) node.inputs.push_back(value_of(t));
   if (!op.in_place()) {
-    node.output = graph_.add_value(ValueKind::Result, meta.dtype, meta.shape, static_cast<int>(graph_.nodes.size()));
-    graph_.nodes.push_back(node);
+    node.output = g.add_value(ValueKind::Result, meta.dtype, meta.shape, static_cast<int>(g.nodes.size()));
+    g.nodes.push_back(node);
     return symbolic_result(node.output, std::string("`") + op.name + "`'s result (" + type_str(meta.dtype, meta.shape) + ")");
   }
   // In place: input 0 for the assign family, every Variable input otherwise (apply_adam's slots).
@@ -134,11 +210,15 @@ Tensor TraceContext::intercept(const OpDef& op, Inputs in, const OpAttrs& attrs,
 }
 
 void TraceContext::set_outputs(const std::vector<Tensor>& outputs) {
-  graph_.outputs.clear();
-  for (const Tensor& t : outputs) graph_.outputs.push_back(t.defined() ? value_of(t) : kUndefinedOutput);
+  std::vector<int> ids;
+  for (const Tensor& t : outputs) ids.push_back(t.defined() ? value_of(t) : kUndefinedOutput);
+  frames_.back().graph->outputs = std::move(ids);
 }
 
 Tensor TraceContext::initial_value(const Tensor& initial_value, const std::string& name) {
+  KILN_CHECK(frames_.size() == 1, frames_.back().construct, ": tried to create variable '", name,
+             "' inside a region; create variables before the ", frames_.back().construct,
+             " (e.g. give the layer its input_dim, or call it once outside)");
   KILN_CHECK(first_trace_, "kiln::function '", graph_.name, "': tried to create variable '", name,
              "' on a trace other than the first (as TF: tf.function-decorated function tried to create "
              "variables on non-first call); create variables outside the function, or only on its first call");
