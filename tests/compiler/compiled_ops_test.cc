@@ -135,24 +135,50 @@ COMPILED_CASE(cast_cases, "cast") {
                         {rnd({3, 4}, from, -100, 100, 7)});
 }
 
+// Logits of [rows, columns] whose first row starts with -inf and whose second row is all -inf
+// (masks: compiled code's row sum of exp starts from the first finite element, Note [Online
+// softmax statistics] in GraphToLinalgReduce.cc).
+Tensor masked_logits(DType t, uint32_t seed) {
+  std::vector<double> v = rnd({4, 5}, DType::Float64, -5, 5, seed).to_vector<double>();
+  const double inf = std::numeric_limits<double>::infinity();
+  v[0] = -inf;
+  for (int j = 5; j < 10; ++j) v[static_cast<size_t>(j)] = -inf;
+  return kiln::cast(Tensor::from_vector(v, Shape{4, 5}), t);
+}
+
 COMPILED_CASE(softmax_cases, "softmax", "log_softmax") {
-  for (DType t : kFloats)
+  auto softmax = [](const std::vector<Tensor>& x) { return std::vector<Tensor>{kiln::softmax(x[0])}; };
+  auto log_softmax = [](const std::vector<Tensor>& x) { return std::vector<Tensor>{kiln::log_softmax(x[0])}; };
+  for (DType t : kFloats) {
     for (const Shape& s : {Shape{4, 5}, Shape{2, 3, 4}, Shape{6}, Shape{3, 1}}) {
-      compiled_vs_eager(std::string("softmax ") + dtype_name(t) + s.str(),
-                        [](const std::vector<Tensor>& x) { return std::vector<Tensor>{kiln::softmax(x[0])}; }, {rnd(s, t, -20, 20, 3)});
-      compiled_vs_eager(std::string("log_softmax ") + dtype_name(t) + s.str(),
-                        [](const std::vector<Tensor>& x) { return std::vector<Tensor>{kiln::log_softmax(x[0])}; },
-                        {rnd(s, t, -20, 20, 4)});
+      compiled_vs_eager(std::string("softmax ") + dtype_name(t) + s.str(), softmax, {rnd(s, t, -20, 20, 3)});
+      compiled_vs_eager(std::string("log_softmax ") + dtype_name(t) + s.str(), log_softmax, {rnd(s, t, -20, 20, 4)});
     }
+    // Large logits (the max subtraction at work) and masked rows.
+    compiled_vs_eager(std::string("softmax of large logits ") + dtype_name(t), softmax, {rnd({4, 6}, t, 1e4 - 20, 1e4 + 20, 5)});
+    compiled_vs_eager(std::string("log_softmax of large logits ") + dtype_name(t), log_softmax, {rnd({4, 6}, t, -1e4 - 20, -1e4 + 20, 6)});
+    compiled_vs_eager(std::string("softmax of masked rows ") + dtype_name(t), softmax, {masked_logits(t, 7)});
+    compiled_vs_eager(std::string("log_softmax of masked rows ") + dtype_name(t), log_softmax, {masked_logits(t, 8)});
+  }
 }
 
 COMPILED_CASE(softmax_cross_entropy_cases, "softmax_cross_entropy_with_logits") {
+  auto f = [](const std::vector<Tensor>& x) { return std::vector<Tensor>{kiln::softmax_cross_entropy_with_logits(x[0], x[1])}; };
   for (DType t : kFloats) {
     Tensor labels = kiln::softmax(rnd({8, 3}, t, -2, 2, 5));
-    compiled_vs_eager(std::string("softmax_cross_entropy ") + dtype_name(t),
-                      [](const std::vector<Tensor>& x) { return std::vector<Tensor>{kiln::softmax_cross_entropy_with_logits(x[0], x[1])}; },
-                      {labels, rnd({8, 3}, t, -5, 5, 6)});
+    compiled_vs_eager(std::string("softmax_cross_entropy ") + dtype_name(t), f, {labels, rnd({8, 3}, t, -5, 5, 6)});
+    // Large logits: eager rounds log-sum-exp to the logits' ulp, and compiled code must too.
+    for (double center : {1e4, -1e4, 3e3})
+      compiled_vs_eager(std::string("softmax_cross_entropy of logits near ") + std::to_string(center) + " " + dtype_name(t), f,
+                        {labels, rnd({8, 3}, t, center - 5, center + 5, 7)});
+    // Labels of both signs; masked rows (+inf and NaN losses, as eager).
+    compiled_vs_eager(std::string("softmax_cross_entropy of signed labels ") + dtype_name(t), f,
+                      {rnd({8, 3}, t, -1, 1, 8), rnd({8, 3}, t, -5, 5, 9)});
+    compiled_vs_eager(std::string("softmax_cross_entropy of masked rows ") + dtype_name(t), f,
+                      {kiln::softmax(rnd({4, 5}, t, -2, 2, 10)), masked_logits(t, 11)});
   }
+  // No classes: a loss of zero per row.
+  compiled_vs_eager("softmax_cross_entropy of no classes", f, {rnd({3, 0}, DType::Float32), rnd({3, 0}, DType::Float32)});
 }
 
 COMPILED_CASE(sparse_softmax_cross_entropy_cases, "sparse_softmax_cross_entropy_with_logits") {
@@ -161,6 +187,9 @@ COMPILED_CASE(sparse_softmax_cross_entropy_cases, "sparse_softmax_cross_entropy_
     for (DType it : {DType::Int32, DType::Int64})
       compiled_vs_eager(std::string("sparse_softmax_cross_entropy ") + dtype_name(t) + " " + dtype_name(it), f,
                         {rnd({7}, it, 0, 4, 1), rnd({7, 4}, t, -5, 5, 2)});
+  for (DType t : kFloats)
+    compiled_vs_eager(std::string("sparse_softmax_cross_entropy of large logits ") + dtype_name(t), f,
+                      {rnd({7}, DType::Int64, 0, 4, 3), rnd({7, 4}, t, 1e4 - 5, 1e4 + 5, 4)});
   // An out-of-range label: the same error as eager, after the call.
   tracer::Graph g = trace_graph("sparse_bad", f, {rnd({3}, DType::Int64, 0, 4, 1), rnd({3, 4}, DType::Float32)});
   auto cg = compiler::CompiledGraph::compile(g);

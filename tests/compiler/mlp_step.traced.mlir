@@ -18,13 +18,15 @@
 // CHECK: arith.cmpf ogt
 // CHECK: linalg.matmul ins({{.*}}, %var2 : tensor<32x10xf32>, tensor<10x3xf32>)
 // CHECK: // %{{[0-9]+}} = one_hot(%arg1)
-// Softmax cross-entropy: row max, row sum of exp, then the loss reduction.
+// Softmax cross-entropy: one pass over the rows (online max and sum of exp, label-weighted gaps,
+// label sums), then each row's loss from those four.
 // CHECK: // %{{[0-9]+}} = softmax_cross_entropy_with_logits
-// CHECK: iterator_types = ["parallel", "reduction"]
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]
 // CHECK: arith.cmpf olt
-// CHECK: iterator_types = ["parallel", "reduction"]
 // CHECK: math.exp
-// CHECK: iterator_types = ["parallel", "reduction"]
+// CHECK: linalg.yield {{.*}} : f32, f32, f32, f32
+// CHECK-NOT: reduction
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel"]
 // CHECK: math.log
 // The mean accumulates float32 in float64, as the eager kernel.
 // CHECK: // %{{[0-9]+}} = reduce_mean
@@ -32,6 +34,10 @@
 // CHECK: arith.truncf {{.*}} : f64 to f32
 // The gradient of the mean is a constant (1/32 = 0x3D000000), folded, not a loop.
 // CHECK: (a splat of 0x3D000000, inlined where read)
+// The gradient's softmax reuses the forward's row statistics: no reduction of its own.
+// CHECK: // %{{[0-9]+}} = softmax(
+// CHECK-NOT: reduction
+// CHECK: // %{{[0-9]+}} = mul(
 // Backward: the transposed contractions.
 // CHECK: linalg.matmul_transpose_b
 // CHECK: linalg.matmul_transpose_a

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -164,6 +165,14 @@ class LinalgEmitter {
   /// Status tensors to materialize: one `%t` per check, in order.
   std::vector<std::string> status_values;
   std::vector<RuntimeCheck> checks;
+  /// The row max and row sum of exp of each logits tensor the softmax family has reduced, by SSA
+  /// value: a softmax in the gradient reuses the forward's (Note [Online softmax statistics] in
+  /// GraphToLinalgReduce.cc). Every lowering emits at function level, so each value dominates
+  /// the later nodes.
+  struct RowStats {
+    std::string max, sum_exp;
+  };
+  std::map<std::string, RowStats> softmax_row_stats;
 
  private:
   friend class Body;

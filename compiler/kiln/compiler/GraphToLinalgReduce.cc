@@ -2,7 +2,9 @@
 // family and matmul. Accumulation types and summation orders follow kernels/cpu/reduce.cc and
 // softmax.cc, so compiled results match eager to the last bit where the kernels use plain loops:
 // float32 sums accumulate in float64 (as eager's Acc<T>), the softmax family sums in T, row by row
-// in index order, and every reduction loop runs its reduced dims in increasing order.
+// in index order, and every reduction loop runs its reduced dims in increasing order. The one
+// exception is the softmax family's row sum of exp, made in the same pass as the row max (Note
+// [Online softmax statistics]): it differs from eager's in rounding.
 #include <limits>
 
 #include "kiln/compiler/GraphToLinalg.h"
@@ -93,26 +95,63 @@ std::vector<bool> last_axis(int rank) {
 
 Shape without_last(const Shape& s) { return Shape(s.begin(), s.end() - 1); }
 
-// std::max from the first element on: m = m < x ? x : m, from -inf (same result, NaNs included:
-// see softmax.cc's log_sum_exp).
-std::string row_max(LinalgEmitter& e, const std::string& x, DType t, const Shape& xs) {
-  return reduce(e, x, t, xs, last_axis(xs.rank()), false, t, without_last(xs), literal(-std::numeric_limits<double>::infinity(), t),
-                {}, [&](Body& b, const Values& in, const std::string& m) { return b.select(b.less(m, in[0], t), in[0], m, t); });
+// Note [Online softmax statistics]
+// The softmax family needs each row's max m and sum_j exp(x_j - m). Eager makes two passes
+// (kernels/cpu/softmax.cc); compiled code makes one, rescaling the running sum whenever the max
+// grows (the "online softmax" of Milakov and Gimelshein, 2018), with one exp per element:
+//   grows = m < x;  m' = grows ? x : m;  d = (grows ? m : x) - m'  (<= 0);  e = exp(d)
+//   s' = grows ? s * e + (1 + (x - m')) : s + e
+// m is eager's max bit for bit (m < x ? x : m from -inf: same result, NaNs included, as
+// softmax.cc's log_sum_exp); s differs from eager's sum in rounding only (a few ulps). Where
+// eager's row is NaN it is NaN here too: a NaN x makes d NaN; an x of +inf makes x - m' NaN
+// (eager's exp(inf - inf)), which is why the new element's exp(x - m') = 1 is written
+// 1 + (x - m'). d is -inf rather than NaN where the smaller of x and m is -inf, so a row
+// starting with -inf (a mask) still sums from zero. One loop nest instead of two is what lets
+// a softmax cross-entropy with its gradient fuse into three (Note [Kiln fusion] in
+// LinalgFusion.cc).
+
+// The rows' max and sum of exp updated by one element `x` (Note [Online softmax statistics]):
+// {m', s', d, grows}.
+struct OnlineStep {
+  std::string max, sum_exp, gap, grows;
+};
+OnlineStep online_softmax_step(Body& b, const std::string& x, const std::string& m, const std::string& s, DType t) {
+  const std::string ty = elem_type(t);
+  const std::string neg_inf = b.constant(literal(-std::numeric_limits<double>::infinity(), t), t);
+  const std::string grows = b.less(m, x, t);
+  const std::string m2 = b.select(grows, x, m, t), smaller = b.select(grows, m, x, t);
+  const std::string masked = b.op("arith.cmpf oeq, " + smaller + ", " + neg_inf + " : " + ty);
+  const std::string d = b.select(masked, neg_inf, b.sub(smaller, m2, t), t);
+  const std::string ex = b.op("math.exp " + d + " : " + ty);
+  const std::string own = b.add(b.constant(literal(1, t), t), b.sub(x, m2, t), t);
+  return {m2, b.select(grows, b.add(b.mul(s, ex, t), own, t), b.add(s, ex, t), t), d, grows};
 }
 
-// The row max `m` read by an iteration space of shape xs.
-GenericOperand row_operand(const std::string& m, DType t, const Shape& xs) {
+// A row vector (one value per row of xs) read by an iteration space of shape xs.
+GenericOperand row_operand(const std::string& v, DType t, const Shape& xs) {
   std::vector<std::string> ex;
   for (int d = 0; d + 1 < xs.rank(); ++d) ex.push_back(dim(d));
-  return {m, tensor_type(t, without_last(xs)), affine_map(xs.rank(), ex)};
+  return {v, tensor_type(t, without_last(xs)), affine_map(xs.rank(), ex)};
 }
 
-// sum_j exp(x_j - m), in T.
-std::string row_sum_exp(LinalgEmitter& e, const std::string& x, const std::string& m, DType t, const Shape& xs) {
-  return reduce(e, x, t, xs, last_axis(xs.rank()), false, t, without_last(xs), literal(0, t), {row_operand(m, t, xs)},
-                [&](Body& b, const Values& in, const std::string& s) {
-                  return b.add(s, b.op("math.exp " + b.sub(in[0], in[1], t) + " : " + elem_type(t)), t);
-                });
+// The initial row max (-inf) and a zero-filled row accumulator.
+std::string rows_filled(LinalgEmitter& e, DType t, const Shape& xs, double value) {
+  return e.filled(t, without_last(xs), literal(value, t));
+}
+
+// The row max and row sum of exp of `x` in one loop nest, or those already computed for it.
+LinalgEmitter::RowStats row_stats(LinalgEmitter& e, const std::string& x, DType t, const Shape& xs) {
+  auto known = e.softmax_row_stats.find(x);
+  if (known != e.softmax_row_stats.end()) return known->second;
+  const double inf = std::numeric_limits<double>::infinity();
+  const GenericOperand out = row_operand("", t, xs);
+  std::vector<std::string> r = e.generic(
+      xs.rank(), last_axis(xs.rank()), {{x, tensor_type(t, xs), identity_map(xs.rank())}},
+      {{rows_filled(e, t, xs, -inf), out.type, out.map}, {rows_filled(e, t, xs, 0), out.type, out.map}}, [&](Body& b) -> Values {
+        OnlineStep step = online_softmax_step(b, b.arg(0), b.arg(1), b.arg(2), t);
+        return {step.max, step.sum_exp};
+      });
+  return e.softmax_row_stats[x] = {r[0], r[1]};
 }
 
 std::string log_of(Body& b, const std::string& x, DType t) { return b.op("math.log " + x + " : " + elem_type(t)); }
@@ -161,8 +200,8 @@ std::vector<std::string> lower_Softmax(LinalgEmitter& e, const LowerContext& c) 
   const Operand& x = c.in[0];
   const DType t = x.dtype;
   const std::string xv = e.tensor(x);
-  const std::string m = row_max(e, xv, t, x.shape), s = row_sum_exp(e, xv, m, t, x.shape);
-  // exp is recomputed rather than stored: three loop nests, the last one elementwise.
+  const auto [m, s] = row_stats(e, xv, t, x.shape);
+  // exp is recomputed rather than stored: two loop nests, the second one elementwise.
   const Shape& xs = x.shape;
   return e.generic(xs.rank(), {}, {{xv, tensor_type(t, xs), identity_map(xs.rank())}, row_operand(m, t, xs), row_operand(s, t, xs)},
                    {{e.empty(t, xs), tensor_type(t, xs), identity_map(xs.rank())}}, [&](Body& b) -> Values {
@@ -175,7 +214,7 @@ std::vector<std::string> lower_LogSoftmax(LinalgEmitter& e, const LowerContext& 
   const Operand& x = c.in[0];
   const DType t = x.dtype;
   const std::string xv = e.tensor(x);
-  const std::string m = row_max(e, xv, t, x.shape), s = row_sum_exp(e, xv, m, t, x.shape);
+  const auto [m, s] = row_stats(e, xv, t, x.shape);
   const Shape& xs = x.shape;
   return e.generic(xs.rank(), {}, {{xv, tensor_type(t, xs), identity_map(xs.rank())}, row_operand(m, t, xs), row_operand(s, t, xs)},
                    {{e.empty(t, xs), tensor_type(t, xs), identity_map(xs.rank())}}, [&](Body& b) -> Values {
@@ -183,18 +222,45 @@ std::vector<std::string> lower_LogSoftmax(LinalgEmitter& e, const LowerContext& 
                    });
 }
 
+// Eager: loss_i = -sum_j y_ij * (x_ij - lse_i), lse_i = log(s_i) + m_i, after two passes for
+// m and s. Here the row statistics and the label sums come from one loop nest (Note [Online
+// softmax statistics]), with t_i = sum_j y_ij * (x_ij - m_i) kept relative to the running max
+// (rescaled by Y * (m - m') when it grows), and then
+//   loss_i = Y_i * (lse_i - m_i) - t_i,   Y_i = sum_j y_ij.
+// lse_i is rounded as eager's, and lse_i - m_i is exact (Sterbenz) for the large logits where
+// that rounding matters, so eager's rounding of lse carries over; with labels >= 0 both terms
+// are >= 0, no cancellation. The row statistics are registered for a softmax of the same
+// logits (the gradient's) to reuse.
 std::vector<std::string> lower_SoftmaxCrossEntropy(LinalgEmitter& e, const LowerContext& c) {
   const Operand &y = c.in[0], &x = c.in[1];
   const DType t = x.dtype;
-  const std::string xv = e.tensor(x), yv = e.tensor(y);
-  const std::string m = row_max(e, xv, t, x.shape), s = row_sum_exp(e, xv, m, t, x.shape);
-  // loss -= y_j * (x_j - lse), j in order.
-  return {reduce(e, yv, t, x.shape, last_axis(2), false, t, c.out_shape, literal(0, t),
-                 {{xv, tensor_type(t, x.shape), identity_map(2)}, row_operand(m, t, x.shape), row_operand(s, t, x.shape)},
-                 [&](Body& b, const Values& in, const std::string& loss) {
-                   std::string lse = b.add(log_of(b, in[3], t), in[2], t);
-                   return b.sub(loss, b.mul(in[0], b.sub(in[1], lse, t), t), t);
-                 })};
+  const Shape& xs = x.shape;
+  if (xs[1] == 0) return {e.filled(t, c.out_shape, literal(0, t))};  // eager: lse 0, no terms
+  const std::string xv = e.tensor(x), yv = e.tensor(y), xt = tensor_type(t, xs);
+  const GenericOperand row = row_operand("", t, xs);
+  const double inf = std::numeric_limits<double>::infinity();
+  std::vector<GenericOperand> outs;
+  for (double init : {-inf, 0.0, 0.0, 0.0}) outs.push_back({rows_filled(e, t, xs, init), row.type, row.map});
+  std::vector<std::string> r = e.generic(2, last_axis(2), {{xv, xt, identity_map(2)}, {yv, xt, identity_map(2)}}, outs,
+                                         [&](Body& b) -> Values {
+                                           const std::string yj = b.arg(1), tsum = b.arg(4), ysum = b.arg(5);
+                                           OnlineStep step = online_softmax_step(b, b.arg(0), b.arg(2), b.arg(3), t);
+                                           // Y * (m - m') rescales t; 0 while no label was seen
+                                           // (the first gap is -inf).
+                                           const std::string zero = b.constant(literal(0, t), t);
+                                           const std::string none = b.op("arith.cmpf oeq, " + ysum + ", " + zero + " : " + elem_type(t));
+                                           const std::string rescale = b.select(none, zero, b.mul(ysum, step.gap, t), t);
+                                           const std::string term = b.select(step.grows, rescale, b.mul(yj, step.gap, t), t);
+                                           return {step.max, step.sum_exp, b.add(tsum, term, t), b.add(ysum, yj, t)};
+                                         });
+  e.softmax_row_stats[xv] = {r[0], r[1]};
+  const Shape n = without_last(xs);
+  const GenericOperand id{"", tensor_type(t, n), identity_map(1)};
+  return e.generic(1, {}, {{r[0], id.type, id.map}, {r[1], id.type, id.map}, {r[2], id.type, id.map}, {r[3], id.type, id.map}},
+                   {{e.empty(t, n), id.type, id.map}}, [&](Body& b) -> Values {
+                     const std::string m = b.arg(0), lse = b.add(log_of(b, b.arg(1), t), m, t);
+                     return {b.sub(b.mul(b.arg(3), b.sub(lse, m, t), t), b.arg(2), t)};
+                   });
 }
 
 std::vector<std::string> lower_SparseSoftmaxCrossEntropy(LinalgEmitter& e, const LowerContext& c) {
@@ -203,7 +269,7 @@ std::vector<std::string> lower_SparseSoftmaxCrossEntropy(LinalgEmitter& e, const
   const int64_t classes = x.shape[1];
   e.check(RuntimeCheck::LabelRange, labels, classes);
   const std::string xv = e.tensor(x);
-  const std::string m = row_max(e, xv, t, x.shape), s = row_sum_exp(e, xv, m, t, x.shape);
+  const auto [m, s] = row_stats(e, xv, t, x.shape);
   const Shape n{x.shape[0]};
   const std::string xt = tensor_type(t, x.shape);
   return e.generic(1, {}, {{e.tensor(labels), tensor_type(labels.dtype, n), identity_map(1)}, {m, tensor_type(t, n), identity_map(1)},

@@ -3,8 +3,9 @@
 //
 // Note [Compiler pipeline]
 //   traced       the text GraphToLinalg emits, parsed and verified
-//   fused        linalg-fuse-elementwise-ops, canonicalize, cse (cse also merges the identical
-//                row max/sum reductions a softmax and its gradient both compute)
+//   fused        linalg-fuse-elementwise-ops, canonicalize, cse; then Kiln's sibling and
+//                epilogue fusion (Note [Kiln fusion] in LinalgFusion.cc) and, where it fused,
+//                canonicalize and cse again
 //   bufferized   eliminate-empty-tensors (outputs and variables are written by the loop that
 //                produces them), one-shot-bufferize with function boundaries, identity
 //                layouts and allocations returned from loops (scf.while of kiln::while_loop),
@@ -27,6 +28,7 @@
 #include "kiln/compiler/LinalgToLLVM.h"
 
 #include "kiln/compiler/JitKernels.h"
+#include "kiln/compiler/LinalgFusion.h"
 
 #include <chrono>
 #include <mutex>
@@ -184,6 +186,29 @@ void split_shared_empty_tensors(mlir::ModuleOp module) {
     for (size_t i = 1; i < uses.size(); ++i) {
       mlir::OpBuilder b(uses[i]->getOwner());
       uses[i]->set(b.clone(*op.getOperation())->getResult(0));
+    }
+  }
+}
+
+// CSE merges identical linalg.fill ops too: a fill that initializes several outputs (of one
+// multi-result generic after sibling fusion, say) would be copied by One-Shot Bufferize into
+// every output but one. Each init use gets a fill of its own instead.
+void split_shared_fills(mlir::ModuleOp module) {
+  llvm::SmallVector<mlir::linalg::FillOp> shared;
+  module.walk([&](mlir::linalg::FillOp op) {
+    if (op.hasPureTensorSemantics() && !op->hasOneUse() && !op->use_empty()) shared.push_back(op);
+  });
+  for (mlir::linalg::FillOp op : shared) {
+    llvm::SmallVector<mlir::OpOperand*> inits;
+    for (mlir::OpOperand& use : op->getUses()) {
+      auto dps = mlir::dyn_cast<mlir::DestinationStyleOpInterface>(use.getOwner());
+      if (dps && dps.isDpsInit(&use)) inits.push_back(&use);
+    }
+    // Where the fill is also read, every init gets its own; else all but one.
+    const bool only_inits = inits.size() == static_cast<size_t>(std::distance(op->use_begin(), op->use_end()));
+    for (size_t i = only_inits ? 1 : 0; i < inits.size(); ++i) {
+      mlir::OpBuilder b(inits[i]->getOwner());
+      inits[i]->set(b.clone(*op.getOperation())->getResult(0));
     }
   }
 }
@@ -387,10 +412,18 @@ std::unique_ptr<llvm::Module> lower_to_llvm_ir(const std::string& mlir_text, con
     fn.addPass(mlir::createCanonicalizerPass());
     fn.addPass(mlir::createCSEPass());
     if (mlir::failed(pm.run(*module))) fail("elementwise fusion");
+    if (fuse_sibling_and_epilogue_generics(*module)) {
+      mlir::PassManager cleanup(&ctx);
+      mlir::OpPassManager& cfn = cleanup.nest<mlir::func::FuncOp>();
+      cfn.addPass(mlir::createCanonicalizerPass());
+      cfn.addPass(mlir::createCSEPass());
+      if (mlir::failed(cleanup.run(*module))) fail("sibling and epilogue fusion");
+    }
     stages.fused = print(*module);
     lap(&stages.fuse_ms);
   }
   copy_repeated_materializations(*module);
+  split_shared_fills(*module);
   split_shared_empty_tensors(*module);
   {
     mlir::PassManager pm(&ctx);
@@ -484,7 +517,10 @@ std::string emit_object(llvm::Module& m, llvm::TargetMachine& tm) {
 
 }  // namespace
 
-const char* pipeline_build_id() { return __DATE__ " " __TIME__; }
+const char* pipeline_build_id() {
+  static const std::string id = std::string(__DATE__ " " __TIME__ ", fusion ") + fusion_build_id();
+  return id.c_str();
+}
 
 std::string packed_entry_name(const std::string& function) { return "_mlir__mlir_ciface_" + function; }
 
