@@ -23,6 +23,7 @@
 
 #include "kiln/data/csv.h"
 #include "kiln/data/dataset.h"
+#include "kiln/data/idx.h"
 
 #include "kiln/function.h"
 #include "kiln/control_flow.h"
