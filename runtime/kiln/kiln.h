@@ -11,6 +11,7 @@
 #include "kiln/nn/module.h"
 #include "kiln/nn/layers.h"
 #include "kiln/nn/sequential.h"
+#include "kiln/nn/safetensors.h"
 
 #include "kiln/optim/optimizer.h"
 #include "kiln/optim/sgd.h"
