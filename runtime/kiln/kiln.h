@@ -22,6 +22,9 @@
 #include "kiln/metrics/confusion_matrix.h"
 #include "kiln/metrics/progress_bar.h"
 
+#include "kiln/plot/image.h"
+#include "kiln/plot/classification.h"
+
 #include "kiln/data/csv.h"
 #include "kiln/data/dataset.h"
 #include "kiln/data/idx.h"
