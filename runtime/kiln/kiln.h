@@ -11,6 +11,7 @@
 #include "kiln/nn/module.h"
 #include "kiln/nn/layers.h"
 #include "kiln/nn/sequential.h"
+#include "kiln/nn/safetensors.h"
 
 #include "kiln/optim/optimizer.h"
 #include "kiln/optim/sgd.h"
@@ -21,8 +22,12 @@
 #include "kiln/metrics/confusion_matrix.h"
 #include "kiln/metrics/progress_bar.h"
 
+#include "kiln/plot/image.h"
+#include "kiln/plot/classification.h"
+
 #include "kiln/data/csv.h"
 #include "kiln/data/dataset.h"
+#include "kiln/data/idx.h"
 
 #include "kiln/function.h"
 #include "kiln/control_flow.h"

@@ -4,6 +4,9 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
+#include <set>
+
+#include "kiln/nn/safetensors.h"
 
 namespace kiln::nn {
 
@@ -22,6 +25,7 @@ Variable Module::add_variable(const std::string& name, const Tensor& initial_val
              "') got an undefined initial value");
   Variable v(initial_value, trainable, name_.empty() ? name : name_ + "/" + name);
   variables_.push_back(v);
+  variable_names_.push_back(name);
   return v;
 }
 
@@ -61,6 +65,62 @@ std::vector<Variable> Module::trainable_variables() const {
   std::vector<const Module*> seen_modules;
   collect(out, seen_variables, seen_modules, true);
   return out;
+}
+
+// The same walk as collect, so that named_variables() lists variables() in the same order.
+void Module::collect_named(const std::string& prefix, std::vector<std::pair<std::string, Variable>>& out,
+                           std::vector<const void*>& seen_variables, std::vector<const Module*>& seen_modules) const {
+  if (std::find(seen_modules.begin(), seen_modules.end(), this) != seen_modules.end()) return;
+  seen_modules.push_back(this);
+  for (size_t i = 0; i < variables_.size(); ++i) {
+    const void* key = variables_[i].impl_ptr().get();
+    if (std::find(seen_variables.begin(), seen_variables.end(), key) != seen_variables.end()) continue;
+    seen_variables.push_back(key);
+    out.emplace_back(prefix + variable_names_[i], variables_[i]);
+  }
+  for (const auto& [name, module] : modules_) module->collect_named(prefix + name + ".", out, seen_variables, seen_modules);
+}
+
+std::vector<std::pair<std::string, Variable>> Module::named_variables() const {
+  std::vector<std::pair<std::string, Variable>> out;
+  std::vector<const void*> seen_variables;
+  std::vector<const Module*> seen_modules;
+  collect_named("", out, seen_variables, seen_modules);
+  std::set<std::string> keys;
+  for (const auto& [key, v] : out)
+    KILN_CHECK(keys.insert(key).second, "module '", name_, "': two variables have the path '", key,
+               "' (give add_variable and add_module distinct names within a module)");
+  return out;
+}
+
+void Module::save(const std::string& path) const {
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  for (const auto& [key, v] : named_variables()) tensors.emplace_back(key, v);
+  write_safetensors(path, tensors);
+}
+
+void Module::load(const std::string& path) {
+  const std::vector<std::pair<std::string, Variable>> named = named_variables();
+  std::map<std::string, Tensor> file = read_safetensors(path);
+  // Check everything before assigning anything, so a failed load leaves the model as it was.
+  for (const auto& [key, v] : named) {
+    auto it = file.find(key);
+    KILN_CHECK(it != file.end(), "load: ", path, ": no tensor for variable '", key, "' (", dtype_name(v.dtype()),
+               v.shape().str(), ") of module '", name_, "'");
+    const Tensor& t = it->second;
+    KILN_CHECK(t.dtype() == v.dtype() && t.shape() == v.shape(), "load: ", path, ": variable '", key,
+               "' of module '", name_, "' is ", dtype_name(v.dtype()), v.shape().str(), ", the file has ",
+               dtype_name(t.dtype()), t.shape().str());
+  }
+  if (file.size() != named.size()) {
+    std::set<std::string> keys;
+    for (const auto& [key, v] : named) keys.insert(key);
+    for (const auto& [key, t] : file)
+      KILN_CHECK(keys.count(key), "load: ", path, ": tensor '", key, "' (", dtype_name(t.dtype()), t.shape().str(),
+                 ") matches no variable of module '", name_, "' (", named.size(),
+                 " variables; is the model built the same way, and called once?)");
+  }
+  for (const auto& [key, v] : named) v.assign(file.at(key));
 }
 
 }  // namespace kiln::nn

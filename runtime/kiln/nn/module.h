@@ -39,6 +39,22 @@ class Module {
   std::vector<Variable> variables() const;
   /// variables() without the non-trainable ones.
   std::vector<Variable> trainable_variables() const;
+  /// variables(), each keyed by its attribute path from this module, joined with '.' as PyTorch's
+  /// state_dict keys are: "scale", "fc1.kernel", and for a Sequential the layer's position,
+  /// "0.kernel", "1.bias". The keys depend only on how the model is built (not on the process-wide
+  /// counters behind layer names), so a model built twice gets the same keys. Two variables with
+  /// the same path (two add_variable or add_module calls with one name) throw kiln::Error.
+  std::vector<std::pair<std::string, Variable>> named_variables() const;
+
+  /// Writes every variable to `path` in the safetensors format (kiln/nn/safetensors.h), keyed by
+  /// named_variables(). Build the model first (a Dense without input_dim has no variables until
+  /// it is called). kiln::Error when the file cannot be written.
+  void save(const std::string& path) const;
+  /// Reads `path` (safetensors) and assigns each variable the tensor under its key. Every variable
+  /// must be in the file with its dtype and shape, and every tensor in the file must belong to a
+  /// variable; otherwise kiln::Error names the file and the variable (with the expected and the
+  /// found dtype and shape) and no variable is changed.
+  void load(const std::string& path);
   const std::string& name() const { return name_; }
 
  protected:
@@ -57,9 +73,12 @@ class Module {
   void track_module(const std::string& name, std::shared_ptr<Module> module);
   void collect(std::vector<Variable>& out, std::vector<const void*>& seen_variables,
                std::vector<const Module*>& seen_modules, bool trainable_only) const;
+  void collect_named(const std::string& prefix, std::vector<std::pair<std::string, Variable>>& out,
+                     std::vector<const void*>& seen_variables, std::vector<const Module*>& seen_modules) const;
 
   std::string name_;
   std::vector<Variable> variables_;
+  std::vector<std::string> variable_names_;  // add_variable's `name` of each of variables_
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> modules_;
 };
 

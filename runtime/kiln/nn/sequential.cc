@@ -11,7 +11,9 @@ Sequential::Sequential(std::vector<std::shared_ptr<Layer>> layers, std::string n
 
 Sequential& Sequential::add(std::shared_ptr<Layer> layer) {
   KILN_CHECK(layer != nullptr, "sequential '", name(), "': add() of a null layer (position ", layers_.size(), ")");
-  add_module(layer->name(), layer);
+  // Keyed by position, not by the layer's name: named_variables() keys ("0.kernel") must not
+  // depend on the process-wide counters behind names like "dense_3".
+  add_module(std::to_string(layers_.size()), layer);
   layers_.push_back(std::move(layer));
   return *this;
 }
