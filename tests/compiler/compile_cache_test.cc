@@ -141,6 +141,18 @@ TEST(CompileCache, HitInTheSameProcessGivesTheSameCodeAndStages) {
   EXPECT_EQ(cache.entries().size(), 1u);
 }
 
+TEST(CompileCache, ExplainSaysWhenTheCodeCameFromTheDiskCache) {
+  ScopedCacheDir cache;
+  Tensor x = random_values({3, 5}, DType::Float32, -1, 1, 4);
+  auto step = [](const Tensor& t) { return kiln::tanh(t) * 3.0f; };
+  auto cold = kiln::function(step, {.name = "explained"});
+  cold(x);
+  EXPECT_EQ(cold.explain().find("disk cache"), std::string::npos) << cold.explain();
+  auto warm = kiln::function(step, {.name = "explained"});  // a new function: the same graph
+  warm(x);
+  EXPECT_NE(warm.explain().find("(from the disk cache)"), std::string::npos) << warm.explain();
+}
+
 TEST(CompileCache, DifferentGraphsGetDifferentEntries) {
   ScopedCacheDir cache;
   Net net;

@@ -95,6 +95,7 @@ std::string Executable::summary() const {
   if (compiled_ == nullptr) return "interpreted: " + why_;
   std::ostringstream os;
   os << "compiled in " << static_cast<int>(compiled_->compile_ms() + 0.5) << " ms";
+  if (compiled_->from_disk_cache()) os << " (from the disk cache)";
   return os.str();
 }
 
