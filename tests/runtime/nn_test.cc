@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "tests/error_of.h"
+#include "kiln/autodiff/gradient_tape.h"
 #include "kiln/nn/activations.h"
 #include "kiln/nn/initializers.h"
 #include "kiln/nn/layers.h"
@@ -18,6 +19,7 @@
 
 namespace {
 using kiln::DType;
+using kiln::GradientTape;
 using kiln::Shape;
 using kiln::Tensor;
 using kiln::Variable;
@@ -250,6 +252,45 @@ TEST(NnSequential, VectorConstructorNestingAndDedupe) {
   EXPECT_EQ(names_of(outer.trainable_variables()),
             (std::vector<std::string>{"twice/kernel", "twice/bias", "after/kernel", "after/bias"}));
   EXPECT_EQ(outer(kiln::ones({3, 2})).shape(), (Shape{3, 2}));
+}
+
+// Records the row counts it is called with.
+class RowCounter : public Layer {
+ public:
+  RowCounter() : Layer("row_counter") {}
+  Tensor call(const Tensor& x) override {
+    rows.push_back(x.dim(0));
+    return x * 2.0f;
+  }
+  std::vector<int64_t> rows;
+};
+
+TEST(NnLayer, PredictSlicesTheBatchDim) {
+  RowCounter counter;
+  Tensor x = kiln::random_normal({10, 2});
+  Tensor y = counter.predict(x, 4);
+  EXPECT_EQ(counter.rows, (std::vector<int64_t>{4, 4, 2}));
+  EXPECT_EQ(y.to_vector<float>(), (x * 2.0f).to_vector<float>());
+}
+
+TEST(NnLayer, PredictRunsInBatchesAndMatchesOneCall) {
+  Sequential model("predictor");
+  model.add(Dense(5, {.activation = activations::relu, .input_dim = 3}));
+  model.add(Dense(2, {.input_dim = 5}));
+  Tensor x = kiln::random_normal({23, 3});
+  Tensor whole = model(x);
+  for (int64_t batch : {1, 4, 10, 23, 100}) {
+    Tensor got = model.predict(x, batch);
+    EXPECT_EQ(got.shape(), (Shape{23, 2})) << batch;
+    std::vector<float> g = got.to_vector<float>(), w = whole.to_vector<float>();
+    for (size_t i = 0; i < g.size(); ++i) EXPECT_NEAR(g[i], w[i], 1e-5f * (1 + std::fabs(w[i]))) << batch;
+  }
+  // Nothing reaches an active tape.
+  GradientTape tape;
+  Tensor y = kiln::reduce_sum(model.predict(x, 8));
+  EXPECT_FALSE(tape.gradient(y, model.trainable_variables())[0].defined());
+  EXPECT_NE(error_of([&] { model.predict(x, 0); }).find("predictor"), std::string::npos);
+  EXPECT_NE(error_of([&] { model.predict(Tensor::scalar(1.0f)); }).find("batch dim"), std::string::npos);
 }
 
 TEST(NnSequential, EmptyOrNullThrows) {

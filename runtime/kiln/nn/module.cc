@@ -6,7 +6,9 @@
 #include <mutex>
 #include <set>
 
+#include "kiln/autodiff/gradient_tape.h"
 #include "kiln/nn/safetensors.h"
+#include "kiln/ops.h"
 
 namespace kiln::nn {
 
@@ -121,6 +123,24 @@ void Module::load(const std::string& path) {
                  " variables; is the model built the same way, and called once?)");
   }
   for (const auto& [key, v] : named) v.assign(file.at(key));
+}
+
+Tensor Layer::predict(const Tensor& x, int64_t batch_size) {
+  KILN_CHECK(batch_size >= 1, "predict of '", name(), "': batch_size must be at least 1, got ", batch_size);
+  KILN_CHECK(x.defined() && x.rank() >= 1 && x.dim(0) >= 1, "predict of '", name(),
+             "': the input needs a batch dim of at least one row, got ",
+             x.defined() ? dtype_name(x.dtype()) + x.shape().str() : std::string("an undefined Tensor"));
+  detail::PauseTapes paused;
+  const int64_t n = x.dim(0);
+  if (n <= batch_size) return call(x);
+  std::vector<Tensor> parts;
+  for (int64_t begin = 0; begin < n; begin += batch_size) {
+    std::vector<int64_t> start(static_cast<size_t>(x.rank()), 0), size = x.shape().vec();
+    start[0] = begin;
+    size[0] = std::min(batch_size, n - begin);
+    parts.push_back(call(kiln::slice(x, start, size)));
+  }
+  return kiln::concat(parts, 0);
 }
 
 }  // namespace kiln::nn
