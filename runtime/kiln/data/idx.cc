@@ -2,6 +2,8 @@
 // against the payload's length before any element is converted.
 #include "kiln/data/idx.h"
 
+#include "kiln/core/file_bytes.h"
+
 #include <zlib.h>
 
 #include <cerrno>
@@ -63,16 +65,6 @@ std::string read_gzip(const std::string& path) {
   KILN_CHECK(n == 0 && errnum == Z_OK, "read_idx: ", path, ": corrupt gzip data after ", bytes.size(),
              " decompressed bytes: ", message.empty() ? "read error" : message);
   return bytes;
-}
-
-std::string read_plain(const std::string& path) {
-  errno = 0;
-  std::ifstream in(path, std::ios::binary);
-  KILN_CHECK(in.is_open(), "read_idx: ", path, ": cannot open: ", errno ? std::strerror(errno) : "unknown error");
-  std::ostringstream os;
-  os << in.rdbuf();
-  KILN_CHECK(!in.bad(), "read_idx: ", path, ": read error: ", std::strerror(errno));
-  return os.str();
 }
 
 uint64_t read_big_endian(const unsigned char* p, size_t bytes) {
@@ -138,7 +130,7 @@ Tensor read_idx_with_type(const std::string& path, uint8_t& type_code) {
     probe.read(reinterpret_cast<char*>(magic), 2);
     const bool gzip = probe.gcount() == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
     probe.close();
-    bytes = gzip ? read_gzip(path) : read_plain(path);
+    bytes = gzip ? read_gzip(path) : read_file_bytes(path, "read_idx");
   }
   const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
   KILN_CHECK(bytes.size() >= 4, "read_idx: ", path, ": truncated header: the file has ", bytes.size(),

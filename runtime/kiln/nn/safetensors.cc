@@ -1,6 +1,8 @@
 // safetensors writing and reading, with a JSON reader for exactly the header's grammar.
 #include "kiln/nn/safetensors.h"
 
+#include "kiln/core/file_bytes.h"
+
 #include <algorithm>
 #include <bit>
 #include <cerrno>
@@ -262,17 +264,6 @@ class HeaderReader {
   size_t pos_ = 0;
 };
 
-std::string read_file(const std::string& path) {
-  std::error_code ec;
-  KILN_CHECK(!std::filesystem::is_directory(path, ec), "read_safetensors: ", path, ": cannot open: is a directory");
-  errno = 0;
-  std::ifstream in(path, std::ios::binary);
-  KILN_CHECK(in.is_open(), "read_safetensors: ", path, ": cannot open: ", errno ? std::strerror(errno) : "unknown error");
-  std::ostringstream os;
-  os << in.rdbuf();
-  KILN_CHECK(!in.bad(), "read_safetensors: ", path, ": read error: ", std::strerror(errno));
-  return os.str();
-}
 
 }  // namespace
 
@@ -314,7 +305,7 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
 }
 
 std::map<std::string, Tensor> read_safetensors(const std::string& path) {
-  const std::string bytes = read_file(path);
+  const std::string bytes = read_file_bytes(path, "read_safetensors");
   KILN_CHECK(bytes.size() >= 8, "read_safetensors: ", path, ": the file has ", bytes.size(),
              " bytes, too few for the 8-byte header length");
   uint64_t header_size = 0;
