@@ -125,6 +125,10 @@ VariableCreationHook* set_variable_creation_hook(VariableCreationHook* hook);
 uint64_t next_tensor_id();
 /// Gives `t` a private copy of its storage when another handle (a tape's snapshot) shares it.
 void make_storage_unique(const Tensor& t);
+/// A handle to `var`'s current storage, shape, dtype and id that is not the variable: a later
+/// write to the variable copies first (make_storage_unique), so the handle keeps today's value.
+/// Carries no tracer state (Note [Variables on the tape] in gradient_tape.cc adds it for tapes).
+Tensor alias_of(const Tensor& var);
 
 template <typename T>
 T* Tensor::data() const {

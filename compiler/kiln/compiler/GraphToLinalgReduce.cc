@@ -5,6 +5,7 @@
 // in index order, and every reduction loop runs its reduced dims in increasing order. The one
 // exception is the softmax family's row sum of exp, made in the same pass as the row max (Note
 // [Online softmax statistics]): it differs from eager's in rounding.
+#include <functional>
 #include <limits>
 
 #include "kiln/compiler/GraphToLinalg.h"
@@ -196,30 +197,35 @@ std::vector<std::string> lower_ArgMax(LinalgEmitter& e, const LowerContext& c) {
                     })[1]};
 }
 
-std::vector<std::string> lower_Softmax(LinalgEmitter& e, const LowerContext& c) {
-  const Operand& x = c.in[0];
+namespace {
+// One elementwise nest over x that reads each row's max m and sum of exp(x - m) s:
+// value(b, x, m, s) per element.
+std::vector<std::string> elementwise_with_row_stats(
+    LinalgEmitter& e, const Operand& x,
+    const std::function<std::string(Body&, const std::string&, const std::string&, const std::string&)>& value) {
   const DType t = x.dtype;
-  const std::string xv = e.tensor(x);
-  const auto [m, s] = row_stats(e, xv, t, x.shape);
-  // exp is recomputed rather than stored: two loop nests, the second one elementwise.
   const Shape& xs = x.shape;
+  const std::string xv = e.tensor(x);
+  const auto [m, s] = row_stats(e, xv, t, xs);
   return e.generic(xs.rank(), {}, {{xv, tensor_type(t, xs), identity_map(xs.rank())}, row_operand(m, t, xs), row_operand(s, t, xs)},
-                   {{e.empty(t, xs), tensor_type(t, xs), identity_map(xs.rank())}}, [&](Body& b) -> Values {
-                     std::string ex = b.op("math.exp " + b.sub(b.arg(0), b.arg(1), t) + " : " + elem_type(t));
-                     return {b.div(ex, b.arg(2), t)};
-                   });
+                   {{e.empty(t, xs), tensor_type(t, xs), identity_map(xs.rank())}},
+                   [&](Body& b) -> Values { return {value(b, b.arg(0), b.arg(1), b.arg(2))}; });
+}
+}  // namespace
+
+// exp is recomputed rather than stored: two loop nests, the second one elementwise.
+std::vector<std::string> lower_Softmax(LinalgEmitter& e, const LowerContext& c) {
+  const DType t = c.in[0].dtype;
+  return elementwise_with_row_stats(e, c.in[0], [t](Body& b, const std::string& x, const std::string& m, const std::string& s) {
+    return b.div(b.op("math.exp " + b.sub(x, m, t) + " : " + elem_type(t)), s, t);
+  });
 }
 
 std::vector<std::string> lower_LogSoftmax(LinalgEmitter& e, const LowerContext& c) {
-  const Operand& x = c.in[0];
-  const DType t = x.dtype;
-  const std::string xv = e.tensor(x);
-  const auto [m, s] = row_stats(e, xv, t, x.shape);
-  const Shape& xs = x.shape;
-  return e.generic(xs.rank(), {}, {{xv, tensor_type(t, xs), identity_map(xs.rank())}, row_operand(m, t, xs), row_operand(s, t, xs)},
-                   {{e.empty(t, xs), tensor_type(t, xs), identity_map(xs.rank())}}, [&](Body& b) -> Values {
-                     return {b.sub(b.arg(0), b.add(log_of(b, b.arg(2), t), b.arg(1), t), t)};
-                   });
+  const DType t = c.in[0].dtype;
+  return elementwise_with_row_stats(e, c.in[0], [t](Body& b, const std::string& x, const std::string& m, const std::string& s) {
+    return b.sub(x, b.add(log_of(b, s, t), m, t), t);
+  });
 }
 
 // Eager: loss_i = -sum_j y_ij * (x_ij - lse_i), lse_i = log(s_i) + m_i, after two passes for

@@ -300,7 +300,7 @@ std::vector<Tensor> CompiledGraph::run(const std::vector<Tensor>& arguments) con
       case OutputPlan::Buffer: break;
       case OutputPlan::ArgumentTensor: outputs[k] = arguments[static_cast<size_t>(o.index)]; break;
       case OutputPlan::ConstantTensor: outputs[k] = p.constants[static_cast<size_t>(o.index)]; break;
-      case OutputPlan::VariableAlias: outputs[k] = tracer::alias_of(p.variables[static_cast<size_t>(o.index)]); break;
+      case OutputPlan::VariableAlias: outputs[k] = alias_of(p.variables[static_cast<size_t>(o.index)]); break;
     }
   }
   return outputs;

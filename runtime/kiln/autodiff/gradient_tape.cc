@@ -103,15 +103,9 @@ void GradientTape::record(const OpDef& op, Inputs in, const OpAttrs& attrs, cons
 // sharing its current storage; an assign to a variable whose storage is shared first gives the
 // variable fresh storage (copy-on-write, see call_op), so the snapshot keeps the old value.
 Tensor GradientTape::snapshot(const Tensor& var) {
-  auto impl = std::make_shared<TensorImpl>();
-  const TensorImpl& v = var.impl();
-  impl->storage = v.storage;
-  impl->shape = v.shape;
-  impl->dtype = v.dtype;
-  impl->device = v.device;
-  impl->id = v.id;
-  impl->symbolic = v.symbolic;
-  return Tensor(std::move(impl));
+  Tensor s = alias_of(var);
+  s.impl().symbolic = var.impl().symbolic;  // inside a trace: the variable's traced value
+  return s;
 }
 
 void GradientTape::record_custom(const std::vector<Tensor>& inputs, const Tensor& out, CustomGradFn grad) {

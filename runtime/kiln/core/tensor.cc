@@ -156,6 +156,17 @@ void* Tensor::raw_data() const {
   return impl().storage->data;
 }
 
+Tensor alias_of(const Tensor& var) {
+  auto impl = std::make_shared<TensorImpl>();
+  const TensorImpl& v = var.impl();
+  impl->storage = v.storage;
+  impl->shape = v.shape;
+  impl->dtype = v.dtype;
+  impl->device = v.device;
+  impl->id = v.id;  // gradients keyed by id reach the variable
+  return Tensor(std::move(impl));
+}
+
 void make_storage_unique(const Tensor& t) {
   TensorImpl& impl = t.impl();
   if (impl.storage == nullptr || impl.storage.use_count() == 1) return;

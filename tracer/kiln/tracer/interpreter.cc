@@ -8,17 +8,6 @@
 
 namespace kiln::tracer {
 
-Tensor alias_of(const Tensor& var) {
-  auto impl = std::make_shared<TensorImpl>();
-  const TensorImpl& v = var.impl();
-  impl->storage = v.storage;
-  impl->shape = v.shape;
-  impl->dtype = v.dtype;
-  impl->device = v.device;
-  impl->id = v.id;  // as a tape snapshot: gradients of an outer tape reach the variable
-  return Tensor(std::move(impl));
-}
-
 GraphRunner::GraphRunner(const Graph& graph) : graph_(graph) {
   const std::vector<bool> live = graph.live_nodes();
   last_use_.assign(graph.values.size(), -1);

@@ -33,7 +33,4 @@ class GraphRunner {
 /// init_scope): throws kiln::TraceError when it depends on an argument or a variable write.
 Tensor evaluate_lifted(const Graph& graph, int id, const std::string& variable_name);
 
-/// A handle to `var`'s current storage that is not the variable (a later write copies first).
-Tensor alias_of(const Tensor& var);
-
 }  // namespace kiln::tracer
