@@ -7,6 +7,10 @@
 //                                       cache: trace and compile), disk_cache_ms (the same with
 //                                       the disk cache the first one filled)
 //   kiln-bench --first-call-ms          (internal) prints the first call's ms in this process
+//   kiln-bench --benchmark_...          Google Benchmark's own command line over every registered
+//                                       case, e.g. --benchmark_filter=Gemm (gemm_bench.cc: GFLOP/s
+//                                       of the CNN's GEMM shapes)
+#include <benchmark/benchmark.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -21,7 +25,9 @@
 
 namespace {
 void usage() {
-  std::fprintf(stderr, "usage: kiln-bench (--dispatch | --model iris) [--json] [--repetitions N]\n");
+  std::fprintf(stderr,
+               "usage: kiln-bench (--dispatch | --model iris) [--json] [--repetitions N]\n"
+               "       kiln-bench --benchmark_filter=REGEX [other --benchmark_* flags of Google Benchmark]\n");
 }
 
 // The iris step's first-call ms in a fresh process of this program with KILN_CACHE_DIR=`cache_dir`.
@@ -39,6 +45,14 @@ double first_call_ms_in_child(const std::string& cache_dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Google Benchmark's flags: its own runner and console output over the registered cases.
+  if (argc > 1 && std::strncmp(argv[1], "--benchmark_", 12) == 0) {
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+  }
   std::string model;
   bool dispatch = false, json = false;
   int repetitions = 9;

@@ -1,5 +1,6 @@
-// JitKernels: C functions the compiled code calls (contractions on Eigen's GEMM), and the
-// symbols LinalgToLLVM.cc registers with the JIT for them. No MLIR headers.
+// JitKernels: C functions the compiled code calls (contractions on LIBXSMM or
+// kiln::kernels::gemm), and the symbols LinalgToLLVM.cc registers with the JIT for them. No MLIR
+// headers.
 #pragma once
 #include <string>
 #include <utility>
@@ -10,7 +11,7 @@ namespace kiln::compiler {
 /// (symbol name, address) of every function compiled code may call.
 std::vector<std::pair<std::string, void*>> jit_kernel_symbols();
 
-/// Whether rank-2 float contractions call Eigen's GEMM (default) or run as LLVM loops
+/// Whether rank-2 float contractions call a library GEMM (default) or run as LLVM loops
 /// (KILN_COMPILER_GEMM=loops, for comparisons).
 bool use_library_gemm();
 
