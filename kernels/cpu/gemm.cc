@@ -5,6 +5,8 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <memory>
+#include <new>
+#include <type_traits>
 
 #include "kernels/cpu/parallel_for.h"
 #include "kiln/error.h"
@@ -22,9 +24,10 @@
 // itself, over parallel_for's one pool (Note [Kernel threads]), as independent panels of C, each
 // one call of Eigen's single-threaded GEMM:
 // - Row panels (column panels when n > m) of at most kPanel rows, as many as a multiple of the
-//   thread count. Each panel repacks the whole other operand, which is why the split runs along
-//   C's longer side. Panels also help one thread: Eigen's blocking of a tall, thin product
-//   (im2col's [B*400, 500] x [500, 50]) runs ~90 GFLOP/s on the whole and ~120 on 2048-row panels.
+//   thread count; with more panels than threads, a thread that was descheduled leaves its
+//   panels to the others. Each panel repacks the whole other operand, which is why the split
+//   runs along C's longer side. On one thread (thread CPU time), panels of 512 to 2048 rows ran
+//   within ~5% of the whole product at every CNN shape.
 // - A small C with a long k (dense forward [128, 20000] x [20000, 500], conv filter gradient
 //   [500, B*400] x [B*400, 50]) is split along k instead: each chunk of k writes its own partial
 //   product, and the partials are summed in chunk order. The partials are column-major when
@@ -36,11 +39,25 @@
 // never on which thread runs which, and partials are summed in a fixed order. They may differ in
 // the last bits between thread counts (a different k split), and between one GEMM and the same
 // numbers in a different shape.
+//
+// Note [GEMM buffers]
+// Eigen's product expression allocates its packing buffers on every call: on the stack up to
+// 128 KB, with malloc above. glibc hands a freed block at the top of its heap back to the kernel
+// once it passes M_TRIM_THRESHOLD (128 KB, until some large free raises it), so each call
+// page-faulted its buffers in again: [128,500] x [500,500] ran at 20-27 GFLOP/s in a fresh process
+// (perf stat: 7672 page faults against 784 for a shape just under the limit) and at 115-135 once
+// an unrelated large free had raised the threshold. So gemm calls Eigen's GEMM routine
+// (internal::general_matrix_matrix_product) itself, with Eigen's own blocking sizes and packing
+// buffers that belong to the calling thread, allocated once and grown as needed (a few MB per
+// thread at most, the panels bounding them). These are Eigen 3.4 internals: an Eigen whose
+// internals changed fails to compile this file rather than running slower.
+static_assert(EIGEN_VERSION_AT_LEAST(3, 4, 0), "gemm.cc calls Eigen 3.4's internal GEMM routine");
+
 namespace kiln::kernels {
 namespace {
 
 constexpr double kParallelMinMacs = 1 << 21;
-constexpr int64_t kPanel = 2048;
+constexpr int64_t kPanel = 1024;
 constexpr int64_t kDepthChunk = 8192;
 constexpr int64_t kDepthSplitMaxOutput = 1 << 16;
 
@@ -51,30 +68,80 @@ using ConstRowMajorView = Eigen::Map<const Matrix<T, Eigen::RowMajor>, 0, Eigen:
 template <typename T>
 using RowMajorView = Eigen::Map<Matrix<T, Eigen::RowMajor>, 0, Eigen::OuterStride<>>;
 
-// c = alpha op(a) op(b) + beta c on this thread, with c any Eigen matrix view.
+// This thread's packing buffers for Eigen's GEMM (Note [GEMM buffers]): grown to the largest
+// size asked for, kept until the thread ends.
+template <typename T>
+T* packing_buffer(int which, Eigen::Index size) {
+  struct Free {
+    void operator()(T* p) const { ::operator delete[](p, std::align_val_t(64)); }
+  };
+  struct Buffers {
+    std::unique_ptr<T[], Free> data[2];
+    Eigen::Index size[2] = {0, 0};
+  };
+  thread_local Buffers buffers;
+  if (buffers.size[which] < size) {
+    buffers.data[which].reset(static_cast<T*>(::operator new[](size * sizeof(T), std::align_val_t(64))));
+    buffers.size[which] = size;
+  }
+  return buffers.data[which].get();
+}
+
+// Eigen's blocking sizes for one thread (its own heuristic, as gemm_blocking_space computes them)
+// with packing_buffer's memory. rows x cols x depth is the product in Eigen's column-major form.
+template <typename T>
+class ReusedBlocking : public Eigen::internal::level3_blocking<T, T> {
+ public:
+  ReusedBlocking(Eigen::Index rows, Eigen::Index cols, Eigen::Index depth) {
+    this->m_mc = rows;
+    this->m_nc = cols;
+    this->m_kc = depth;
+    Eigen::internal::computeProductBlockingSizes<T, T, 1>(this->m_kc, this->m_mc, this->m_nc, Eigen::Index(1));
+    this->m_blockA = packing_buffer<T>(0, this->m_mc * this->m_kc);
+    this->m_blockB = packing_buffer<T>(1, this->m_kc * this->m_nc);
+  }
+};
+
+// c += alpha op(a) op(b) on Eigen's GEMM kernels, c of storage order ResOrder; m, n > 1.
+template <typename T, int ResOrder>
+void add_product(bool ta, bool tb, Eigen::Index m, Eigen::Index n, Eigen::Index k, T alpha, const T* a,
+                 Eigen::Index lda, const T* b, Eigen::Index ldb, T* c, Eigen::Index ldc) {
+  using Eigen::ColMajor, Eigen::RowMajor, Eigen::Index;
+  // A row-major c is computed as the column-major c^T = op(b)^T op(a)^T: Eigen's blocking is
+  // for that form (as in its gemm_blocking_space).
+  ReusedBlocking<T> blocking(ResOrder == RowMajor ? n : m, ResOrder == RowMajor ? m : n, k);
+  auto run = [&]<int LhsOrder, int RhsOrder>() {
+    Eigen::internal::general_matrix_matrix_product<Index, T, LhsOrder, false, T, RhsOrder, false, ResOrder, 1>::run(
+        m, n, k, a, lda, b, ldb, c, 1, ldc, alpha, blocking, nullptr);
+  };
+  // op(a) of a row-major a is row-major, a^T column-major with the same stride; so for b.
+  if (!ta && !tb) run.template operator()<RowMajor, RowMajor>();
+  else if (ta && !tb) run.template operator()<ColMajor, RowMajor>();
+  else if (!ta && tb) run.template operator()<RowMajor, ColMajor>();
+  else run.template operator()<ColMajor, ColMajor>();
+}
+
+// c = alpha op(a) op(b) + beta c on this thread, with c a row- or column-major matrix map.
 template <typename T, typename C>
 void product_on_eigen(C&& c, bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
                       int64_t lda, const T* b, int64_t ldb, T beta) {
-  if (k == 0) {
-    if (beta == T(0)) c.setZero();
-    else if (beta != T(1)) c *= beta;
+  // beta = 0 assigns, so c's old contents (NaN included) never reach the result.
+  if (beta == T(0)) c.setZero();
+  else if (beta != T(1)) c *= beta;
+  if (k == 0) return;
+  // Vectors and tiny products: Eigen's own product expression (GEMV, or its coefficient-based
+  // product under EIGEN_GEMM_TO_COEFFBASED_THRESHOLD), which packs nothing.
+  if (m == 1 || n == 1 || m + n + k < 20) {
+    ConstRowMajorView<T> A(a, ta ? k : m, ta ? m : k, Eigen::OuterStride<>(lda));
+    ConstRowMajorView<T> B(b, tb ? n : k, tb ? k : n, Eigen::OuterStride<>(ldb));
+    if (!ta && !tb) c.noalias() += alpha * A * B;
+    else if (ta && !tb) c.noalias() += alpha * A.transpose() * B;
+    else if (!ta && tb) c.noalias() += alpha * A * B.transpose();
+    else c.noalias() += alpha * A.transpose() * B.transpose();
     return;
   }
-  ConstRowMajorView<T> A(a, ta ? k : m, ta ? m : k, Eigen::OuterStride<>(lda));
-  ConstRowMajorView<T> B(b, tb ? n : k, tb ? k : n, Eigen::OuterStride<>(ldb));
-  // beta = 0 assigns, so c's old contents (NaN included) never reach the result.
-  auto assign = [&](const auto& product) {
-    if (beta == T(0)) {
-      c.noalias() = alpha * product;
-    } else {
-      if (beta != T(1)) c *= beta;
-      c.noalias() += alpha * product;
-    }
-  };
-  if (!ta && !tb) assign(A * B);
-  else if (ta && !tb) assign(A.transpose() * B);
-  else if (!ta && tb) assign(A * B.transpose());
-  else assign(A.transpose() * B.transpose());
+  constexpr int order = std::remove_reference_t<C>::IsRowMajor ? Eigen::RowMajor : Eigen::ColMajor;
+  add_product<T, order>(ta, tb, m, n, k, alpha, a, lda, b, ldb, c.data(), c.outerStride());
 }
 
 template <typename T>
