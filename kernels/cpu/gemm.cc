@@ -125,9 +125,17 @@ void add_product(bool ta, bool tb, Eigen::Index m, Eigen::Index n, Eigen::Index 
 template <typename T, typename C>
 void product_on_eigen(C&& c, bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
                       int64_t lda, const T* b, int64_t ldb, T beta) {
-  // beta = 0 assigns, so c's old contents (NaN included) never reach the result.
-  if (beta == T(0)) c.setZero();
-  else if (beta != T(1)) c *= beta;
+  // beta = 0 assigns, so c's old contents (NaN included) never reach the result. Zeroed row by
+  // row with fill_n: Eigen's setZero on a map with a run-time stride took ~90 ns of the iris
+  // example's 16x4x20 product.
+  if (beta == T(0)) {
+    const Eigen::Index outer = c.outerSize(), inner = c.innerSize(), stride = c.outerStride();
+    if (stride == inner) std::fill_n(c.data(), outer * inner, T(0));
+    else
+      for (Eigen::Index i = 0; i < outer; ++i) std::fill_n(c.data() + i * stride, inner, T(0));
+  } else if (beta != T(1)) {
+    c *= beta;
+  }
   if (k == 0) return;
   // Vectors and tiny products: Eigen's own product expression (GEMV, or its coefficient-based
   // product under EIGEN_GEMM_TO_COEFFBASED_THRESHOLD), which packs nothing.
