@@ -28,11 +28,12 @@
 //   panels to the others. Each panel repacks the whole other operand, which is why the split
 //   runs along C's longer side. On one thread (thread CPU time), panels of 512 to 2048 rows ran
 //   within ~5% of the whole product at every CNN shape.
-// - A small C with a long k (dense forward [128, 20000] x [20000, 500], conv filter gradient
-//   [500, B*400] x [B*400, 50]) is split along k instead: each chunk of k writes its own partial
-//   product, and the partials are summed in chunk order. The partials are column-major when
-//   m > n, because Eigen's kernels run best with C's longer side as their rows (conv filter
-//   gradient: ~90 GFLOP/s against ~58).
+// - A small C with m > n and a long k (the conv filter gradient [500, B*400] x [B*400, 50]) is
+//   split along k instead: each chunk of k writes its own column-major partial product, and the
+//   partials are summed in chunk order. Eigen's kernels run such a product far better with C
+//   column-major (C's long side as their rows): one thread ~90 GFLOP/s against ~59 on the whole.
+//   With m < n (dense forward [128, 20000] x [20000, 500]) row-major partials gained nothing on
+//   column panels (95 against 118 on one thread, 179 against 221 on two), so it takes those.
 // - Products below kParallelMinMacs multiply-adds run directly on the calling thread: waking a
 //   worker costs more than they take, and the iris example's 16x4x20 stays at Eigen's ~100 ns.
 // Results are deterministic: the panels and chunks depend only on the shape and num_threads(),
@@ -173,33 +174,25 @@ Pieces split(int64_t extent, int64_t most, int threads) {
   return {size, (extent + size - 1) / size};
 }
 
-// Small C, long k: partial products per chunk of k, summed in chunk order.
+// Small C with m > n, long k: column-major partial products per chunk of k, summed in chunk
+// order.
 template <typename T>
 void gemm_split_depth(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
                       const T* b, int64_t ldb, T beta, T* c, int64_t ldc, int threads) {
+  using ColMajorView = Eigen::Map<Matrix<T, Eigen::ColMajor>>;
   const Pieces chunks = split(k, kDepthChunk, threads);
   const int64_t mn = m * n;
   std::unique_ptr<T[]> partials(new T[chunks.count * mn]);
-  const bool column_major = m > n;
   parallel_for(chunks.count, [&](int64_t i) {
     const int64_t k0 = chunks.begin(i), kc = std::min(chunks.size, k - k0);
-    const T* ai = ta ? a + k0 * lda : a + k0;
-    const T* bi = tb ? b + k0 : b + k0 * ldb;
-    if (column_major)
-      product_on_eigen(Eigen::Map<Matrix<T, Eigen::ColMajor>>(partials.get() + i * mn, m, n), ta, tb, m, n, kc, T(1),
-                       ai, lda, bi, ldb, T(0));
-    else
-      product_on_eigen(Eigen::Map<Matrix<T, Eigen::RowMajor>>(partials.get() + i * mn, m, n), ta, tb, m, n, kc, T(1),
-                       ai, lda, bi, ldb, T(0));
+    product_on_eigen(ColMajorView(partials.get() + i * mn, m, n), ta, tb, m, n, kc, T(1), ta ? a + k0 * lda : a + k0,
+                     lda, tb ? b + k0 : b + k0 * ldb, ldb, T(0));
   });
-  auto finish = [&](auto sum) {
-    for (int64_t i = 1; i < chunks.count; ++i) sum += decltype(sum)(partials.get() + i * mn, m, n);
-    RowMajorView<T> C(c, m, n, Eigen::OuterStride<>(ldc));
-    if (beta == T(0)) C = alpha * sum;
-    else C = alpha * sum + beta * C;
-  };
-  if (column_major) finish(Eigen::Map<Matrix<T, Eigen::ColMajor>>(partials.get(), m, n));
-  else finish(Eigen::Map<Matrix<T, Eigen::RowMajor>>(partials.get(), m, n));
+  ColMajorView sum(partials.get(), m, n);
+  for (int64_t i = 1; i < chunks.count; ++i) sum += ColMajorView(partials.get() + i * mn, m, n);
+  RowMajorView<T> C(c, m, n, Eigen::OuterStride<>(ldc));
+  if (beta == T(0)) C = alpha * sum;
+  else C = alpha * sum + beta * C;
 }
 
 }  // namespace
@@ -217,7 +210,7 @@ void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, T
     return;
   }
   const int threads = num_threads();
-  if (m * n <= kDepthSplitMaxOutput && k >= 4 * std::max(m, n)) {
+  if (m > n && m * n <= kDepthSplitMaxOutput && k >= 4 * std::max(m, n)) {
     gemm_split_depth(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
   } else if (m >= n) {
     const Pieces rows = split(m, kPanel, threads);

@@ -132,8 +132,8 @@ TEST(Gemm, LargeProductsInEverySplit) {
       {5000, 24, 20},  // row panels, several of them (at most 2048 rows each), a short last one
       {24, 5000, 20},  // column panels
       {300, 200, 100},  // m >= n: two or three row panels
-      {24, 20, 6007},   // small c, long k: chunks of k, column-major partials (m > n)
-      {20, 24, 6007},   // the same with row-major partials
+      {24, 20, 6007},   // small c with m > n, long k: chunks of k
+      {20, 24, 6007},   // m < n: column panels, however long k
   };
   for (int threads : {1, 2, 3}) {
     SCOPED_TRACE(std::to_string(threads) + " threads");
