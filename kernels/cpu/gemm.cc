@@ -12,17 +12,23 @@
 #include "kiln/error.h"
 
 // Note [GEMM on Eigen]
-// Measured on this machine (2-core AMD EPYC with AVX-512, shared; medians of thread CPU time,
-// the throwaway program and the table are in the commit that added this note and in kiln-bench's
-// BM_Gemm): Eigen 3.4's GEMM compiled with -march=native runs its AVX-512 kernels at 115-135
-// GFLOP/s on one core at the CNN's dense shapes, ahead of Debian's OpenBLAS 0.3.21 as this
-// machine's environment configures it (OPENBLAS_CORETYPE=Haswell: AVX2 kernels, 85-97) and of
-// BLIS 0.9 (its generic kernels on this CPU, which it does not know). Eigen's own threading
-// (OpenMP) and Tensor contraction on a thread pool, and OpenBLAS's and BLIS's threads, all
-// synchronise often within one product; on this shared 2-core machine a descheduled thread then
-// stalls the others (Eigen+OpenMP fell to 0.1-30 GFLOP/s under load). So Kiln spreads the work
-// itself, over parallel_for's one pool (Note [Kernel threads]), as independent panels of C, each
-// one call of Eigen's single-threaded GEMM:
+// Measured on this machine (2-core AMD EPYC with AVX-512, shared with other builds; GFLOP/s,
+// medians, the benchmark in its own session at autogroup nice -19 so that other tenants did not
+// take the second core; CNN shapes at batch 128 and 1000, kiln-bench --benchmark_filter=Gemm):
+// - One thread. Eigen 3.4's GEMM compiled with -march=native runs AVX-512 kernels: 100-130 at the
+//   dense shapes (but 55 for [1000,500] x [20000,500]^T as one product), 36-88 at the im2col
+//   ones. Debian's OpenBLAS 0.3.21 as this machine's environment sets it up
+//   (OPENBLAS_CORETYPE=Haswell: AVX2 kernels): 82-97 and 53-71; its SkylakeX kernels would run
+//   125-176, but only by overriding that setting. BLIS 0.9 does not know this CPU (generic
+//   kernels: 13-30); forced to its skx kernels: 74-170 (28-40 at the thinnest shapes).
+// - Two threads, each library's own threading (which synchronises within one product):
+//   Eigen+OpenMP 38-215, Eigen's Tensor contraction on a thread pool 23-212 (23 for
+//   [128,500] x [20000,500]^T), OpenBLAS (Haswell; pthreads or OpenMP) 20-176, BLIS (skx) 0-302
+//   ([128,500] x [500,10] at 0-41). With other processes running, Eigen+OpenMP fell to
+//   0.1-6 at the smaller shapes: a descheduled thread stalls the others at every barrier.
+// So gemm spreads the work itself, over parallel_for's one pool (Note [Kernel threads]), as
+// independent pieces, each one call of Eigen's single-threaded GEMM (two threads: 158-235 at
+// batch 128, 168-245 at batch 1000, against 88-129 on one; README "Speed" has the table):
 // - Row panels (column panels when n > m) of at most kPanel rows, as many as a multiple of the
 //   thread count; with more panels than threads, a thread that was descheduled leaves its
 //   panels to the others. Each panel repacks the whole other operand, which is why the split
