@@ -126,6 +126,19 @@ COMPILED_CASE(relu_grad_cases, "relu_grad") {
                       {rnd({4, 5}, t, -3, 3, 1), rnd({4, 5}, t, -3, 3, 2)});
 }
 
+COMPILED_CASE(dropout_cases, "dropout") {
+  for (DType t : kFloats)
+    for (double rate : {0.0, 0.3, 0.75}) {
+      // Chained with neighbours (elementwise fusion merges them); u has values at the rate too.
+      Tensor u = rnd({6, 7}, t, 0, 1, 4);
+      compiled_vs_eager(std::string("dropout ") + dtype_name(t) + " rate " + std::to_string(rate),
+                        [rate](const std::vector<Tensor>& x) {
+                          return std::vector<Tensor>{kiln::dropout_with_uniform(kiln::relu(x[0]) * 2.0, x[1], rate) + 1.0};
+                        },
+                        {rnd({6, 7}, t, -3, 3, 3), kiln::where(kiln::less(u, kiln::fill({6, 7}, 0.1, t)), kiln::fill({6, 7}, rate, t), u)});
+    }
+}
+
 COMPILED_CASE(cast_cases, "cast") {
   const DType all[] = {DType::Float32, DType::Float64, DType::Int32, DType::Int64, DType::Bool};
   for (DType from : all)
@@ -243,6 +256,61 @@ COMPILED_CASE(argmax_cases, "argmax") {
         compiled_vs_eager(std::string("argmax ") + dtype_name(t) + " axis " + std::to_string(axis) + " -> " + dtype_name(out),
                           [axis, out](const std::vector<Tensor>& x) { return std::vector<Tensor>{kiln::argmax(x[0], axis, out)}; },
                           {rnd({4, 3, 5}, t, -2, 2, 11)});  // integers in [-2, 2): ties
+}
+
+// Pooling: valid/same, strides 1 and 2, windows 2x2, 3x3 and 2x3, odd sizes, a window larger
+// than the input (same); inputs with ties (integers) for the first-maximum rule.
+struct PoolCase {
+  Shape x;
+  std::array<int64_t, 2> k, s;
+  const char* padding;
+};
+const PoolCase kPoolCases[] = {{{2, 5, 7, 3}, {2, 2}, {2, 2}, "valid"}, {{2, 5, 7, 3}, {2, 2}, {2, 2}, "same"},
+                               {{1, 6, 5, 2}, {3, 3}, {1, 1}, "valid"}, {{1, 6, 5, 2}, {3, 3}, {1, 1}, "same"},
+                               {{2, 7, 7, 4}, {3, 3}, {2, 2}, "same"},  {{1, 4, 5, 1}, {2, 3}, {1, 2}, "same"},
+                               {{1, 2, 2, 3}, {3, 3}, {1, 1}, "same"},  {{1, 7, 5, 2}, {2, 2}, {3, 3}, "valid"}};
+std::string pool_label(const char* op, const PoolCase& p, DType t) {
+  return std::string(op) + " " + dtype_name(t) + p.x.str() + " k" + std::to_string(p.k[0]) + "x" + std::to_string(p.k[1]) +
+         " s" + std::to_string(p.s[0]) + "x" + std::to_string(p.s[1]) + " " + p.padding;
+}
+
+COMPILED_CASE(pool_cases, "max_pool2d", "avg_pool2d") {
+  for (DType t : kFloats)
+    for (const PoolCase& p : kPoolCases) {
+      auto f = [p](const std::vector<Tensor>& x) {
+        return std::vector<Tensor>{kiln::max_pool2d(x[0], p.k, p.s, p.padding), kiln::avg_pool2d(x[0], p.k, p.s, p.padding)};
+      };
+      compiled_vs_eager(pool_label("pools", p, t), f, {rnd(p.x, t, -5, 5, 1)});
+      compiled_vs_eager(pool_label("pools with ties", p, t), f, {rnd(p.x, t, 0, 3, 2)});
+    }
+  // NaN and -inf windows, as eager.
+  const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+  compiled_vs_eager("max_pool2d of NaN and -inf", [](const std::vector<Tensor>& x) {
+    return std::vector<Tensor>{kiln::max_pool2d(x[0], {2, 2}, {1, 1}, "same")};
+  }, {Tensor::from_vector(std::vector<double>{1, nan, 2, 3, -inf, -inf, -inf, -inf, 0}, Shape{1, 3, 3, 1})});
+}
+
+COMPILED_CASE(pool_grad_cases, "max_pool2d_grad", "max_pool2d_grad_grad", "avg_pool2d_grad") {
+  for (DType t : kFloats)
+    for (const PoolCase& p : kPoolCases)
+      for (bool ties : {false, true}) {
+        Tensor x = rnd(p.x, t, ties ? 0 : -5, ties ? 3 : 5, 3);
+        Tensor y = kiln::max_pool2d(x, p.k, p.s, p.padding);
+        compiled_vs_eager(pool_label(ties ? "pool grads with ties" : "pool grads", p, t),
+                          [p](const std::vector<Tensor>& a) {
+                            return std::vector<Tensor>{kiln::max_pool2d_grad(a[0], a[1], a[2], p.k, p.s, p.padding),
+                                                       kiln::max_pool2d_grad_grad(a[0], a[1], a[3], p.k, p.s, p.padding),
+                                                       kiln::avg_pool2d_grad(a[0].shape(), a[2], p.k, p.s, p.padding)};
+                          },
+                          {x, y, rnd(y.shape(), t, -2, 2, 4), rnd(p.x, t, -2, 2, 5)});
+      }
+  const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+  Tensor x = Tensor::from_vector(std::vector<double>{1, nan, nan, 3, -inf, -inf, -inf, -inf, 0}, Shape{1, 3, 3, 1});
+  Tensor y = kiln::max_pool2d(x, {2, 2}, {1, 1}, "same");
+  compiled_vs_eager("max_pool2d_grad of NaN and -inf", [](const std::vector<Tensor>& a) {
+    return std::vector<Tensor>{kiln::max_pool2d_grad(a[0], a[1], a[2], {2, 2}, {1, 1}, "same"),
+                               kiln::max_pool2d_grad_grad(a[0], a[1], a[3], {2, 2}, {1, 1}, "same")};
+  }, {x, y, rnd(y.shape(), DType::Float64, -2, 2, 6), rnd(x.shape(), DType::Float64, -2, 2, 7)});
 }
 
 COMPILED_CASE(shape_cases, "reshape", "transpose", "broadcast_to") {

@@ -221,7 +221,7 @@ std::vector<Operand> emit_while(LinalgEmitter& e, const tracer::Graph& g, const 
                                 const std::vector<Operand>& in);
 
 // Lowerings by family (GraphToLinalgElementwise.cc, GraphToLinalgReduce.cc,
-// GraphToLinalgStructural.cc).
+// GraphToLinalgStructural.cc, GraphToLinalgPool.cc).
 #define KILN_OP(Id, name, arity, grad) std::vector<std::string> lower_##Id(LinalgEmitter&, const LowerContext&);
 #include "kiln/op_table.def"
 #undef KILN_OP

@@ -219,6 +219,21 @@ Tensor random_uniform(const Shape& shape, double minval, double maxval, DType dt
   return call_op(OpId::RandomUniform, {}, creation_attrs(shape, dtype, minval, maxval, gen));
 }
 
+Tensor dropout(const Tensor& x, double rate, bool training, Generator* gen) {
+  KILN_CHECK(x.defined(), "dropout: x is an undefined Tensor");
+  KILN_CHECK(rate >= 0 && rate < 1, "dropout: rate must be in [0, 1), got ", rate);
+  KILN_CHECK(is_floating(x.dtype()), "dropout: x must be float32 or float64, got ", dtype_name(x.dtype()),
+             x.shape().str());
+  if (!training || rate == 0) return x;
+  return dropout_with_uniform(x, random_uniform(x.shape(), 0.0, 1.0, x.dtype(), gen), rate);
+}
+
+Tensor dropout_with_uniform(const Tensor& x, const Tensor& u, double rate) {
+  OpAttrs attrs;
+  attrs.f0 = rate;
+  return call2(OpId::Dropout, x, u, attrs);
+}
+
 Tensor assign(const Variable& var, const Tensor& value) { return call2(OpId::Assign, var, value); }
 Tensor assign_add(const Variable& var, const Tensor& value) { return call2(OpId::AssignAdd, var, value); }
 Tensor assign_sub(const Variable& var, const Tensor& value) { return call2(OpId::AssignSub, var, value); }
