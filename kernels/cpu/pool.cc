@@ -43,21 +43,59 @@ void for_each_window(const PoolGeometry& g, Window window) {
 inline int64_t in_offset(const PoolGeometry& g, int64_t b, int64_t r, int64_t col) { return ((b * g.h + r) * g.w + col) * g.c; }
 inline int64_t out_offset(const PoolGeometry& g, int64_t b, int64_t i, int64_t j) { return ((b * g.oh + i) * g.ow + j) * g.c; }
 
+// Note [Overlapping channel tail]
+// The channel loops are short (20 channels after the CNN's first convolution) and their trip
+// count is known only at run time: the compiler vectorizes 16 channels and leaves the rest to
+// scalar code, whose data-dependent branches (v > m, NaN checks) measured most of max_pool2d's
+// time. over_channels runs a step on fixed blocks of kLanes channels (a constant trip count: one
+// vector operation) and covers a remainder with one more block that ends at C, overlapping the
+// block before. That is only right for steps that change nothing when applied twice to the same
+// input: the running maximum and the first-maximum update of Note [Window maximum] are (v > v is
+// false, and a NaN maximum takes no second NaN). Sums are not, so avg_pool2d keeps plain loops.
+template <typename T, typename Block>
+inline void over_channels(int64_t C, Block block) {
+  constexpr int64_t kLanes = 64 / sizeof(T);
+  if (C < kLanes) return block(0, C);
+  int64_t k = 0;
+  for (; k + kLanes <= C; k += kLanes) block(k, kLanes);
+  if (k < C) block(C - kLanes, kLanes);
+}
+
+// o = max(o, px) over n channels with Note [Window maximum]'s value rule (bitwise, no branch).
+template <typename T>
+inline void running_max(T* __restrict o, const T* __restrict px, int64_t n) {
+#pragma GCC unroll 1  // vectorized, not unrolled into scalar code first (Note [Overlapping channel tail])
+  for (int64_t k = 0; k < n; ++k) {
+    const T v = px[k], m = o[k];
+    o[k] = ((v > m) | (v != v)) ? v : m;
+  }
+}
+
+// Note [Window maximum]'s first-maximum update over n channels, the element at input offset `at`.
+template <typename T>
+inline void first_max_update(T* __restrict best, int64_t* __restrict pos, const T* __restrict px, int64_t at, int64_t n) {
+#pragma GCC unroll 1
+  for (int64_t k = 0; k < n; ++k) {
+    const T v = px[k], m = best[k];
+    const bool take = (v > m) | ((v != v) & (m == m));
+    best[k] = take ? v : m;
+    pos[k] = take ? at + k : pos[k];
+  }
+}
+
 // Each channel's first maximum of window (b, rows, cols) as an input offset (Note [Window
-// maximum]), into pos[0..C); best is scratch.
+// maximum]), into pos[0..C), its value into best. The first real element is taken as it comes
+// (no position yet); the later ones go through first_max_update.
 template <typename T>
 void window_argmax(const PoolGeometry& g, const T* x, int64_t b, int64_t r0, int64_t r1, int64_t c0, int64_t c1, T* best,
                    int64_t* pos) {
   const int64_t C = g.c;
-  for (int64_t k = 0; k < C; ++k) best[k] = -std::numeric_limits<T>::infinity(), pos[k] = -1;
+  const int64_t at0 = in_offset(g, b, r0, c0);
+  for (int64_t k = 0; k < C; ++k) best[k] = x[at0 + k], pos[k] = at0 + k;
   for (int64_t r = r0; r < r1; ++r)
-    for (int64_t col = c0; col < c1; ++col) {
+    for (int64_t col = r == r0 ? c0 + 1 : c0; col < c1; ++col) {
       const int64_t at = in_offset(g, b, r, col);
-      const T* px = x + at;
-      for (int64_t k = 0; k < C; ++k) {
-        const T v = px[k];
-        if (pos[k] < 0 || v > best[k] || (v != v && best[k] == best[k])) best[k] = v, pos[k] = at + k;
-      }
+      over_channels<T>(C, [&](int64_t k, int64_t n) { first_max_update(best + k, pos + k, x + at + k, at + k, n); });
     }
 }
 
@@ -76,7 +114,7 @@ void cpu_MaxPool2D(Inputs in, const OpAttrs& attrs, const Tensor& out) {
       for (int64_t r = r0; r < r1; ++r)
         for (int64_t col = c0; col < c1; ++col) {
           const T* px = x + in_offset(g, b, r, col);
-          for (int64_t k = 0; k < C; ++k) o[k] = (px[k] > o[k] || px[k] != px[k]) ? px[k] : o[k];
+          over_channels<T>(C, [&](int64_t k, int64_t n) { running_max(o + k, px + k, n); });
         }
     });
   });

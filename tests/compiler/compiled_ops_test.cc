@@ -268,7 +268,8 @@ struct PoolCase {
 const PoolCase kPoolCases[] = {{{2, 5, 7, 3}, {2, 2}, {2, 2}, "valid"}, {{2, 5, 7, 3}, {2, 2}, {2, 2}, "same"},
                                {{1, 6, 5, 2}, {3, 3}, {1, 1}, "valid"}, {{1, 6, 5, 2}, {3, 3}, {1, 1}, "same"},
                                {{2, 7, 7, 4}, {3, 3}, {2, 2}, "same"},  {{1, 4, 5, 1}, {2, 3}, {1, 2}, "same"},
-                               {{1, 2, 2, 3}, {3, 3}, {1, 1}, "same"},  {{1, 7, 5, 2}, {2, 2}, {3, 3}, "valid"}};
+                               {{1, 2, 2, 3}, {3, 3}, {1, 1}, "same"},  {{1, 7, 5, 2}, {2, 2}, {3, 3}, "valid"},
+                               {{2, 6, 5, 20}, {2, 2}, {2, 2}, "same"}};
 std::string pool_label(const char* op, const PoolCase& p, DType t) {
   return std::string(op) + " " + dtype_name(t) + p.x.str() + " k" + std::to_string(p.k[0]) + "x" + std::to_string(p.k[1]) +
          " s" + std::to_string(p.s[0]) + "x" + std::to_string(p.s[1]) + " " + p.padding;

@@ -17,7 +17,7 @@ struct PoolCase {
 };
 
 // valid/same, strides 1 and 2, windows 2x2, 3x3 and 2x3, odd sizes, N = 1 and C = 1, a window
-// larger than the input (same), strides larger than the window.
+// larger than the input (same), strides larger than the window, 11 and 20 channels.
 const std::vector<PoolCase> kPoolCases = {
     {{2, 5, 7, 3}, {2, 2}, {2, 2}, "valid"}, {{2, 5, 7, 3}, {2, 2}, {2, 2}, "same"},
     {{2, 5, 7, 3}, {3, 3}, {1, 1}, "valid"}, {{2, 5, 7, 3}, {3, 3}, {1, 1}, "same"},
@@ -25,6 +25,8 @@ const std::vector<PoolCase> kPoolCases = {
     {{2, 4, 5, 1}, {2, 3}, {1, 2}, "same"},  {{1, 7, 5, 2}, {2, 2}, {3, 3}, "valid"},
     {{1, 2, 2, 3}, {3, 3}, {1, 1}, "same"},  {{3, 3, 3, 4}, {1, 1}, {1, 1}, "valid"},
     {{1, 9, 9, 1}, {3, 3}, {2, 2}, "SAME"},
+    // Channel counts past one vector block, with a remainder (Note [Overlapping channel tail]).
+    {{2, 5, 6, 20}, {2, 2}, {2, 2}, "same"}, {{1, 5, 5, 11}, {3, 3}, {1, 1}, "valid"},
 };
 
 std::string label(const PoolCase& p) {

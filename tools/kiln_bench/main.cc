@@ -6,6 +6,9 @@
 //                                       compile_ms (first call in a fresh process, empty disk
 //                                       cache: trace and compile), disk_cache_ms (the same with
 //                                       the disk cache the first one filled)
+//   kiln-bench --pool --json            max_pool2d at [128,24,24,20], 2x2 stride 2 valid: eager and
+//                                       compiled forward (*_fwd_us) and forward + max_pool2d_grad
+//                                       (*_fwd_grad_us)
 //   kiln-bench --first-call-ms          (internal) prints the first call's ms in this process
 #include <unistd.h>
 
@@ -21,7 +24,7 @@
 
 namespace {
 void usage() {
-  std::fprintf(stderr, "usage: kiln-bench (--dispatch | --model iris) [--json] [--repetitions N]\n");
+  std::fprintf(stderr, "usage: kiln-bench (--dispatch | --model iris | --pool) [--json] [--repetitions N]\n");
 }
 
 // The iris step's first-call ms in a fresh process of this program with KILN_CACHE_DIR=`cache_dir`.
@@ -40,11 +43,12 @@ double first_call_ms_in_child(const std::string& cache_dir) {
 
 int main(int argc, char** argv) {
   std::string model;
-  bool dispatch = false, json = false;
+  bool dispatch = false, pool = false, json = false;
   int repetitions = 9;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--dispatch") dispatch = true;
+    else if (arg == "--pool") pool = true;
     else if (arg == "--json") json = true;
     else if (arg == "--model" && i + 1 < argc) model = argv[++i];
     else if (arg == "--repetitions" && i + 1 < argc) repetitions = std::atoi(argv[++i]);
@@ -58,12 +62,21 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (dispatch == !model.empty() || (!model.empty() && model != "iris") || repetitions < 1) {
+  if (static_cast<int>(dispatch) + static_cast<int>(pool) + static_cast<int>(!model.empty()) != 1 ||
+      (!model.empty() && model != "iris") || repetitions < 1) {
     if (!model.empty() && model != "iris") std::fprintf(stderr, "kiln-bench: unknown model '%s'\n", model.c_str());
     usage();
     return 2;
   }
-  if (dispatch) {
+  if (pool) {
+    auto m = kiln::bench::run_medians(repetitions, "BM_max_pool_");
+    std::printf(json ? "{\"shape\": \"[128,24,24,20]\", \"eager_fwd_us\": %.1f, \"eager_fwd_grad_us\": %.1f, "
+                       "\"compiled_fwd_us\": %.1f, \"compiled_fwd_grad_us\": %.1f}\n"
+                     : "shape [128,24,24,20]\neager_fwd_us %.1f\neager_fwd_grad_us %.1f\ncompiled_fwd_us %.1f\n"
+                       "compiled_fwd_grad_us %.1f\n",
+                m["BM_max_pool_eager_fwd"] / 1e3, m["BM_max_pool_eager_fwd_grad"] / 1e3,
+                m["BM_max_pool_compiled_fwd"] / 1e3, m["BM_max_pool_compiled_fwd_grad"] / 1e3);
+  } else if (dispatch) {
     auto m = kiln::bench::run_medians(repetitions, "BM_add_1elem|BM_matmul_16x20");
     std::printf(json ? "{\"add_1elem_ns\": %.1f, \"matmul_16x20_ns\": %.1f}\n"
                      : "add_1elem_ns %.1f\nmatmul_16x20_ns %.1f\n",
