@@ -43,6 +43,19 @@ TEST(KilnBench, IrisJsonReportsEagerAndCompiledSteps) {
   EXPECT_GT(json_number(out, "disk_cache_ms"), 0) << out;
 }
 
+TEST(KilnBench, PoolJsonReportsEagerAndCompiledMaxPool) {
+  if (!std::filesystem::exists(std::string(KILN_BINARY_DIR) + "/tools/kiln-bench"))
+    GTEST_SKIP() << "kiln-bench is not built in " << KILN_BINARY_DIR;
+  int status = -1;
+  std::string out = run_bench("--pool --json --repetitions 1", status);
+  ASSERT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("\"shape\": \"[128,24,24,20]\""), std::string::npos) << out;
+  for (const char* key : {"eager_fwd_us", "eager_fwd_grad_us", "compiled_fwd_us", "compiled_fwd_grad_us"})
+    EXPECT_GT(json_number(out, key), 0) << key << ": " << out;
+  std::string both = run_bench("--pool --dispatch", status);
+  EXPECT_EQ(status, 2) << both;
+}
+
 TEST(KilnBench, UnknownModelIsRefused) {
   if (!std::filesystem::exists(std::string(KILN_BINARY_DIR) + "/tools/kiln-bench"))
     GTEST_SKIP() << "kiln-bench is not built in " << KILN_BINARY_DIR;
