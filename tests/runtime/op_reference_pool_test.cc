@@ -25,7 +25,7 @@ const std::vector<PoolCase> kPoolCases = {
     {{2, 4, 5, 1}, {2, 3}, {1, 2}, "same"},  {{1, 7, 5, 2}, {2, 2}, {3, 3}, "valid"},
     {{1, 2, 2, 3}, {3, 3}, {1, 1}, "same"},  {{3, 3, 3, 4}, {1, 1}, {1, 1}, "valid"},
     {{1, 9, 9, 1}, {3, 3}, {2, 2}, "SAME"},
-    // Channel counts past one vector block, with a remainder (Note [Overlapping channel tail]).
+    // Channel counts past one vector block, with a remainder (Note [Channel blocks] in kernels/cpu/pool.cc).
     {{2, 5, 6, 20}, {2, 2}, {2, 2}, "same"}, {{1, 5, 5, 11}, {3, 3}, {1, 1}, "valid"},
 };
 
