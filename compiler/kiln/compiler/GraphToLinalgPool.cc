@@ -169,11 +169,14 @@ std::string gather_from_windows(LinalgEmitter& e, const PoolGeometry& g, DType t
   return e.generic(6, kWindowLoops, {{candidates, tensor_type(t, Shape{np, nq}), affine_map(6, {dim(3), dim(4)})}},
                    {output_init(e.filled(t, xs, literal(0, t)), t, xs)}, [&](Body& b) -> Values {
                      IndexMath m(b);
-                     // The last window starting at or before h (its row (h + pt) / sh), then back.
+                     // Candidate p of `count` along one axis: window row i = (h + pt) / sh - (count - 1) + p,
+                     // so p = count - 1 is the last window starting at or before h and p = 0 the first
+                     // that may still reach it (increasing p: increasing windows, eager's order).
                      auto axis = [&](int pos_dim, int cand_dim, int64_t stride, int64_t pad, int64_t k, int64_t out,
                                      std::string* clamped, std::string* offset) {
+                       const int64_t count = (k + stride - 1) / stride;
                        const std::string h = b.index(pos_dim);
-                       const std::string i = m.add(m.div(m.add(h, m.c(pad)), stride), m.sub(b.index(cand_dim), m.c(k > 0 ? (k + stride - 1) / stride - 1 : 0)));
+                       const std::string i = m.add(m.div(m.add(h, m.c(pad)), stride), m.sub(b.index(cand_dim), m.c(count - 1)));
                        *offset = m.sub(h, m.sub(m.mul(i, stride), m.c(pad)));
                        *clamped = m.clamp(i, 0, out - 1);
                        return m.both(m.within(i, 0, out), m.cmp("slt", *offset, m.c(k)));
