@@ -28,7 +28,10 @@ struct Register {
   static void label()
 
 /// Ops that kiln::function runs on the interpreter, with the reason. Empty: every op compiles.
-const std::map<std::string, std::string> kInterpreterOnly = {};
+const std::map<std::string, std::string> kInterpreterOnly = {
+    {"conv2d", "no compiled lowering yet"},
+    {"conv2d_backprop_input", "no compiled lowering yet"},
+    {"conv2d_backprop_filter", "no compiled lowering yet"}};
 
 const DType kNumeric[] = {DType::Float32, DType::Float64, DType::Int32, DType::Int64};
 const DType kFloats[] = {DType::Float32, DType::Float64};
