@@ -58,6 +58,25 @@ Tensor sparse_softmax_cross_entropy_with_logits(const Tensor& labels, const Tens
 /// a @ b for rank-2 operands, or batched over leading dims (which must match) for rank >= 3.
 Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a = false, bool transpose_b = false);
 
+// ---- Convolutions (TF's layouts and padding rules; dilation 1) ----
+/// 2-D convolution (tf.nn.conv2d): x [N,H,W,C] (NHWC), filter [KH,KW,C,F] (HWIO) -> [N,OH,OW,F],
+///   y[n,i,j,o] = sum_{p,q,k} x[n, i*s_h + p - pad_top, j*s_w + q - pad_left, k] * filter[p,q,k,o]
+/// (x read as 0 outside the image). padding "valid": no padding, OH = (H - KH) / s_h + 1 (the
+/// filter must fit the input); "same": OH = ceil(H / s_h), total padding max((OH-1)*s_h + KH - H, 0)
+/// with the odd row at the bottom (pad_top = total / 2); likewise for the width. float32/float64.
+Tensor conv2d(const Tensor& x, const Tensor& filter, std::array<int64_t, 2> strides = {1, 1},
+              const std::string& padding = "valid");
+/// The gradient of conv2d with respect to its input (tf.raw_ops.Conv2DBackpropInput): the
+/// [N,H,W,C] tensor dx with sum(conv2d(x, filter) * dy) = sum(x * dx) for every x of
+/// `input_shape`; dy has conv2d's output shape. Linear in filter and in dy.
+Tensor conv2d_backprop_input(const Shape& input_shape, const Tensor& filter, const Tensor& dy,
+                             std::array<int64_t, 2> strides = {1, 1}, const std::string& padding = "valid");
+/// The gradient of conv2d with respect to its filter (tf.raw_ops.Conv2DBackpropFilter): the
+/// [KH,KW,C,F] tensor dfilter = sum over n, i, j of x's patch at (n, i, j) times dy[n,i,j,:].
+/// Linear in x and in dy.
+Tensor conv2d_backprop_filter(const Tensor& x, const Shape& filter_shape, const Tensor& dy,
+                              std::array<int64_t, 2> strides = {1, 1}, const std::string& padding = "valid");
+
 // ---- Reductions ----
 Tensor reduce_sum(const Tensor& x, const Axes& axes = {}, bool keepdims = false);
 Tensor reduce_mean(const Tensor& x, const Axes& axes = {}, bool keepdims = false);

@@ -232,6 +232,46 @@ COMPILED_CASE(matmul_cases, "matmul") {
                     {rnd({32, 4}, DType::Float32, -1, 1, 5), rnd({4, 10}, DType::Float32, -1, 1, 6)});
 }
 
+// Convolutions call the eager kernels from compiled code (Note [Convolutions in compiled code]):
+// both paddings, strides 1 and 2 (odd sizes, uneven padding), both float dtypes, a strided view
+// as the input (bufferization copies it to a dense buffer), a bias and relu after, a 1x1 filter.
+COMPILED_CASE(conv2d_cases, "conv2d", "conv2d_backprop_input", "conv2d_backprop_filter") {
+  struct Geometry {
+    Shape x, filter;
+    std::array<int64_t, 2> strides;
+  };
+  const Geometry geometries[] = {{{2, 7, 6, 3}, {3, 3, 3, 4}, {1, 1}}, {{2, 7, 6, 3}, {3, 2, 3, 4}, {2, 2}},
+                                 {{1, 5, 5, 2}, {1, 1, 2, 3}, {1, 1}}};
+  uint32_t seed = 40;
+  for (DType t : kFloats)
+    for (const Geometry& geo : geometries)
+      for (const char* padding : {"valid", "same"}) {
+        const std::string label = std::string(dtype_name(t)) + " x " + geo.x.str() + " filter " + geo.filter.str() +
+                                  " strides " + std::to_string(geo.strides[0]) + " " + padding;
+        const std::array<int64_t, 2> s = geo.strides;
+        const std::string p = padding;
+        Tensor x = rnd(geo.x, t, -1, 1, seed++), f = rnd(geo.filter, t, -1, 1, seed++);
+        const Shape y = kiln::conv2d(x, f, s, p).shape();
+        Tensor dy = rnd(y, t, -1, 1, seed++);
+        compiled_vs_eager("conv2d " + label, [s, p](const std::vector<Tensor>& in) {
+          return std::vector<Tensor>{kiln::conv2d(in[0], in[1], s, p)};
+        }, {x, f});
+        const Shape xs = geo.x, fs = geo.filter;
+        compiled_vs_eager("conv2d_backprop_input " + label, [s, p, xs](const std::vector<Tensor>& in) {
+          return std::vector<Tensor>{kiln::conv2d_backprop_input(xs, in[0], in[1], s, p)};
+        }, {f, dy});
+        compiled_vs_eager("conv2d_backprop_filter " + label, [s, p, fs](const std::vector<Tensor>& in) {
+          return std::vector<Tensor>{kiln::conv2d_backprop_filter(in[0], fs, in[1], s, p)};
+        }, {x, dy});
+      }
+  compiled_vs_eager("conv2d of a slice, then bias and relu", [](const std::vector<Tensor>& in) {
+    Tensor x = kiln::slice(in[0], {1, 1, 0, 0}, {2, 6, 6, 2});
+    Tensor y = kiln::conv2d(x, in[1], {1, 1}, "same");
+    return std::vector<Tensor>{kiln::relu(y + in[2]), y};
+  }, {rnd({4, 8, 7, 2}, DType::Float32, -1, 1, 90), rnd({3, 3, 2, 5}, DType::Float32, -1, 1, 91),
+      rnd({5}, DType::Float32, -1, 1, 92)});
+}
+
 using Reduce = Tensor (*)(const Tensor&, const Axes&, bool);
 void reduce_cases(const char* name, Reduce op) {
   const std::vector<Axes> axes = {{}, {0}, {-1}, {0, 2}, {1}};

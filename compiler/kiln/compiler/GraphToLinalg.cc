@@ -366,6 +366,9 @@ const TableRow kTable[] = {
     {OpId::SoftmaxCrossEntropy, {lower_SoftmaxCrossEntropy}},
     {OpId::SparseSoftmaxCrossEntropy, {lower_SparseSoftmaxCrossEntropy}},
     {OpId::MatMul, {lower_MatMul}},
+    {OpId::Conv2D, {lower_Conv2D}},
+    {OpId::Conv2DBackpropInput, {lower_Conv2DBackpropInput}},
+    {OpId::Conv2DBackpropFilter, {lower_Conv2DBackpropFilter}},
     {OpId::ReduceSum, {lower_ReduceSum}},
     {OpId::ReduceMean, {lower_ReduceMean}},
     {OpId::ReduceMax, {lower_ReduceMax}},
@@ -640,6 +643,7 @@ LinalgModule lower_graph(const tracer::Graph& g) {
   std::ostringstream os;
   os << "// kiln::function '" << g.name << "' traced to linalg on tensors (kiln compiler, slice 1)\n";
   os << "module {\n";
+  for (const std::string& d : e.declarations) os << d << "\n";
   os << "func.func @" << m.function_name << "(";
   for (size_t i = 0; i < params.size(); ++i) os << (i ? ",\n    " : "") << params[i];
   os << ")";

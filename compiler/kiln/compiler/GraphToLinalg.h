@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -173,6 +174,9 @@ class LinalgEmitter {
     std::string max, sum_exp;
   };
   std::map<std::string, RowStats> softmax_row_stats;
+  /// Module-level lines printed before the function: the `func.func private` declarations of
+  /// the C kernels compiled code calls (GraphToLinalgConv.cc), each once.
+  std::set<std::string> declarations;
 
  private:
   friend class Body;
@@ -221,7 +225,7 @@ std::vector<Operand> emit_while(LinalgEmitter& e, const tracer::Graph& g, const 
                                 const std::vector<Operand>& in);
 
 // Lowerings by family (GraphToLinalgElementwise.cc, GraphToLinalgReduce.cc,
-// GraphToLinalgStructural.cc, GraphToLinalgPool.cc).
+// GraphToLinalgStructural.cc, GraphToLinalgConv.cc, GraphToLinalgPool.cc).
 #define KILN_OP(Id, name, arity, grad) std::vector<std::string> lower_##Id(LinalgEmitter&, const LowerContext&);
 #include "kiln/op_table.def"
 #undef KILN_OP

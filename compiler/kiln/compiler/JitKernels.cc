@@ -120,8 +120,11 @@ void kiln_jit_gemm_f64(kiln::compiler::Memref2<double>* a, kiln::compiler::Memre
 namespace kiln::compiler {
 
 std::vector<std::pair<std::string, void*>> jit_kernel_symbols() {
-  return {{"_mlir_ciface_kiln_gemm_f32", reinterpret_cast<void*>(&kiln_jit_gemm_f32)},
-          {"_mlir_ciface_kiln_gemm_f64", reinterpret_cast<void*>(&kiln_jit_gemm_f64)}};
+  std::vector<std::pair<std::string, void*>> symbols = {
+      {"_mlir_ciface_kiln_gemm_f32", reinterpret_cast<void*>(&kiln_jit_gemm_f32)},
+      {"_mlir_ciface_kiln_gemm_f64", reinterpret_cast<void*>(&kiln_jit_gemm_f64)}};
+  for (auto& s : conv_kernel_symbols()) symbols.push_back(std::move(s));
+  return symbols;
 }
 
 bool use_library_gemm() {

@@ -81,6 +81,36 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose
   return call2(OpId::MatMul, a, b, attrs);
 }
 
+namespace {
+// ints = strides, b0 = same padding; a padding other than "valid"/"same" or a non-positive
+// stride is refused here, naming the op, as TF does.
+OpAttrs conv_attrs(const char* op, std::array<int64_t, 2> strides, const std::string& padding) {
+  KILN_CHECK(padding == "valid" || padding == "same", op, ": padding must be \"valid\" or \"same\", got \"", padding,
+             "\"");
+  KILN_CHECK(strides[0] > 0 && strides[1] > 0, op, ": strides must be positive, got [", strides[0], ",", strides[1], "]");
+  OpAttrs attrs;
+  attrs.ints = IntList{strides[0], strides[1]};
+  attrs.b0 = padding == "same";
+  return attrs;
+}
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& filter, std::array<int64_t, 2> strides, const std::string& padding) {
+  return call2(OpId::Conv2D, x, filter, conv_attrs("conv2d", strides, padding));
+}
+Tensor conv2d_backprop_input(const Shape& input_shape, const Tensor& filter, const Tensor& dy,
+                             std::array<int64_t, 2> strides, const std::string& padding) {
+  OpAttrs attrs = conv_attrs("conv2d_backprop_input", strides, padding);
+  attrs.shape = input_shape;
+  return call2(OpId::Conv2DBackpropInput, filter, dy, attrs);
+}
+Tensor conv2d_backprop_filter(const Tensor& x, const Shape& filter_shape, const Tensor& dy,
+                              std::array<int64_t, 2> strides, const std::string& padding) {
+  OpAttrs attrs = conv_attrs("conv2d_backprop_filter", strides, padding);
+  attrs.shape = filter_shape;
+  return call2(OpId::Conv2DBackpropFilter, x, dy, attrs);
+}
+
 Tensor reduce_sum(const Tensor& x, const Axes& axes, bool keepdims) {
   return call1(OpId::ReduceSum, x, reduce_attrs(axes, keepdims));
 }
