@@ -6,6 +6,9 @@
 //                                       compile_ms (first call in a fresh process, empty disk
 //                                       cache: trace and compile), disk_cache_ms (the same with
 //                                       the disk cache the first one filled)
+//   kiln-bench --conv [--json]          conv2d and its backprops at the CNN's shapes (batch 128):
+//                                       ms and GFLOP/s eager and compiled, and the share of the
+//                                       eager time outside the GEMM calls (im2col, col2im)
 //   kiln-bench --first-call-ms          (internal) prints the first call's ms in this process
 #include <unistd.h>
 
@@ -16,12 +19,13 @@
 #include <string>
 
 #include "kiln/error.h"
+#include "tools/kiln_bench/conv_bench.h"
 #include "tools/kiln_bench/iris_bench.h"
 #include "tools/kiln_bench/median_reporter.h"
 
 namespace {
 void usage() {
-  std::fprintf(stderr, "usage: kiln-bench (--dispatch | --model iris) [--json] [--repetitions N]\n");
+  std::fprintf(stderr, "usage: kiln-bench (--dispatch | --model iris | --conv) [--json] [--repetitions N]\n");
 }
 
 // The iris step's first-call ms in a fresh process of this program with KILN_CACHE_DIR=`cache_dir`.
@@ -40,11 +44,12 @@ double first_call_ms_in_child(const std::string& cache_dir) {
 
 int main(int argc, char** argv) {
   std::string model;
-  bool dispatch = false, json = false;
+  bool dispatch = false, json = false, conv = false;
   int repetitions = 9;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--dispatch") dispatch = true;
+    else if (arg == "--conv") conv = true;
     else if (arg == "--json") json = true;
     else if (arg == "--model" && i + 1 < argc) model = argv[++i];
     else if (arg == "--repetitions" && i + 1 < argc) repetitions = std::atoi(argv[++i]);
@@ -58,12 +63,31 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (dispatch == !model.empty() || (!model.empty() && model != "iris") || repetitions < 1) {
+  if (int(dispatch) + int(!model.empty()) + int(conv) != 1 || (!model.empty() && model != "iris") || repetitions < 1) {
     if (!model.empty() && model != "iris") std::fprintf(stderr, "kiln-bench: unknown model '%s'\n", model.c_str());
     usage();
     return 2;
   }
-  if (dispatch) {
+  if (conv) {
+    auto m = kiln::bench::run_medians(repetitions, "BM_conv_");
+    std::string out = json ? "{" : "";
+    for (const kiln::bench::ConvShape& s : kiln::bench::conv_shapes())
+      for (const char* op : kiln::bench::kConvOps) {
+        const std::string key = std::string(s.name) + "/" + op;
+        const double eager = m["BM_conv_eager/" + key] / 1e6, compiled = m["BM_conv_compiled/" + key] / 1e6;
+        const double gemm = m["BM_conv_gemm_only/" + key] / 1e6, gflop = kiln::bench::conv_gflop(s);
+        char line[512];
+        std::snprintf(line, sizeof line,
+                      json ? "%s\"%s\": {\"eager_ms\": %.3f, \"eager_gflops\": %.1f, \"compiled_ms\": %.3f, "
+                             "\"compiled_gflops\": %.1f, \"gemm_ms\": %.3f, \"outside_gemm\": %.2f}"
+                           : "%s%-30s eager %8.3f ms %6.1f GFLOP/s | compiled %8.3f ms %6.1f GFLOP/s | gemm alone "
+                             "%8.3f ms, outside the gemm %3.0f%%\n",
+                      json && out.size() > 1 ? ", " : "", key.c_str(), eager, gflop / eager * 1e3, compiled,
+                      gflop / compiled * 1e3, gemm, json ? (eager - gemm) / eager : 100 * (eager - gemm) / eager);
+        out += line;
+      }
+    std::printf("%s%s", out.c_str(), json ? "}\n" : "");
+  } else if (dispatch) {
     auto m = kiln::bench::run_medians(repetitions, "BM_add_1elem|BM_matmul_16x20");
     std::printf(json ? "{\"add_1elem_ns\": %.1f, \"matmul_16x20_ns\": %.1f}\n"
                      : "add_1elem_ns %.1f\nmatmul_16x20_ns %.1f\n",
