@@ -234,6 +234,7 @@ COMPILED_CASE(conv2d_cases, "conv2d", "conv2d_backprop_input", "conv2d_backprop_
     std::array<int64_t, 2> strides;
   };
   const Geometry geometries[] = {{{2, 7, 6, 3}, {3, 3, 3, 4}, {1, 1}}, {{2, 7, 6, 3}, {3, 2, 3, 4}, {2, 2}},
+                                 {{2, 7, 6, 3}, {2, 3, 3, 2}, {2, 1}},  // unequal strides: their order
                                  {{1, 5, 5, 2}, {1, 1, 2, 3}, {1, 1}}};
   uint32_t seed = 40;
   for (DType t : kFloats)
