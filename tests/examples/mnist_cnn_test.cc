@@ -61,7 +61,7 @@ TEST(MnistCnnExample, ShortCompiledRunPrintsEpochsAndWritesFigures) {
   TempDir out("cnn-figures");
   ProgramRun r = run_cnn("--limit 300 --epochs 2 --batch 60 --out " + out.path());
   ASSERT_EQ(r.status, 0) << r.output;
-  EXPECT_NE(r.output.find("train [240, 28, 28, 1], valid [60, 28, 28, 1], test [300, 28, 28, 1] (compiled steps)"),
+  EXPECT_NE(r.output.find("train [240,28,28,1], valid [60,28,28,1], test [300,28,28,1] (compiled steps)"),
             std::string::npos)
       << r.output;
   for (const char* epoch : {"epoch: 1  train/loss: ", "epoch: 2  train/loss: "})
