@@ -31,9 +31,13 @@ Conv2DGeometry conv2d_geometry(int64_t n, int64_t h, int64_t w, int64_t c, int64
 /// filters, stride 1, no padding).
 int64_t conv2d_scratch_elements(const Conv2DGeometry& g, int64_t element_bytes);
 
-/// y = conv2d(x, filter). `scratch` holds conv2d_scratch_elements(g, sizeof(T)) elements.
+/// y = conv2d(x, filter), plus bias[o] on every output channel o when `bias` (f values) is given:
+/// added to each chunk's rows right after its GEMM, while they are in cache, with the same
+/// rounding as a separate add (compiled code's epilogue, Note [Convolution epilogue] in
+/// compiler/kiln/compiler/GraphToLinalgConv.cc). `scratch` holds
+/// conv2d_scratch_elements(g, sizeof(T)) elements.
 template <typename T>
-void conv2d(const Conv2DGeometry& g, const T* x, const T* filter, T* y, T* scratch);
+void conv2d(const Conv2DGeometry& g, const T* x, const T* filter, T* y, T* scratch, const T* bias = nullptr);
 
 /// dx = d(sum(conv2d(x, filter) * dy))/dx: [n,h,w,c] from dy [n,oh,ow,f] (GEMM with the filter
 /// transposed, then col2im: the patches' contributions added back into the image).

@@ -232,6 +232,12 @@ COMPILED_CASE(matmul_cases, "matmul") {
                     {rnd({32, 4}, DType::Float32, -1, 1, 5), rnd({4, 10}, DType::Float32, -1, 1, 6)});
 }
 
+size_t count_of(const std::string& text, const std::string& part) {
+  size_t n = 0;
+  for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
+  return n;
+}
+
 // Convolutions call the eager kernels from compiled code (Note [Convolutions in compiled code]):
 // both paddings, strides 1 and 2 (odd sizes, uneven padding), both float dtypes, a strided view
 // as the input (bufferization copies it to a dense buffer), a bias and relu after, a 1x1 filter.
@@ -241,6 +247,7 @@ COMPILED_CASE(conv2d_cases, "conv2d", "conv2d_backprop_input", "conv2d_backprop_
     std::array<int64_t, 2> strides;
   };
   const Geometry geometries[] = {{{2, 7, 6, 3}, {3, 3, 3, 4}, {1, 1}}, {{2, 7, 6, 3}, {3, 2, 3, 4}, {2, 2}},
+                                 {{2, 7, 6, 3}, {2, 3, 3, 2}, {2, 1}},  // unequal strides: their order
                                  {{1, 5, 5, 2}, {1, 1, 2, 3}, {1, 1}}};
   uint32_t seed = 40;
   for (DType t : kFloats)
@@ -264,6 +271,19 @@ COMPILED_CASE(conv2d_cases, "conv2d", "conv2d_backprop_input", "conv2d_backprop_
           return std::vector<Tensor>{kiln::conv2d_backprop_filter(in[0], fs, in[1], s, p)};
         }, {x, dy});
       }
+  // Note [Convolution epilogue]: the bias add of a conv whose result has no other use runs in
+  // the kernel call; both operand orders, both dtypes, stride 2 with same padding.
+  for (DType t : kFloats) {
+    GraphFn f = [](const std::vector<Tensor>& in) {
+      Tensor a = kiln::conv2d(in[0], in[1], {2, 2}, "same") + in[2];
+      Tensor b = in[2] + kiln::conv2d(in[0], in[1]);
+      return std::vector<Tensor>{kiln::relu(a), b * 2.0};
+    };
+    std::vector<Tensor> in = {rnd({2, 7, 6, 3}, t, -1, 1, 93), rnd({3, 3, 3, 4}, t, -1, 1, 94), rnd({4}, t, -1, 1, 95)};
+    compiled_vs_eager(std::string("conv2d + bias (epilogue) ") + dtype_name(t), f, in);
+    const std::string traced = compiler::graph_to_linalg(trace_graph("epilogue", f, in));
+    EXPECT_EQ(count_of(traced, "func.call @kiln_conv2d_bias_"), 2u) << traced;
+  }
   compiled_vs_eager("conv2d of a slice, then bias and relu", [](const std::vector<Tensor>& in) {
     Tensor x = kiln::slice(in[0], {1, 1, 0, 0}, {2, 6, 6, 2});
     Tensor y = kiln::conv2d(x, in[1], {1, 1}, "same");

@@ -93,6 +93,8 @@ const ConvCase kCases[] = {
     {2, 3, 3, 2, 3, 3, 4, 1, 1, false},                                      // filter = input: 1x1 output
     {1, 2, 3, 2, 5, 4, 2, 1, 1, true},                                       // filter larger than the input
     {1, 1, 1, 3, 3, 3, 2, 2, 2, true},                                       // one pixel
+    {2, 6, 5, 2, 2, 3, 3, 1, 1, true},                                       // odd total padding in height
+    {1, 7, 6, 2, 4, 3, 2, 1, 2, true},                                       // odd in both (3 and 1)
 };
 
 OP_REFERENCE_CASE(conv2d_against_loops, "conv2d", "conv2d_backprop_input", "conv2d_backprop_filter") {

@@ -15,6 +15,9 @@
 //   kiln-bench --pool --json            max_pool2d at [128,24,24,20], 2x2 stride 2 valid: eager and
 //                                       compiled forward (*_fwd_us) and forward + max_pool2d_grad
 //                                       (*_fwd_grad_us)
+//   kiln-bench --conv [--json]          conv2d and its backprops at the CNN's conv shapes (batch
+//                                       128): ms and GFLOP/s eager and compiled, and the share
+//                                       of the eager time outside the GEMM calls (im2col, col2im)
 //   kiln-bench --first-call-ms [--model cnn --batch N]
 //                                       (internal) prints the first call's ms in this process
 #include <unistd.h>
@@ -27,12 +30,13 @@
 
 #include "kiln/error.h"
 #include "tools/kiln_bench/cnn_bench.h"
+#include "tools/kiln_bench/conv_bench.h"
 #include "tools/kiln_bench/iris_bench.h"
 #include "tools/kiln_bench/median_reporter.h"
 
 namespace {
 void usage() {
-  std::fprintf(stderr, "usage: kiln-bench (--dispatch | --model iris | --model cnn [--batch N] | --pool) [--json] [--repetitions N]\n");
+  std::fprintf(stderr, "usage: kiln-bench (--dispatch | --model iris | --model cnn [--batch N] | --conv | --pool) [--json] [--repetitions N]\n");
 }
 
 // The first-call ms of `model_args`' step in a fresh process of this program with
@@ -52,13 +56,14 @@ double first_call_ms_in_child(const std::string& cache_dir, const std::string& m
 
 int main(int argc, char** argv) {
   std::string model;
-  bool dispatch = false, pool = false, json = false;
+  bool dispatch = false, json = false, conv = false, pool = false;
   bool first_call = false;
   int repetitions = -1;
   long long batch = -1;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--dispatch") dispatch = true;
+    else if (arg == "--conv") conv = true;
     else if (arg == "--pool") pool = true;
     else if (arg == "--json") json = true;
     else if (arg == "--first-call-ms") first_call = true;
@@ -72,7 +77,7 @@ int main(int argc, char** argv) {
     }
   }
   if (first_call && model.empty()) model = "iris";
-  bool ok = static_cast<int>(dispatch) + static_cast<int>(pool) + static_cast<int>(!model.empty()) == 1;
+  bool ok = int(dispatch) + int(!model.empty()) + int(conv) + int(pool) == 1;
   if (!model.empty() && model != "iris" && model != "cnn") {
     std::fprintf(stderr, "kiln-bench: unknown model '%s'\n", model.c_str());
     ok = false;
@@ -91,7 +96,26 @@ int main(int argc, char** argv) {
     std::printf("%.3f\n", model == "cnn" ? kiln::bench::cnn_first_call_ms(batch) : kiln::bench::iris_first_call_ms());
     return 0;
   }
-  if (pool) {
+  if (conv) {
+    auto m = kiln::bench::run_medians(repetitions, "BM_conv_");
+    std::string out = json ? "{" : "";
+    for (const kiln::bench::ConvShape& s : kiln::bench::conv_shapes())
+      for (const char* op : kiln::bench::kConvOps) {
+        const std::string key = std::string(s.name) + "/" + op;
+        const double eager = m["BM_conv_eager/" + key] / 1e6, compiled = m["BM_conv_compiled/" + key] / 1e6;
+        const double gemm = m["BM_conv_gemm_only/" + key] / 1e6, gflop = kiln::bench::conv_gflop(s);
+        char line[512];
+        std::snprintf(line, sizeof line,
+                      json ? "%s\"%s\": {\"eager_ms\": %.3f, \"eager_gflops\": %.1f, \"compiled_ms\": %.3f, "
+                             "\"compiled_gflops\": %.1f, \"gemm_ms\": %.3f, \"outside_gemm\": %.2f}"
+                           : "%s%-30s eager %8.3f ms %6.1f GFLOP/s | compiled %8.3f ms %6.1f GFLOP/s | gemm alone "
+                             "%8.3f ms, outside the gemm %3.0f%%\n",
+                      json && out.size() > 1 ? ", " : "", key.c_str(), eager, gflop / eager * 1e3, compiled,
+                      gflop / compiled * 1e3, gemm, json ? (eager - gemm) / eager : 100 * (eager - gemm) / eager);
+        out += line;
+      }
+    std::printf("%s%s", out.c_str(), json ? "}\n" : "");
+  } else if (pool) {
     auto m = kiln::bench::run_medians(repetitions, "BM_max_pool_");
     std::printf(json ? "{\"shape\": \"[128,24,24,20]\", \"eager_fwd_us\": %.1f, \"eager_fwd_grad_us\": %.1f, "
                        "\"compiled_fwd_us\": %.1f, \"compiled_fwd_grad_us\": %.1f}\n"

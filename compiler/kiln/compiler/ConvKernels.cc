@@ -64,6 +64,17 @@ extern "C" {
     using namespace kiln::compiler;                                                                                       \
     kiln::kernels::conv2d<T>(geometry(x, filter, scratch, sh, sw, same), dense(x), dense(filter), dense(y), data(scratch)); \
   }                                                                                                                       \
+  void kiln_jit_conv2d_bias_##suffix(kiln::compiler::MemrefDescriptor<T, 4>* x,                                         \
+                                     kiln::compiler::MemrefDescriptor<T, 4>* filter,                                    \
+                                     kiln::compiler::MemrefDescriptor<T, 1>* bias,                                      \
+                                     kiln::compiler::MemrefDescriptor<T, 4>* y,                                         \
+                                     kiln::compiler::MemrefDescriptor<T, 1>* scratch, int64_t sh, int64_t sw,           \
+                                     int64_t same) {                                                                    \
+    using namespace kiln::compiler;                                                                                       \
+    KILN_ASSERT(bias->sizes[0] == filter->sizes[3] && bias->strides[0] == 1, "a fused bias has one value per channel"); \
+    kiln::kernels::conv2d<T>(geometry(x, filter, scratch, sh, sw, same), dense(x), dense(filter), dense(y), data(scratch), \
+                             data(bias));                                                                                 \
+  }                                                                                                                       \
   void kiln_jit_conv2d_backprop_input_##suffix(                                                                           \
       kiln::compiler::MemrefDescriptor<T, 4>* filter, kiln::compiler::MemrefDescriptor<T, 4>* dy,                         \
       kiln::compiler::MemrefDescriptor<T, 4>* dx, kiln::compiler::MemrefDescriptor<T, 1>* scratch, int64_t sh, int64_t sw, \
@@ -91,6 +102,8 @@ std::vector<std::pair<std::string, void*>> conv_kernel_symbols() {
   return {
       {"_mlir_ciface_kiln_conv2d_f32", reinterpret_cast<void*>(&kiln_jit_conv2d_f32)},
       {"_mlir_ciface_kiln_conv2d_f64", reinterpret_cast<void*>(&kiln_jit_conv2d_f64)},
+      {"_mlir_ciface_kiln_conv2d_bias_f32", reinterpret_cast<void*>(&kiln_jit_conv2d_bias_f32)},
+      {"_mlir_ciface_kiln_conv2d_bias_f64", reinterpret_cast<void*>(&kiln_jit_conv2d_bias_f64)},
       {"_mlir_ciface_kiln_conv2d_backprop_input_f32", reinterpret_cast<void*>(&kiln_jit_conv2d_backprop_input_f32)},
       {"_mlir_ciface_kiln_conv2d_backprop_input_f64", reinterpret_cast<void*>(&kiln_jit_conv2d_backprop_input_f64)},
       {"_mlir_ciface_kiln_conv2d_backprop_filter_f32", reinterpret_cast<void*>(&kiln_jit_conv2d_backprop_filter_f32)},

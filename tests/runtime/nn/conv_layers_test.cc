@@ -153,4 +153,43 @@ TEST(NnConv2D, SequentialCnnStepCompiledMatchesEager) {
   }
 }
 
+// A -1 batch dim (a smaller last batch): conv2d_backprop_input's shape attribute holds the batch
+// size, which the trace must follow for every size.
+TEST(NnConv2D, RelaxedBatchDimFollowsEveryBatchSize) {
+  auto model = [] {
+    Sequential m;
+    m.add(Conv2D(3, {3, 3}, {.padding = "same", .activation = activations::relu,
+                             .kernel_initializer = initializers::glorot_uniform(5)}));
+    m.add(Conv2D(2, {2, 2}, {.strides = {2, 2}, .kernel_initializer = initializers::glorot_uniform(6)}));
+    return m;
+  };
+  Sequential eager_model = model(), compiled_model = model();
+  Tensor probe = ramp({1, 6, 6, 2}, 1.0);
+  eager_model(probe);
+  compiled_model(probe);
+  // The input's gradient too, so that conv2d_backprop_input (with the batch in its shape) runs.
+  auto grads = [](Sequential& m, const Tensor& x) {
+    kiln::GradientTape tape;
+    tape.watch({x});
+    Tensor loss = kiln::reduce_sum(kiln::square(m(x)));
+    std::vector<Tensor> sources = {x};
+    for (const Variable& v : m.trainable_variables()) sources.push_back(v);
+    return tape.gradient(loss, sources);
+  };
+  auto step = kiln::function([&](const Tensor& x) { return grads(compiled_model, x); },
+                             {.name = "relaxed_conv", .input_signature = {kiln::TensorSpec{{-1, 6, 6, 2}}}});
+  for (int64_t batch : {4, 4, 3, 1}) {
+    Tensor x = ramp({batch, 6, 6, 2}, 0.5 + 0.1 * static_cast<double>(batch));
+    std::vector<Tensor> want = grads(eager_model, x), got = step(x);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      ASSERT_EQ(got[i].shape(), want[i].shape()) << "batch " << batch << ", gradient " << i;
+      std::vector<float> g = got[i].to_vector<float>(), w = want[i].to_vector<float>();
+      for (size_t j = 0; j < g.size(); ++j) ASSERT_NEAR(g[j], w[j], 1e-5 * std::max(1.0f, std::fabs(w[j]))) << "batch " << batch;
+    }
+  }
+  EXPECT_EQ(step.trace_count(), 1) << step.explain();
+  EXPECT_GE(step.compile_count(), 1) << step.explain();
+}
+
 }  // namespace
