@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <string>
 
+#include "examples/common/parse_count.h"
 #include "examples/mnist_cnn/cnn_training.h"
 #include "kiln/error.h"
 
@@ -14,17 +15,6 @@ int usage(const std::string& why) {
                "[--data DIR] [--out DIR] [--limit N] [--save FILE] [--load FILE]\n",
                why.c_str());
   return 2;
-}
-
-// A whole-string non-negative integer, or -1.
-long long parse_count(const std::string& s) {
-  size_t used = 0;
-  try {
-    long long v = std::stoll(s, &used);
-    return used == s.size() && v >= 0 ? v : -1;
-  } catch (const std::exception&) {
-    return -1;
-  }
 }
 }  // namespace
 
@@ -44,7 +34,7 @@ int main(int argc, char** argv) {
       else if (arg == "--save") o.save = value;
       else o.load = value;
     } else if ((arg == "--epochs" || arg == "--batch" || arg == "--seed" || arg == "--limit") && has_value) {
-      const long long v = parse_count(argv[++i]);
+      const long long v = examples::parse_count(argv[++i]);
       if (v < 0) return usage(arg + " needs a non-negative integer, got '" + argv[i] + "'");
       if (arg == "--epochs") o.epochs = v;
       else if (arg == "--batch") o.batch = v;
