@@ -1,6 +1,10 @@
-// CPU kernel of matmul: Eigen's GEMM on row-major maps, looped over batch dimensions.
+// CPU kernel of matmul: kiln::kernels::gemm for float32/float64 (Eigen's GEMM on integers),
+// looped over batch dimensions (over the kernel threads when the products are small).
 #include <Eigen/Core>
+#include <type_traits>
 
+#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/parallel_for.h"
 #include "kiln/core/op_def.h"
 
 namespace kiln {
@@ -8,22 +12,39 @@ namespace {
 template <typename T>
 using RowMajor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
+// gemm.cc's kParallelMinMacs: below it a product is not worth waking a thread for.
+constexpr double kParallelMinMacs = 1 << 21;
+
 template <typename T>
 void matmul(const Tensor& a, const Tensor& b, bool ta, bool tb, const Tensor& out) {
   const int r = a.rank();
   const int64_t ar = a.shape()[r - 2], ac = a.shape()[r - 1];
   const int64_t br = b.shape()[r - 2], bc = b.shape()[r - 1];
   const int64_t m = out.shape()[r - 2], n = out.shape()[r - 1];
+  const int64_t k = ta ? ar : ac;
   const int64_t batches = out.num_elements() / std::max<int64_t>(m * n, 1);
-  for (int64_t i = 0; i < batches; ++i) {
-    Eigen::Map<const RowMajor<T>> A(a.data<T>() + i * ar * ac, ar, ac);
-    Eigen::Map<const RowMajor<T>> B(b.data<T>() + i * br * bc, br, bc);
-    Eigen::Map<RowMajor<T>> C(out.data<T>() + i * m * n, m, n);
-    if (!ta && !tb) C.noalias() = A * B;
-    else if (ta && !tb) C.noalias() = A.transpose() * B;
-    else if (!ta && tb) C.noalias() = A * B.transpose();
-    else C.noalias() = A.transpose() * B.transpose();
-  }
+  auto one = [&](int64_t i) {
+    const T* A = a.data<T>() + i * ar * ac;
+    const T* B = b.data<T>() + i * br * bc;
+    T* C = out.data<T>() + i * m * n;
+    if constexpr (std::is_floating_point_v<T>) {
+      kernels::gemm<T>(ta, tb, m, n, k, T(1), A, ac, B, bc, T(0), C, n);
+    } else {
+      Eigen::Map<const RowMajor<T>> Am(A, ar, ac), Bm(B, br, bc);
+      Eigen::Map<RowMajor<T>> Cm(C, m, n);
+      if (!ta && !tb) Cm.noalias() = Am * Bm;
+      else if (ta && !tb) Cm.noalias() = Am.transpose() * Bm;
+      else if (!ta && tb) Cm.noalias() = Am * Bm.transpose();
+      else Cm.noalias() = Am.transpose() * Bm.transpose();
+    }
+  };
+  // Small products, many of them, share out the threads one product each; a large one splits
+  // itself inside gemm.
+  const double macs = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+  if (macs < kParallelMinMacs && macs * static_cast<double>(batches) >= kParallelMinMacs)
+    kernels::parallel_for(batches, one);
+  else
+    for (int64_t i = 0; i < batches; ++i) one(i);
 }
 }  // namespace
 

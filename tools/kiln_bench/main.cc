@@ -20,6 +20,10 @@
 //                                       of the eager time outside the GEMM calls (im2col, col2im)
 //   kiln-bench --first-call-ms [--model cnn --batch N]
 //                                       (internal) prints the first call's ms in this process
+//   kiln-bench --benchmark_...          Google Benchmark's own command line over every registered
+//                                       case, e.g. --benchmark_filter=Gemm (gemm_bench.cc: GFLOP/s
+//                                       of the CNN's GEMM shapes)
+#include <benchmark/benchmark.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -36,7 +40,10 @@
 
 namespace {
 void usage() {
-  std::fprintf(stderr, "usage: kiln-bench (--dispatch | --model iris | --model cnn [--batch N] | --conv | --pool) [--json] [--repetitions N]\n");
+  std::fprintf(stderr,
+               "usage: kiln-bench (--dispatch | --model iris | --model cnn [--batch N] | --conv | --pool) [--json] "
+               "[--repetitions N]\n"
+               "       kiln-bench --benchmark_filter=REGEX [other --benchmark_* flags of Google Benchmark]\n");
 }
 
 // The first-call ms of `model_args`' step in a fresh process of this program with
@@ -55,6 +62,14 @@ double first_call_ms_in_child(const std::string& cache_dir, const std::string& m
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Google Benchmark's flags: its own runner and console output over the registered cases.
+  if (argc > 1 && std::strncmp(argv[1], "--benchmark_", 12) == 0) {
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+  }
   std::string model;
   bool dispatch = false, json = false, conv = false, pool = false;
   bool first_call = false;

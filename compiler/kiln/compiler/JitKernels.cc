@@ -1,5 +1,6 @@
-// JitKernels: the contractions compiled code hands to LIBXSMM (small) or Eigen (linalg.matmul
-// and its transposed forms, float32/float64): LinalgToLLVM.cc rewrites them, after bufferization, into calls of
+// JitKernels: the contractions compiled code hands to LIBXSMM (small) or kiln::kernels::gemm
+// (linalg.matmul and its transposed forms, float32/float64; Eigen's GEMM directly for rows with a
+// non-unit inner stride): LinalgToLLVM.cc rewrites them, after bufferization, into calls of
 // kiln_gemm_f32/f64 with memref descriptors (through MLIR's C interface, `_mlir_ciface_`).
 //
 // Note [Contractions in compiled code]
@@ -7,8 +8,12 @@
 // (the k loop is a reduction): measured here ~1-2 GFLOP/s at 128x256x256 and 512^3 against
 // Eigen's 130-145 GFLOP/s. Tiling and vectorizing with the transform dialect reaches Eigen's
 // range only with a tuned schedule per shape (MLIR19-NOTES.md: 55-58 GFLOP/s at 512^3); a call
-// into the same GEMM eager uses gives eager's speed and eager's results at every size.
+// into the same GEMM eager uses (kiln::kernels::gemm, on every kernel thread) gives eager's speed
+// and eager's results at every size.
 #include "kiln/compiler/JitKernels.h"
+
+#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/parallel_for.h"
 
 #include <Eigen/Core>
 #include <libxsmm.h>
@@ -34,19 +39,17 @@ template <typename T>
 using RowMajor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using DynStride = Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>;
 
-using RowStride = Eigen::OuterStride<Eigen::Dynamic>;
-
-template <typename T, typename Stride>
-Eigen::Map<RowMajor<T>, 0, Stride> view(const Memref2<T>* m) {
-  if constexpr (std::is_same_v<Stride, RowStride>) return {m->aligned + m->offset, m->sizes[0], m->sizes[1], RowStride(m->strides[0])};
-  else return {m->aligned + m->offset, m->sizes[0], m->sizes[1], DynStride(m->strides[0], m->strides[1])};
+template <typename T>
+Eigen::Map<RowMajor<T>, 0, DynStride> strided_view(const Memref2<T>* m) {
+  return {m->aligned + m->offset, m->sizes[0], m->sizes[1], DynStride(m->strides[0], m->strides[1])};
 }
 
-template <typename T, typename Stride>
-void gemm_as(const Memref2<T>* a, const Memref2<T>* b, Memref2<T>* c, bool ta, bool tb) {
-  auto A = view<T, Stride>(a);
-  auto B = view<T, Stride>(b);
-  auto C = view<T, Stride>(c);
+// c += op(a) * op(b) on Eigen's product over maps with both strides dynamic.
+template <typename T>
+void strided_gemm(const Memref2<T>* a, const Memref2<T>* b, Memref2<T>* c, bool ta, bool tb) {
+  auto A = strided_view(a);
+  auto B = strided_view(b);
+  auto C = strided_view(c);
   if (!ta && !tb) C.noalias() += A * B;
   else if (ta && !tb) C.noalias() += A.transpose() * B;
   else if (!ta && tb) C.noalias() += A * B.transpose();
@@ -91,14 +94,20 @@ bool small_gemm(const Memref2<T>* a, const Memref2<T>* b, Memref2<T>* c, bool ta
 }
 
 // c += op(a) * op(b), op = transpose where ta / tb (as linalg.matmul_transpose_a/_b). Rows with
-// unit inner stride (every dense buffer and row slice) take Eigen's fast path; a dynamic inner
-// stride makes Eigen's product several times slower.
+// unit inner stride (every dense buffer and row slice) go to kiln::kernels::gemm, as eager
+// matmul does (beta = 1 accumulates into c); a dynamic inner stride stays on Eigen's product
+// over strided maps (several times slower, and rare: a transposed view's slice).
 template <typename T>
 void gemm(const Memref2<T>* a, const Memref2<T>* b, Memref2<T>* c, bool ta, bool tb) {
   if (c->sizes[0] == 0 || c->sizes[1] == 0) return;
   if (small_gemm(a, b, c, ta, tb)) return;
-  if (a->strides[1] == 1 && b->strides[1] == 1 && c->strides[1] == 1) gemm_as<T, RowStride>(a, b, c, ta, tb);
-  else gemm_as<T, DynStride>(a, b, c, ta, tb);
+  if (a->strides[1] == 1 && b->strides[1] == 1 && c->strides[1] == 1) {
+    const int64_t m = c->sizes[0], n = c->sizes[1], k = ta ? a->sizes[0] : a->sizes[1];
+    kernels::gemm<T>(ta, tb, m, n, k, T(1), a->aligned + a->offset, a->strides[0], b->aligned + b->offset,
+                     b->strides[0], T(1), c->aligned + c->offset, c->strides[0]);
+  } else {
+    strided_gemm(a, b, c, ta, tb);
+  }
 }
 
 }  // namespace
@@ -120,6 +129,9 @@ void kiln_jit_gemm_f64(kiln::compiler::Memref2<double>* a, kiln::compiler::Memre
 namespace kiln::compiler {
 
 std::vector<std::pair<std::string, void*>> jit_kernel_symbols() {
+  // Reads KILN_NUM_THREADS here, where a bad value can still throw kiln::Error to the caller:
+  // an exception cannot unwind through the compiled code that calls kiln_gemm_*.
+  kernels::num_threads();
   std::vector<std::pair<std::string, void*>> symbols = {
       {"_mlir_ciface_kiln_gemm_f32", reinterpret_cast<void*>(&kiln_jit_gemm_f32)},
       {"_mlir_ciface_kiln_gemm_f64", reinterpret_cast<void*>(&kiln_jit_gemm_f64)}};
