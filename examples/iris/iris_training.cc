@@ -2,12 +2,12 @@
 #include "examples/iris/iris_training.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <numeric>
 #include <random>
 
+#include "examples/common/epoch_times.h"
 #include "examples/iris/iris_models.h"
 #include "kiln/kiln.h"
 
@@ -64,34 +64,6 @@ double accuracy_of(IrisModel& model, const Tensor& x, const Tensor& y) {
 std::vector<std::optional<kiln::TensorSpec>> batch_signature() {
   return {kiln::TensorSpec{{-1, kFeatures}}, kiln::TensorSpec{{-1}, kiln::DType::Int32}};
 }
-
-// Wall time of each epoch's training, so that eager and --compiled runs can be compared.
-class EpochTimes {
- public:
-  void start() { start_ = std::chrono::steady_clock::now(); }
-  /// Ends the epoch; returns its milliseconds.
-  double stop() {
-    ms_.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_).count());
-    return ms_.back();
-  }
-  /// `epoch time: first 152.301 ms, median of the rest 0.412 ms (compiled, train_step traced 1 time)`.
-  /// The first epoch stands apart: under --compiled it holds the trace and the compile (or the
-  /// load from the disk compile cache).
-  std::string summary(bool compiled, int trace_count) const {
-    std::vector<double> rest(ms_.begin() + std::min<size_t>(1, ms_.size()), ms_.end());
-    std::sort(rest.begin(), rest.end());
-    char line[160];
-    std::snprintf(line, sizeof line, "epoch time: first %.3f ms, median of the rest %.3f ms (",
-                  ms_.empty() ? 0.0 : ms_[0], rest.empty() ? 0.0 : rest[rest.size() / 2]);
-    if (!compiled) return line + std::string("eager)");
-    return line + ("compiled, train_step traced " + std::to_string(trace_count)) +
-           (trace_count == 1 ? " time)" : " times)");
-  }
-
- private:
-  std::chrono::steady_clock::time_point start_;
-  std::vector<double> ms_;
-};
 }  // namespace
 
 double train_article(const Options& o) {
@@ -119,7 +91,7 @@ double train_article(const Options& o) {
   const int64_t n = train.x.dim(0);
   std::vector<int32_t> perm(static_cast<size_t>(n));
   double valid_acc = 0;
-  EpochTimes times;
+  examples::EpochTimes times;
   kiln::ProgressBar bar(epochs);
   for (int64_t epoch = 0; epoch < epochs; ++epoch) {
     times.start();
@@ -183,7 +155,7 @@ double train_tutorial(const Options& o) {
       },
       {.name = "train_step", .input_signature = batch_signature(), .jit = o.compiled});
   double accuracy = 0;
-  EpochTimes times;
+  examples::EpochTimes times;
   for (int64_t epoch = 0; epoch < epochs; ++epoch) {
     times.start();
     kiln::metrics::Mean epoch_loss;

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <string>
 
+#include "examples/common/parse_count.h"
 #include "examples/iris/iris_training.h"
 #include "kiln/error.h"
 
@@ -12,17 +13,6 @@ int usage(const char* why) {
   std::fprintf(stderr, "iris: %s\nusage: iris [--variant sequential|raw|module|dynamic] [--tutorial] "
                        "[--compiled] [--epochs N] [--seed S] [--data FILE]\n", why);
   return 2;
-}
-
-// A whole-string non-negative integer, or -1.
-long long parse_count(const std::string& s) {
-  size_t used = 0;
-  try {
-    long long v = std::stoll(s, &used);
-    return used == s.size() && v >= 0 ? v : -1;
-  } catch (const std::exception&) {
-    return -1;
-  }
 }
 }  // namespace
 
@@ -40,7 +30,7 @@ int main(int argc, char** argv) {
     } else if (arg == "--data" && has_value) {
       o.data = argv[++i];
     } else if ((arg == "--epochs" || arg == "--seed") && has_value) {
-      long long v = parse_count(argv[++i]);
+      long long v = examples::parse_count(argv[++i]);
       if (v < 0) return usage((arg + " needs a non-negative integer, got '" + argv[i] + "'").c_str());
       if (arg == "--epochs") o.epochs = v;
       else o.seed = static_cast<uint64_t>(v);

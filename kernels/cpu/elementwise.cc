@@ -1,5 +1,5 @@
 // CPU kernels of the elementwise ops: broadcast binary ops, comparisons, where, unary math
-// (Eigen's vectorised exp/log/tanh), relu_grad and cast.
+// (Eigen's vectorised exp/log/tanh), relu_grad, cast and dropout.
 #include <Eigen/Core>
 #include <cmath>
 #include <type_traits>
@@ -150,6 +150,17 @@ void cpu_ReluGrad(Inputs in, const OpAttrs&, const Tensor& out) {
     const T* x = in[1].data<T>();
     T* o = out.data<T>();
     for (int64_t i = 0, n = out.num_elements(); i < n; ++i) o[i] = x[i] > 0 ? dy[i] : T{0};
+  });
+}
+
+// x / (1 - rate) with 1 - rate rounded to T once, as the compiled lowering does.
+void cpu_Dropout(Inputs in, const OpAttrs& attrs, const Tensor& out) {
+  KILN_DISPATCH_FLOAT(out.dtype(), T, {
+    const T* x = in[0].data<T>();
+    const T* u = in[1].data<T>();
+    T* o = out.data<T>();
+    const T rate = static_cast<T>(attrs.f0), keep = static_cast<T>(1.0 - attrs.f0);
+    for (int64_t i = 0, n = out.num_elements(); i < n; ++i) o[i] = u[i] >= rate ? x[i] / keep : T{0};
   });
 }
 

@@ -10,6 +10,9 @@
 #include "kiln/nn/initializers.h"
 #include "kiln/nn/module.h"
 #include "kiln/nn/layers.h"
+#include "kiln/nn/conv_layers.h"
+#include "kiln/nn/learning_phase.h"
+#include "kiln/nn/pool_layers.h"
 #include "kiln/nn/sequential.h"
 #include "kiln/nn/safetensors.h"
 

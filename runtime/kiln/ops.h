@@ -1,6 +1,8 @@
 // The public ops: one function per row of op_table.def, plus C++ operators and conveniences.
 #pragma once
+#include <array>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "kiln/tensor.h"
@@ -56,12 +58,60 @@ Tensor sparse_softmax_cross_entropy_with_logits(const Tensor& labels, const Tens
 /// a @ b for rank-2 operands, or batched over leading dims (which must match) for rank >= 3.
 Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a = false, bool transpose_b = false);
 
+// ---- Convolutions (TF's layouts and padding rules; dilation 1) ----
+/// 2-D convolution (tf.nn.conv2d): x [N,H,W,C] (NHWC), filter [KH,KW,C,F] (HWIO) -> [N,OH,OW,F],
+///   y[n,i,j,o] = sum_{p,q,k} x[n, i*s_h + p - pad_top, j*s_w + q - pad_left, k] * filter[p,q,k,o]
+/// (x read as 0 outside the image). padding "valid": no padding, OH = (H - KH) / s_h + 1 (the
+/// filter must fit the input); "same": OH = ceil(H / s_h), total padding max((OH-1)*s_h + KH - H, 0)
+/// with the odd row at the bottom (pad_top = total / 2); likewise for the width. float32/float64.
+Tensor conv2d(const Tensor& x, const Tensor& filter, std::array<int64_t, 2> strides = {1, 1},
+              const std::string& padding = "valid");
+/// The gradient of conv2d with respect to its input (tf.raw_ops.Conv2DBackpropInput): the
+/// [N,H,W,C] tensor dx with sum(conv2d(x, filter) * dy) = sum(x * dx) for every x of
+/// `input_shape`; dy has conv2d's output shape. Linear in filter and in dy.
+Tensor conv2d_backprop_input(const Shape& input_shape, const Tensor& filter, const Tensor& dy,
+                             std::array<int64_t, 2> strides = {1, 1}, const std::string& padding = "valid");
+/// The gradient of conv2d with respect to its filter (tf.raw_ops.Conv2DBackpropFilter): the
+/// [KH,KW,C,F] tensor dfilter = sum over n, i, j of x's patch at (n, i, j) times dy[n,i,j,:].
+/// Linear in x and in dy.
+Tensor conv2d_backprop_filter(const Tensor& x, const Shape& filter_shape, const Tensor& dy,
+                              std::array<int64_t, 2> strides = {1, 1}, const std::string& padding = "valid");
+
 // ---- Reductions ----
 Tensor reduce_sum(const Tensor& x, const Axes& axes = {}, bool keepdims = false);
 Tensor reduce_mean(const Tensor& x, const Axes& axes = {}, bool keepdims = false);
 Tensor reduce_max(const Tensor& x, const Axes& axes = {}, bool keepdims = false);
 /// Index of the largest value along `axis` (first one on ties), as int64 or int32.
 Tensor argmax(const Tensor& x, int64_t axis, DType output_type = DType::Int64);
+
+// ---- Pooling over H and W of NHWC tensors (TF's semantics; float32 and float64) ----
+/// The max of each `ksize` = {kh, kw} window of x [N,H,W,C], moved by `strides` = {sh, sw}:
+///   y[n,i,j,c] = max over a < kh, b < kw of x[n, i sh + a - pt, j sw + b - pl, c],
+/// padding positions left out. `padding` is "valid" (no padding, pt = pl = 0,
+/// OH = (H - kh) / sh + 1; a window larger than x throws) or "same" (OH = ceil(H / sh), total
+/// padding max((OH - 1) sh + kh - H, 0) with pt = total / 2, the odd one at the bottom; likewise
+/// for W). A window holding a NaN gives NaN. kiln::Error for a rank other than 4, a non-float
+/// dtype, ksize or strides below 1, or another padding.
+Tensor max_pool2d(const Tensor& x, std::array<int64_t, 2> ksize, std::array<int64_t, 2> strides,
+                  const std::string& padding = "valid");
+/// The mean of each window's real elements (padding positions are not counted, as TF's avg_pool):
+///   y[n,i,j,c] = (sum of the window's real x) / (their count). Arguments as max_pool2d.
+Tensor avg_pool2d(const Tensor& x, std::array<int64_t, 2> ksize, std::array<int64_t, 2> strides,
+                  const std::string& padding = "valid");
+/// max_pool2d's backward (TF's MaxPoolGrad): dx of x's shape, zero but for each window's
+/// dy[n,i,j,c] added at the window's first maximum in row-major order (the first NaN where it
+/// holds one). y is max_pool2d(x) (checked for shape only; the maxima are found again in x).
+/// Its gradient wrt dy is max_pool2d_grad_grad; wrt x and y it is zero.
+Tensor max_pool2d_grad(const Tensor& x, const Tensor& y, const Tensor& dy, std::array<int64_t, 2> ksize,
+                       std::array<int64_t, 2> strides, const std::string& padding = "valid");
+/// g (x's shape) read at each window's first maximum: [N,OH,OW,C] (TF's MaxPoolGradGrad), the
+/// gradient of max_pool2d_grad wrt dy. Its own gradient wrt g is max_pool2d_grad.
+Tensor max_pool2d_grad_grad(const Tensor& x, const Tensor& y, const Tensor& g, std::array<int64_t, 2> ksize,
+                            std::array<int64_t, 2> strides, const std::string& padding = "valid");
+/// avg_pool2d's backward (TF's AvgPoolGrad): dx of `input_shape`, each window's dy / count added
+/// to its real elements. Linear in dy; its gradient is avg_pool2d.
+Tensor avg_pool2d_grad(const Shape& input_shape, const Tensor& dy, std::array<int64_t, 2> ksize,
+                       std::array<int64_t, 2> strides, const std::string& padding = "valid");
 
 // ---- Shape ops ----
 /// One dimension of `shape` may be -1: it is inferred from the element count.
@@ -119,6 +169,18 @@ Tensor truncated_normal(const Shape& shape, double mean = 0.0, double stddev = 1
 /// Uniform in [minval, maxval).
 Tensor random_uniform(const Shape& shape, double minval = 0.0, double maxval = 1.0,
                       DType dtype = DType::Float32, Generator* gen = nullptr);
+
+/// Inverted dropout (tf.nn.dropout, Keras' Dropout): while `training`, each element is kept with
+/// probability 1 - rate and scaled up, else zeroed:
+///   y = u >= rate ? x / (1 - rate) : 0,   u = random_uniform(x.shape(), 0, 1, x.dtype(), gen)
+/// (a fresh u per call; under kiln::function u is drawn on the host on every call, so each
+/// compiled call gets a new mask). With `training` false or rate 0 it returns x itself.
+/// `training` is a host value: kiln::function bakes it in at trace time. kiln::Error for a rate
+/// outside [0, 1) or a non-float x.
+Tensor dropout(const Tensor& x, double rate, bool training, Generator* gen = nullptr);
+/// The dropout op on given uniform numbers u (x's dtype and shape): u >= rate ? x / (1 - rate) : 0.
+/// Linear in x: its gradient wrt x is dropout_with_uniform(dy, u, rate); u gets none.
+Tensor dropout_with_uniform(const Tensor& x, const Tensor& u, double rate);
 
 // ---- Variable updates (in place; return the variable) ----
 Tensor assign(const Variable& var, const Tensor& value);

@@ -120,6 +120,20 @@ TEST(CompiledGraph, TemporariesLiveInOneWorkspaceNotTheHeap) {
   EXPECT_LT(workspace, views) << "no two temporaries share bytes";
 }
 
+// Note [Contractions stay named]: a reshape of a matmul's result (a Flatten's gradient) must not
+// turn the matmul into loops; it stays a library call, and the result is right.
+TEST(CompiledGraph, ReshapedMatmulStaysALibraryCall) {
+  Tensor a = random_values({6, 40}, DType::Float32, -1, 1, 1), b = random_values({24, 40}, DType::Float32, -1, 1, 2);
+  GraphFn fn = [](const std::vector<Tensor>& x) {
+    return std::vector<Tensor>{kiln::relu(kiln::reshape(kiln::matmul(x[0], x[1], false, true), {6, 2, 3, 4}))};
+  };
+  auto cg = CompiledGraph::compile(trace_graph("reshaped_matmul", fn, {a, b}));
+  const std::string& buffers = cg->stage_text(Stage::Bufferized);
+  EXPECT_NE(buffers.find("call @kiln_gemm_f32"), std::string::npos) << buffers;
+  EXPECT_EQ(buffers.find("\"reduction\""), std::string::npos) << buffers;
+  EXPECT_TRUE(tensors_match(cg->run({a, b})[0], fn({a, b})[0]));
+}
+
 // ---- GraphRunner's contract ----
 
 TEST(CompiledGraph, OutputsThatAreArgumentsConstantsVariablesOrUndefined) {

@@ -126,6 +126,19 @@ COMPILED_CASE(relu_grad_cases, "relu_grad") {
                       {rnd({4, 5}, t, -3, 3, 1), rnd({4, 5}, t, -3, 3, 2)});
 }
 
+COMPILED_CASE(dropout_cases, "dropout") {
+  for (DType t : kFloats)
+    for (double rate : {0.0, 0.3, 0.75}) {
+      // Chained with neighbours (elementwise fusion merges them); u has values at the rate too.
+      Tensor u = rnd({6, 7}, t, 0, 1, 4);
+      compiled_vs_eager(std::string("dropout ") + dtype_name(t) + " rate " + std::to_string(rate),
+                        [rate](const std::vector<Tensor>& x) {
+                          return std::vector<Tensor>{kiln::dropout_with_uniform(kiln::relu(x[0]) * 2.0, x[1], rate) + 1.0};
+                        },
+                        {rnd({6, 7}, t, -3, 3, 3), kiln::where(kiln::less(u, kiln::fill({6, 7}, 0.1, t)), kiln::fill({6, 7}, rate, t), u)});
+    }
+}
+
 COMPILED_CASE(cast_cases, "cast") {
   const DType all[] = {DType::Float32, DType::Float64, DType::Int32, DType::Int64, DType::Bool};
   for (DType from : all)
@@ -236,6 +249,66 @@ COMPILED_CASE(matmul_cases, "matmul") {
       }
 }
 
+size_t count_of(const std::string& text, const std::string& part) {
+  size_t n = 0;
+  for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
+  return n;
+}
+
+// Convolutions call the eager kernels from compiled code (Note [Convolutions in compiled code]):
+// both paddings, strides 1 and 2 (odd sizes, uneven padding), both float dtypes, a strided view
+// as the input (bufferization copies it to a dense buffer), a bias and relu after, a 1x1 filter.
+COMPILED_CASE(conv2d_cases, "conv2d", "conv2d_backprop_input", "conv2d_backprop_filter") {
+  struct Geometry {
+    Shape x, filter;
+    std::array<int64_t, 2> strides;
+  };
+  const Geometry geometries[] = {{{2, 7, 6, 3}, {3, 3, 3, 4}, {1, 1}}, {{2, 7, 6, 3}, {3, 2, 3, 4}, {2, 2}},
+                                 {{2, 7, 6, 3}, {2, 3, 3, 2}, {2, 1}},  // unequal strides: their order
+                                 {{1, 5, 5, 2}, {1, 1, 2, 3}, {1, 1}}};
+  uint32_t seed = 40;
+  for (DType t : kFloats)
+    for (const Geometry& geo : geometries)
+      for (const char* padding : {"valid", "same"}) {
+        const std::string label = std::string(dtype_name(t)) + " x " + geo.x.str() + " filter " + geo.filter.str() +
+                                  " strides " + std::to_string(geo.strides[0]) + " " + padding;
+        const std::array<int64_t, 2> s = geo.strides;
+        const std::string p = padding;
+        Tensor x = rnd(geo.x, t, -1, 1, seed++), f = rnd(geo.filter, t, -1, 1, seed++);
+        const Shape y = kiln::conv2d(x, f, s, p).shape();
+        Tensor dy = rnd(y, t, -1, 1, seed++);
+        compiled_vs_eager("conv2d " + label, [s, p](const std::vector<Tensor>& in) {
+          return std::vector<Tensor>{kiln::conv2d(in[0], in[1], s, p)};
+        }, {x, f});
+        const Shape xs = geo.x, fs = geo.filter;
+        compiled_vs_eager("conv2d_backprop_input " + label, [s, p, xs](const std::vector<Tensor>& in) {
+          return std::vector<Tensor>{kiln::conv2d_backprop_input(xs, in[0], in[1], s, p)};
+        }, {f, dy});
+        compiled_vs_eager("conv2d_backprop_filter " + label, [s, p, fs](const std::vector<Tensor>& in) {
+          return std::vector<Tensor>{kiln::conv2d_backprop_filter(in[0], fs, in[1], s, p)};
+        }, {x, dy});
+      }
+  // Note [Convolution epilogue]: the bias add of a conv whose result has no other use runs in
+  // the kernel call; both operand orders, both dtypes, stride 2 with same padding.
+  for (DType t : kFloats) {
+    GraphFn f = [](const std::vector<Tensor>& in) {
+      Tensor a = kiln::conv2d(in[0], in[1], {2, 2}, "same") + in[2];
+      Tensor b = in[2] + kiln::conv2d(in[0], in[1]);
+      return std::vector<Tensor>{kiln::relu(a), b * 2.0};
+    };
+    std::vector<Tensor> in = {rnd({2, 7, 6, 3}, t, -1, 1, 93), rnd({3, 3, 3, 4}, t, -1, 1, 94), rnd({4}, t, -1, 1, 95)};
+    compiled_vs_eager(std::string("conv2d + bias (epilogue) ") + dtype_name(t), f, in);
+    const std::string traced = compiler::graph_to_linalg(trace_graph("epilogue", f, in));
+    EXPECT_EQ(count_of(traced, "func.call @kiln_conv2d_bias_"), 2u) << traced;
+  }
+  compiled_vs_eager("conv2d of a slice, then bias and relu", [](const std::vector<Tensor>& in) {
+    Tensor x = kiln::slice(in[0], {1, 1, 0, 0}, {2, 6, 6, 2});
+    Tensor y = kiln::conv2d(x, in[1], {1, 1}, "same");
+    return std::vector<Tensor>{kiln::relu(y + in[2]), y};
+  }, {rnd({4, 8, 7, 2}, DType::Float32, -1, 1, 90), rnd({3, 3, 2, 5}, DType::Float32, -1, 1, 91),
+      rnd({5}, DType::Float32, -1, 1, 92)});
+}
+
 using Reduce = Tensor (*)(const Tensor&, const Axes&, bool);
 void reduce_cases(const char* name, Reduce op) {
   const std::vector<Axes> axes = {{}, {0}, {-1}, {0, 2}, {1}};
@@ -260,6 +333,62 @@ COMPILED_CASE(argmax_cases, "argmax") {
         compiled_vs_eager(std::string("argmax ") + dtype_name(t) + " axis " + std::to_string(axis) + " -> " + dtype_name(out),
                           [axis, out](const std::vector<Tensor>& x) { return std::vector<Tensor>{kiln::argmax(x[0], axis, out)}; },
                           {rnd({4, 3, 5}, t, -2, 2, 11)});  // integers in [-2, 2): ties
+}
+
+// Pooling: valid/same, strides 1 and 2, windows 2x2, 3x3 and 2x3, odd sizes, a window larger
+// than the input (same); inputs with ties (integers) for the first-maximum rule.
+struct PoolCase {
+  Shape x;
+  std::array<int64_t, 2> k, s;
+  const char* padding;
+};
+const PoolCase kPoolCases[] = {{{2, 5, 7, 3}, {2, 2}, {2, 2}, "valid"}, {{2, 5, 7, 3}, {2, 2}, {2, 2}, "same"},
+                               {{1, 6, 5, 2}, {3, 3}, {1, 1}, "valid"}, {{1, 6, 5, 2}, {3, 3}, {1, 1}, "same"},
+                               {{2, 7, 7, 4}, {3, 3}, {2, 2}, "same"},  {{1, 4, 5, 1}, {2, 3}, {1, 2}, "same"},
+                               {{1, 2, 2, 3}, {3, 3}, {1, 1}, "same"},  {{1, 7, 5, 2}, {2, 2}, {3, 3}, "valid"},
+                               {{2, 6, 5, 20}, {2, 2}, {2, 2}, "same"}};
+std::string pool_label(const char* op, const PoolCase& p, DType t) {
+  return std::string(op) + " " + dtype_name(t) + p.x.str() + " k" + std::to_string(p.k[0]) + "x" + std::to_string(p.k[1]) +
+         " s" + std::to_string(p.s[0]) + "x" + std::to_string(p.s[1]) + " " + p.padding;
+}
+
+COMPILED_CASE(pool_cases, "max_pool2d", "avg_pool2d") {
+  for (DType t : kFloats)
+    for (const PoolCase& p : kPoolCases) {
+      auto f = [p](const std::vector<Tensor>& x) {
+        return std::vector<Tensor>{kiln::max_pool2d(x[0], p.k, p.s, p.padding), kiln::avg_pool2d(x[0], p.k, p.s, p.padding)};
+      };
+      compiled_vs_eager(pool_label("pools", p, t), f, {rnd(p.x, t, -5, 5, 1)});
+      compiled_vs_eager(pool_label("pools with ties", p, t), f, {rnd(p.x, t, 0, 3, 2)});
+    }
+  // NaN and -inf windows, as eager.
+  const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+  compiled_vs_eager("max_pool2d of NaN and -inf", [](const std::vector<Tensor>& x) {
+    return std::vector<Tensor>{kiln::max_pool2d(x[0], {2, 2}, {1, 1}, "same")};
+  }, {Tensor::from_vector(std::vector<double>{1, nan, 2, 3, -inf, -inf, -inf, -inf, 0}, Shape{1, 3, 3, 1})});
+}
+
+COMPILED_CASE(pool_grad_cases, "max_pool2d_grad", "max_pool2d_grad_grad", "avg_pool2d_grad") {
+  for (DType t : kFloats)
+    for (const PoolCase& p : kPoolCases)
+      for (bool ties : {false, true}) {
+        Tensor x = rnd(p.x, t, ties ? 0 : -5, ties ? 3 : 5, 3);
+        Tensor y = kiln::max_pool2d(x, p.k, p.s, p.padding);
+        compiled_vs_eager(pool_label(ties ? "pool grads with ties" : "pool grads", p, t),
+                          [p](const std::vector<Tensor>& a) {
+                            return std::vector<Tensor>{kiln::max_pool2d_grad(a[0], a[1], a[2], p.k, p.s, p.padding),
+                                                       kiln::max_pool2d_grad_grad(a[0], a[1], a[3], p.k, p.s, p.padding),
+                                                       kiln::avg_pool2d_grad(a[0].shape(), a[2], p.k, p.s, p.padding)};
+                          },
+                          {x, y, rnd(y.shape(), t, -2, 2, 4), rnd(p.x, t, -2, 2, 5)});
+      }
+  const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+  Tensor x = Tensor::from_vector(std::vector<double>{1, nan, nan, 3, -inf, -inf, -inf, -inf, 0}, Shape{1, 3, 3, 1});
+  Tensor y = kiln::max_pool2d(x, {2, 2}, {1, 1}, "same");
+  compiled_vs_eager("max_pool2d_grad of NaN and -inf", [](const std::vector<Tensor>& a) {
+    return std::vector<Tensor>{kiln::max_pool2d_grad(a[0], a[1], a[2], {2, 2}, {1, 1}, "same"),
+                               kiln::max_pool2d_grad_grad(a[0], a[1], a[3], {2, 2}, {1, 1}, "same")};
+  }, {x, y, rnd(y.shape(), DType::Float64, -2, 2, 6), rnd(x.shape(), DType::Float64, -2, 2, 7)});
 }
 
 COMPILED_CASE(shape_cases, "reshape", "transpose", "broadcast_to") {

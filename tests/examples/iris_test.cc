@@ -3,31 +3,18 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <array>
 #include <cctype>
-#include <cstdio>
 #include <fstream>
 #include <string>
 #include <vector>
 
+#include "tests/program_run.h"
+
 namespace {
 
-struct ProgramRun {
-  int status;
-  std::string output;  // stdout and stderr together
-};
+using kiln::test::ProgramRun;
 
-ProgramRun run_iris(const std::string& args) {
-  std::string cmd = std::string(KILN_BINARY_DIR) + "/examples/iris/iris " + args + " 2>&1";
-  ProgramRun r{-1, ""};
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return r;
-  std::array<char, 4096> buf;
-  while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) r.output.append(buf.data(), n);
-  int status = pclose(pipe);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+ProgramRun run_iris(const std::string& args) { return kiln::test::run_program("examples/iris/iris", args); }
 
 double final_accuracy(const std::string& output) {
   const std::string key = "final valid/accuracy: ";

@@ -2,23 +2,17 @@
 // their ratio and the compile time (speed itself belongs to the benchmark, not to this test).
 #include <gtest/gtest.h>
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <string>
+
+#include "tests/program_run.h"
 
 namespace {
 
 std::string run_bench(const std::string& args, int& status) {
-  std::string cmd = std::string(KILN_BINARY_DIR) + "/tools/kiln-bench " + args + " 2>&1";
-  std::string output;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return output;
-  std::array<char, 4096> buf;
-  while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) output.append(buf.data(), n);
-  int s = pclose(pipe);
-  status = WIFEXITED(s) ? WEXITSTATUS(s) : -1;
-  return output;
+  kiln::test::ProgramRun r = kiln::test::run_program("tools/kiln-bench", args);
+  status = r.status;
+  return r.output;
 }
 
 // The number after `"key": ` in a flat JSON object; -1 when the key is missing.
@@ -41,6 +35,43 @@ TEST(KilnBench, IrisJsonReportsEagerAndCompiledSteps) {
   EXPECT_NEAR(json_number(out, "speedup"), eager / compiled, 0.01 + 0.01 * eager / compiled) << out;
   EXPECT_GT(json_number(out, "compile_ms"), 0) << out;
   EXPECT_GT(json_number(out, "disk_cache_ms"), 0) << out;
+}
+
+TEST(KilnBench, CnnJsonReportsStepsAndGflops) {
+  if (!std::filesystem::exists(std::string(KILN_BINARY_DIR) + "/tools/kiln-bench"))
+    GTEST_SKIP() << "kiln-bench is not built in " << KILN_BINARY_DIR;
+  int status = -1;
+  std::string out = run_bench("--model cnn --batch 4 --json --repetitions 1", status);
+  ASSERT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("\"model\": \"cnn\""), std::string::npos) << out;
+  EXPECT_EQ(json_number(out, "batch"), 4) << out;
+  const double eager = json_number(out, "eager_ms"), compiled = json_number(out, "compiled_ms");
+  EXPECT_GT(eager, 0) << out;
+  EXPECT_GT(compiled, 0) << out;
+  EXPECT_NEAR(json_number(out, "speedup"), eager / compiled, 0.01 + 0.01 * eager / compiled) << out;
+  // 123.26 MFLOP of training per image (2 x 20.543 M multiply-adds x 3), over the compiled step.
+  EXPECT_NEAR(json_number(out, "gflops"), 4 * 123.258e6 / (compiled * 1e6), 0.05 + 0.02 * json_number(out, "gflops")) << out;
+  EXPECT_GT(json_number(out, "compile_ms"), 0) << out;
+}
+
+TEST(KilnBench, BatchIsForTheCnnOnly) {
+  int status = -1;
+  std::string out = run_bench("--model iris --batch 8", status);
+  EXPECT_EQ(status, 2);
+  EXPECT_NE(out.find("--batch takes a positive size, with --model cnn only"), std::string::npos) << out;
+}
+
+TEST(KilnBench, PoolJsonReportsEagerAndCompiledMaxPool) {
+  if (!std::filesystem::exists(std::string(KILN_BINARY_DIR) + "/tools/kiln-bench"))
+    GTEST_SKIP() << "kiln-bench is not built in " << KILN_BINARY_DIR;
+  int status = -1;
+  std::string out = run_bench("--pool --json --repetitions 1", status);
+  ASSERT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("\"shape\": \"[128,24,24,20]\""), std::string::npos) << out;
+  for (const char* key : {"eager_fwd_us", "eager_fwd_grad_us", "compiled_fwd_us", "compiled_fwd_grad_us"})
+    EXPECT_GT(json_number(out, key), 0) << key << ": " << out;
+  std::string both = run_bench("--pool --dispatch", status);
+  EXPECT_EQ(status, 2) << both;
 }
 
 TEST(KilnBench, UnknownModelIsRefused) {

@@ -1,5 +1,7 @@
 // kiln::Tensor and kiln::Variable: construction, value access, dtype checks, printing, clone
 // independence, and in-place variable updates.
+#include <sys/resource.h>
+
 #include <cmath>
 #include <limits>
 #include <sstream>
@@ -200,3 +202,33 @@ TEST(TensorVariable, PrintsLikeATensor) {
 
 }  // namespace
 }  // namespace kiln::test
+
+// Note [Storage cache]: a freed block is handed to the next tensor of its size class, small and
+// large (above 4 MiB: quarter steps of a power of two). A reused large block is already mapped:
+// filling it again costs no page faults (malloc's mmap'd block would fault in every page).
+TEST(StorageCache, FreedBlocksAreReusedWithinTheirClass) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "sanitized builds free every block";
+#endif
+  using kiln::DType;
+  using kiln::Tensor;
+  const void* small = nullptr;
+  {
+    Tensor a = Tensor::empty({1000}, DType::Float32);
+    small = a.raw_data();
+  }
+  EXPECT_EQ(Tensor::empty({950}, DType::Float32).raw_data(), small);
+
+  auto minor_faults = [] {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return usage.ru_minflt;
+  };
+  const int64_t floats = int64_t{10} << 18;  // 10 MiB: class (8, 10] MiB
+  { kiln::fill({floats}, 1.0); }             // mapped, written, freed into the cache
+  const long before = minor_faults();
+  Tensor again = kiln::fill({floats * 95 / 100}, 2.0);  // the same class: the same, mapped block
+  const long faults = minor_faults() - before;
+  EXPECT_LT(faults, 100) << "a 9.5 MiB tensor page-faulted " << faults << " times: its block was not reused";
+  EXPECT_EQ(again.to_vector<float>()[12345], 2.0f);
+}

@@ -4,50 +4,25 @@
 
 #include <benchmark/benchmark.h>
 
-#include <chrono>
-
-#include "kiln/kiln.h"
+#include "tools/kiln_bench/classifier_step.h"
 
 namespace kiln::bench {
 namespace {
 using kiln::Tensor;
 using kiln::nn::Dense;
 
-// A model, its optimizer and one batch; calling it runs one training step on (x, y).
-class IrisStep {
- public:
-  IrisStep() {
-    kiln::set_seed(1);
-    model_.add(Dense(20, {.activation = kiln::nn::activations::relu, .input_dim = 4}));
-    model_.add(Dense(20, {.activation = kiln::nn::activations::relu, .input_dim = 20}));
-    model_.add(Dense(3, {.input_dim = 20}));
-    x = kiln::random_normal({16, 4});
-    std::vector<int32_t> labels(16);
-    for (size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<int32_t>(i % 3);
-    y = Tensor::from_vector(labels);
-  }
-  void operator()(const Tensor& bx, const Tensor& by) {
-    kiln::GradientTape tape;
-    Tensor loss = kiln::reduce_mean(kiln::softmax_cross_entropy_with_logits(kiln::one_hot(by, 3), model_(bx)));
-    std::vector<kiln::Variable> vars = model_.trainable_variables();
-    optimizer_.apply_gradients(tape.gradient(loss, vars), vars);
-  }
-  Tensor x, y;
-
- private:
-  kiln::nn::Sequential model_;
-  kiln::optim::Adam optimizer_;
-};
-
-// The step as the iris example compiles it: a -1 batch dim, so a smaller last batch reuses the trace.
-auto compile_step(IrisStep& step) {
-  return kiln::function([&step](const Tensor& x, const Tensor& y) { step(x, y); },
-                        {.name = "iris_step",
-                         .input_signature = {TensorSpec{{-1, 4}}, TensorSpec{{-1}, DType::Int32}}});
+// The iris example's model (4 -> 20 relu -> 20 relu -> 3) on one batch of 16.
+ClassifierStep make_iris_step() {
+  kiln::set_seed(1);
+  kiln::nn::Sequential model;
+  model.add(Dense(20, {.activation = kiln::nn::activations::relu, .input_dim = 4}));
+  model.add(Dense(20, {.activation = kiln::nn::activations::relu, .input_dim = 20}));
+  model.add(Dense(3, {.input_dim = 20}));
+  return ClassifierStep(model, kiln::random_normal({16, 4}), cyclic_labels(16, 3), 3);
 }
 
 void BM_iris_eager_step(benchmark::State& state) {
-  IrisStep step;
+  ClassifierStep step = make_iris_step();
   for (auto _ : state) step(step.x, step.y);
 }
 BENCHMARK(BM_iris_eager_step);
@@ -57,9 +32,9 @@ BENCHMARK(BM_iris_eager_step);
 // purpose: no JIT-compiled code is then torn down at exit, in an unspecified order against
 // LLVM's own statics.
 void BM_iris_compiled_step(benchmark::State& state) {
-  static IrisStep* step = new IrisStep;
+  static ClassifierStep* step = new ClassifierStep(make_iris_step());
   static auto* compiled = [] {
-    auto* f = new auto(compile_step(*step));
+    auto* f = new auto(step->compiled("iris_step"));
     for (int i = 0; i < 3; ++i) (*f)(step->x, step->y);  // warm-up: trace, size check, compile
     return f;
   }();
@@ -68,12 +43,6 @@ void BM_iris_compiled_step(benchmark::State& state) {
 BENCHMARK(BM_iris_compiled_step);
 }  // namespace
 
-double iris_first_call_ms() {
-  IrisStep step;
-  auto compiled = compile_step(step);
-  auto start = std::chrono::steady_clock::now();
-  compiled(step.x, step.y);
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-}
+double iris_first_call_ms() { return make_iris_step().first_call_ms("iris_step"); }
 
 }  // namespace kiln::bench

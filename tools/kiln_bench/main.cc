@@ -6,7 +6,20 @@
 //                                       compile_ms (first call in a fresh process, empty disk
 //                                       cache: trace and compile), disk_cache_ms (the same with
 //                                       the disk cache the first one filled)
-//   kiln-bench --first-call-ms          (internal) prints the first call's ms in this process
+//   kiln-bench --model cnn [--batch N] --json
+//                                       the article's CNN step at batch N (default 128): model,
+//                                       batch, eager_ms, compiled_ms, speedup, compile_ms (first
+//                                       call in a fresh process, empty disk cache, less one
+//                                       compiled step), gflops (training FLOPs per step /
+//                                       compiled step; eager_gflops likewise)
+//   kiln-bench --pool --json            max_pool2d at [128,24,24,20], 2x2 stride 2 valid: eager and
+//                                       compiled forward (*_fwd_us) and forward + max_pool2d_grad
+//                                       (*_fwd_grad_us)
+//   kiln-bench --conv [--json]          conv2d and its backprops at the CNN's conv shapes (batch
+//                                       128): ms and GFLOP/s eager and compiled, and the share
+//                                       of the eager time outside the GEMM calls (im2col, col2im)
+//   kiln-bench --first-call-ms [--model cnn --batch N]
+//                                       (internal) prints the first call's ms in this process
 //   kiln-bench --benchmark_...          Google Benchmark's own command line over every registered
 //                                       case, e.g. --benchmark_filter=Gemm (gemm_bench.cc: GFLOP/s
 //                                       of the CNN's GEMM shapes)
@@ -20,20 +33,24 @@
 #include <string>
 
 #include "kiln/error.h"
+#include "tools/kiln_bench/cnn_bench.h"
+#include "tools/kiln_bench/conv_bench.h"
 #include "tools/kiln_bench/iris_bench.h"
 #include "tools/kiln_bench/median_reporter.h"
 
 namespace {
 void usage() {
   std::fprintf(stderr,
-               "usage: kiln-bench (--dispatch | --model iris) [--json] [--repetitions N]\n"
+               "usage: kiln-bench (--dispatch | --model iris | --model cnn [--batch N] | --conv | --pool) [--json] "
+               "[--repetitions N]\n"
                "       kiln-bench --benchmark_filter=REGEX [other --benchmark_* flags of Google Benchmark]\n");
 }
 
-// The iris step's first-call ms in a fresh process of this program with KILN_CACHE_DIR=`cache_dir`.
-double first_call_ms_in_child(const std::string& cache_dir) {
+// The first-call ms of `model_args`' step in a fresh process of this program with
+// KILN_CACHE_DIR=`cache_dir`.
+double first_call_ms_in_child(const std::string& cache_dir, const std::string& model_args) {
   const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
-  const std::string cmd = "KILN_CACHE_DIR='" + cache_dir + "' '" + self + "' --first-call-ms";
+  const std::string cmd = "KILN_CACHE_DIR='" + cache_dir + "' '" + self + "' --first-call-ms" + model_args;
   FILE* pipe = popen(cmd.c_str(), "r");
   KILN_CHECK(pipe != nullptr, "kiln-bench: cannot run ", cmd);
   double ms = -1;
@@ -54,41 +71,100 @@ int main(int argc, char** argv) {
     return 0;
   }
   std::string model;
-  bool dispatch = false, json = false;
-  int repetitions = 9;
+  bool dispatch = false, json = false, conv = false, pool = false;
+  bool first_call = false;
+  int repetitions = -1;
+  long long batch = -1;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--dispatch") dispatch = true;
+    else if (arg == "--conv") conv = true;
+    else if (arg == "--pool") pool = true;
     else if (arg == "--json") json = true;
+    else if (arg == "--first-call-ms") first_call = true;
     else if (arg == "--model" && i + 1 < argc) model = argv[++i];
     else if (arg == "--repetitions" && i + 1 < argc) repetitions = std::atoi(argv[++i]);
-    else if (arg == "--first-call-ms" && argc == 2) {
-      std::printf("%.3f\n", kiln::bench::iris_first_call_ms());
-      return 0;
-    }
+    else if (arg == "--batch" && i + 1 < argc) batch = std::atoll(argv[++i]);
     else {
       std::fprintf(stderr, "kiln-bench: unknown option '%s'\n", arg.c_str());
       usage();
       return 2;
     }
   }
-  if (dispatch == !model.empty() || (!model.empty() && model != "iris") || repetitions < 1) {
-    if (!model.empty() && model != "iris") std::fprintf(stderr, "kiln-bench: unknown model '%s'\n", model.c_str());
+  if (first_call && model.empty()) model = "iris";
+  bool ok = int(dispatch) + int(!model.empty()) + int(conv) + int(pool) == 1;
+  if (!model.empty() && model != "iris" && model != "cnn") {
+    std::fprintf(stderr, "kiln-bench: unknown model '%s'\n", model.c_str());
+    ok = false;
+  }
+  if (batch != -1 && (model != "cnn" || batch < 1)) {
+    std::fprintf(stderr, "kiln-bench: --batch takes a positive size, with --model cnn only\n");
+    ok = false;
+  }
+  if (batch == -1) batch = 128;
+  if (repetitions == -1) repetitions = model == "cnn" ? 5 : 9;
+  if (!ok || repetitions < 1) {
     usage();
     return 2;
   }
-  if (dispatch) {
+  if (first_call) {
+    std::printf("%.3f\n", model == "cnn" ? kiln::bench::cnn_first_call_ms(batch) : kiln::bench::iris_first_call_ms());
+    return 0;
+  }
+  if (conv) {
+    auto m = kiln::bench::run_medians(repetitions, "BM_conv_");
+    std::string out = json ? "{" : "";
+    for (const kiln::bench::ConvShape& s : kiln::bench::conv_shapes())
+      for (const char* op : kiln::bench::kConvOps) {
+        const std::string key = std::string(s.name) + "/" + op;
+        const double eager = m["BM_conv_eager/" + key] / 1e6, compiled = m["BM_conv_compiled/" + key] / 1e6;
+        const double gemm = m["BM_conv_gemm_only/" + key] / 1e6, gflop = kiln::bench::conv_gflop(s);
+        char line[512];
+        std::snprintf(line, sizeof line,
+                      json ? "%s\"%s\": {\"eager_ms\": %.3f, \"eager_gflops\": %.1f, \"compiled_ms\": %.3f, "
+                             "\"compiled_gflops\": %.1f, \"gemm_ms\": %.3f, \"outside_gemm\": %.2f}"
+                           : "%s%-30s eager %8.3f ms %6.1f GFLOP/s | compiled %8.3f ms %6.1f GFLOP/s | gemm alone "
+                             "%8.3f ms, outside the gemm %3.0f%%\n",
+                      json && out.size() > 1 ? ", " : "", key.c_str(), eager, gflop / eager * 1e3, compiled,
+                      gflop / compiled * 1e3, gemm, json ? (eager - gemm) / eager : 100 * (eager - gemm) / eager);
+        out += line;
+      }
+    std::printf("%s%s", out.c_str(), json ? "}\n" : "");
+  } else if (pool) {
+    auto m = kiln::bench::run_medians(repetitions, "BM_max_pool_");
+    std::printf(json ? "{\"shape\": \"[128,24,24,20]\", \"eager_fwd_us\": %.1f, \"eager_fwd_grad_us\": %.1f, "
+                       "\"compiled_fwd_us\": %.1f, \"compiled_fwd_grad_us\": %.1f}\n"
+                     : "shape [128,24,24,20]\neager_fwd_us %.1f\neager_fwd_grad_us %.1f\ncompiled_fwd_us %.1f\n"
+                       "compiled_fwd_grad_us %.1f\n",
+                m["BM_max_pool_eager_fwd"] / 1e3, m["BM_max_pool_eager_fwd_grad"] / 1e3,
+                m["BM_max_pool_compiled_fwd"] / 1e3, m["BM_max_pool_compiled_fwd_grad"] / 1e3);
+  } else if (dispatch) {
     auto m = kiln::bench::run_medians(repetitions, "BM_add_1elem|BM_matmul_16x20");
     std::printf(json ? "{\"add_1elem_ns\": %.1f, \"matmul_16x20_ns\": %.1f}\n"
                      : "add_1elem_ns %.1f\nmatmul_16x20_ns %.1f\n",
                 m["BM_add_1elem"], m["BM_matmul_16x20"]);
+  } else if (model == "cnn") {
+    kiln::bench::set_cnn_batch(batch);
+    char dir_template[] = "/tmp/kiln-bench-cache-XXXXXX";
+    KILN_CHECK(::mkdtemp(dir_template) != nullptr, "kiln-bench: cannot create a temporary directory");
+    const double first_ms = first_call_ms_in_child(dir_template, " --model cnn --batch " + std::to_string(batch));
+    std::filesystem::remove_all(dir_template);
+    auto m = kiln::bench::run_medians(repetitions, "BM_cnn_eager_step|BM_cnn_compiled_step");
+    const double eager_ms = m["BM_cnn_eager_step"] / 1e6, compiled_ms = m["BM_cnn_compiled_step"] / 1e6;
+    const double flops = kiln::bench::cnn_step_flops(batch);
+    std::printf(json ? "{\"model\": \"cnn\", \"batch\": %lld, \"eager_ms\": %.3f, \"compiled_ms\": %.3f, "
+                       "\"speedup\": %.2f, \"compile_ms\": %.1f, \"gflops\": %.1f, \"eager_gflops\": %.1f}\n"
+                     : "model cnn\nbatch %lld\neager_ms %.3f\ncompiled_ms %.3f\nspeedup %.2f\ncompile_ms %.1f\n"
+                       "gflops %.1f\neager_gflops %.1f\n",
+                batch, eager_ms, compiled_ms, eager_ms / compiled_ms, first_ms - compiled_ms,
+                flops / compiled_ms / 1e6, flops / eager_ms / 1e6);
   } else {
     // Two fresh processes sharing a new, empty disk cache: the first compiles, the second loads.
     char dir_template[] = "/tmp/kiln-bench-cache-XXXXXX";
     KILN_CHECK(::mkdtemp(dir_template) != nullptr, "kiln-bench: cannot create a temporary directory");
     const std::string cache_dir = dir_template;
-    const double compile_ms = first_call_ms_in_child(cache_dir);
-    const double disk_cache_ms = first_call_ms_in_child(cache_dir);
+    const double compile_ms = first_call_ms_in_child(cache_dir, "");
+    const double disk_cache_ms = first_call_ms_in_child(cache_dir, "");
     std::filesystem::remove_all(cache_dir);
     auto m = kiln::bench::run_medians(repetitions, "BM_iris_eager_step|BM_iris_compiled_step");
     const double eager_us = m["BM_iris_eager_step"] / 1e3, compiled_us = m["BM_iris_compiled_step"] / 1e3;

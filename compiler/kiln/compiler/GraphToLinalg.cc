@@ -360,15 +360,24 @@ const TableRow kTable[] = {
     {OpId::Tanh, {lower_Tanh}},
     {OpId::ReluGrad, {lower_ReluGrad}},
     {OpId::Cast, {lower_Cast}},
+    {OpId::Dropout, {lower_Dropout}},
     {OpId::Softmax, {lower_Softmax}},
     {OpId::LogSoftmax, {lower_LogSoftmax}},
     {OpId::SoftmaxCrossEntropy, {lower_SoftmaxCrossEntropy}},
     {OpId::SparseSoftmaxCrossEntropy, {lower_SparseSoftmaxCrossEntropy}},
     {OpId::MatMul, {lower_MatMul}},
+    {OpId::Conv2D, {lower_Conv2D}},
+    {OpId::Conv2DBackpropInput, {lower_Conv2DBackpropInput}},
+    {OpId::Conv2DBackpropFilter, {lower_Conv2DBackpropFilter}},
     {OpId::ReduceSum, {lower_ReduceSum}},
     {OpId::ReduceMean, {lower_ReduceMean}},
     {OpId::ReduceMax, {lower_ReduceMax}},
     {OpId::ArgMax, {lower_ArgMax}},
+    {OpId::MaxPool2D, {lower_MaxPool2D}},
+    {OpId::AvgPool2D, {lower_AvgPool2D}},
+    {OpId::MaxPool2DGrad, {lower_MaxPool2DGrad}},
+    {OpId::MaxPool2DGradGrad, {lower_MaxPool2DGradGrad}},
+    {OpId::AvgPool2DGrad, {lower_AvgPool2DGrad}},
     {OpId::Reshape, {lower_Reshape}},
     {OpId::Transpose, {lower_Transpose}},
     {OpId::BroadcastTo, {lower_BroadcastTo}},
@@ -472,6 +481,11 @@ void emit_nodes(LinalgEmitter& e, const tracer::Graph& g, std::vector<Operand>& 
       for (size_t k = 0; k < n.inputs.size(); ++k) note += (k ? ", " : "") + g.value_name(n.inputs[k]);
       e.line(note + ") : " + tracer::type_str(out.dtype, out.shape));
     }
+    if (auto done = e.computed_later_nodes.find({&g, static_cast<int>(i)}); done != e.computed_later_nodes.end()) {
+      vals[static_cast<size_t>(n.output)] = Operand{done->second, out.dtype, out.shape, ""};
+      e.line("//   (computed by an earlier node's kernel call: " + done->second + ")");
+      continue;
+    }
     if (low.host) {
       KILN_ASSERT(n.inputs.empty() && n.writes.empty() && host_node != nullptr,
                   "host-evaluated ops have no inputs and are not in regions (lowering_gap)");
@@ -481,6 +495,8 @@ void emit_nodes(LinalgEmitter& e, const tracer::Graph& g, std::vector<Operand>& 
     LowerContext ctx{n, std::move(in), out.dtype, out.shape};
     e.current_node = static_cast<int>(i);
     e.current_op = n.name();
+    e.current_graph = &g;
+    e.current_values = &vals;
     const size_t checks_before = e.checks.size();
     std::vector<std::string> res = low.fn(e, ctx);
     KILN_ASSERT(host_node != nullptr || e.checks.size() == checks_before,
@@ -634,6 +650,7 @@ LinalgModule lower_graph(const tracer::Graph& g) {
   std::ostringstream os;
   os << "// kiln::function '" << g.name << "' traced to linalg on tensors (kiln compiler, slice 1)\n";
   os << "module {\n";
+  for (const std::string& d : e.declarations) os << d << "\n";
   os << "func.func @" << m.function_name << "(";
   for (size_t i = 0; i < params.size(); ++i) os << (i ? ",\n    " : "") << params[i];
   os << ")";

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -156,9 +157,16 @@ class LinalgEmitter {
   /// Whether the lowering just run made its result a splat, and which.
   bool take_splat(double* value);
 
-  // Set by lower_graph for the node being lowered.
+  // Set by emit_nodes for the node being lowered: its index in `current_graph` (the function's
+  // graph or a region's), and the operands of that graph's values defined so far.
   int current_node = -1;
   const char* current_op = "";
+  const tracer::Graph* current_graph = nullptr;
+  const std::vector<Operand>* current_values = nullptr;
+  /// Results a lowering computed for a later node of the same graph (a conv's bias-add epilogue,
+  /// Note [Convolution epilogue]): emit_nodes binds that node's result to the SSA value instead
+  /// of lowering it. Keyed by (graph, node index).
+  std::map<std::pair<const tracer::Graph*, int>, std::string> computed_later_nodes;
 
   const tracer::Graph& graph() const { return graph_; }
   std::string take_text() { return os_.str(); }
@@ -173,6 +181,9 @@ class LinalgEmitter {
     std::string max, sum_exp;
   };
   std::map<std::string, RowStats> softmax_row_stats;
+  /// Module-level lines printed before the function: the `func.func private` declarations of
+  /// the C kernels compiled code calls (GraphToLinalgConv.cc), each once.
+  std::set<std::string> declarations;
 
  private:
   friend class Body;
@@ -221,7 +232,7 @@ std::vector<Operand> emit_while(LinalgEmitter& e, const tracer::Graph& g, const 
                                 const std::vector<Operand>& in);
 
 // Lowerings by family (GraphToLinalgElementwise.cc, GraphToLinalgReduce.cc,
-// GraphToLinalgStructural.cc).
+// GraphToLinalgStructural.cc, GraphToLinalgConv.cc, GraphToLinalgPool.cc).
 #define KILN_OP(Id, name, arity, grad) std::vector<std::string> lower_##Id(LinalgEmitter&, const LowerContext&);
 #include "kiln/op_table.def"
 #undef KILN_OP

@@ -1,5 +1,5 @@
 // GraphToLinalgElementwise: the broadcasting binary ops, comparisons, where, the unary math ops,
-// relu_grad and cast, each one all-parallel linalg.generic (so elementwise fusion can merge
+// relu_grad, cast and dropout, each one all-parallel linalg.generic (so elementwise fusion can merge
 // chains of them into one loop nest). Bodies follow kernels/cpu/elementwise.cc exactly: a > b ? a
 // : b for maximum (not arith.maximumf, whose NaN rule differs), truncating integer division with
 // INT_MIN / -1 wrapping, pow on integers through double as std::pow does.
@@ -185,6 +185,17 @@ std::vector<std::string> lower_ReluGrad(LinalgEmitter& e, const LowerContext& c)
   return {e.elementwise(t, c.out_shape, {c.in[0], c.in[1]}, [&](Body& b, const Values& v) {
     const std::string z = zero(b, t);
     return b.select(b.greater(v[1], z, c.in[1].dtype), v[0], z, t);
+  })};
+}
+
+// u >= rate ? x / (1 - rate) : 0, with rate and 1 - rate rounded to the dtype as eager's kernel
+// does; elementwise, so the mask fuses with its neighbours (u comes from a host random_uniform).
+std::vector<std::string> lower_Dropout(LinalgEmitter& e, const LowerContext& c) {
+  const DType t = c.out_dtype;
+  const double rate = c.node.attrs.f0;
+  return {e.elementwise(t, c.out_shape, {c.in[0], c.in[1]}, [&](Body& b, const Values& v) {
+    const std::string keep = b.op("arith.cmpf oge, " + v[1] + ", " + b.constant(literal(rate, t), t) + " : " + elem_type(t));
+    return b.select(keep, b.div(v[0], b.constant(literal(1.0 - rate, t), t), t), zero(b, t), t);
   })};
 }
 

@@ -132,8 +132,11 @@ std::vector<std::pair<std::string, void*>> jit_kernel_symbols() {
   // Reads KILN_NUM_THREADS here, where a bad value can still throw kiln::Error to the caller:
   // an exception cannot unwind through the compiled code that calls kiln_gemm_*.
   kernels::num_threads();
-  return {{"_mlir_ciface_kiln_gemm_f32", reinterpret_cast<void*>(&kiln_jit_gemm_f32)},
-          {"_mlir_ciface_kiln_gemm_f64", reinterpret_cast<void*>(&kiln_jit_gemm_f64)}};
+  std::vector<std::pair<std::string, void*>> symbols = {
+      {"_mlir_ciface_kiln_gemm_f32", reinterpret_cast<void*>(&kiln_jit_gemm_f32)},
+      {"_mlir_ciface_kiln_gemm_f64", reinterpret_cast<void*>(&kiln_jit_gemm_f64)}};
+  for (auto& s : conv_kernel_symbols()) symbols.push_back(std::move(s));
+  return symbols;
 }
 
 bool use_library_gemm() {

@@ -1,5 +1,6 @@
 // JitKernels: C functions the compiled code calls (contractions on LIBXSMM or
-// kiln::kernels::gemm), and the symbols LinalgToLLVM.cc registers with the JIT for them. No MLIR
+// kiln::kernels::gemm; convolutions in ConvKernels.cc), and the symbols LinalgToLLVM.cc registers
+// with the JIT for them. No MLIR
 // headers.
 #pragma once
 #include <string>
@@ -10,6 +11,8 @@ namespace kiln::compiler {
 
 /// (symbol name, address) of every function compiled code may call.
 std::vector<std::pair<std::string, void*>> jit_kernel_symbols();
+/// The convolution kernels' share of them (ConvKernels.cc).
+std::vector<std::pair<std::string, void*>> conv_kernel_symbols();
 
 /// Whether rank-2 float contractions call a library GEMM (default) or run as LLVM loops
 /// (KILN_COMPILER_GEMM=loops, for comparisons).

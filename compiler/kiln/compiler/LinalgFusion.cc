@@ -30,13 +30,53 @@
 // subexpressions of the joined bodies.
 #include "kiln/compiler/LinalgFusion.h"
 
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Dominance.h"
 #include "mlir/IR/IRMapping.h"
 
 namespace kiln::compiler {
+
+// Note [Contractions stay named]
+// MLIR 19's linalg-fuse-elementwise-ops folds a tensor.expand_shape of any linalg op's result
+// into that op by expanding its loops, and turns a named op into a linalg.generic on the way.
+// A Flatten before a Dense layer is such a reshape: the gradient dy W^T of [B,20000] feeds
+// an expand_shape to [B,20,20,50], and the matmul_transpose_b became a generic which the library
+// call rewrite (contractions_to_library_calls) no longer recognizes: a 50x20000x500 product ran as
+// scalar loops (57% of the CNN's compiled step). This is the pass's own pattern set (its
+// runOnOperation, LLVM 19) with a control function that refuses any fusion whose producer or
+// consumer is a contraction, so contractions keep their names and their library calls.
+void fuse_elementwise_ops(mlir::Operation* module) {
+  mlir::MLIRContext* ctx = module->getContext();
+  auto is_contraction = [](mlir::Operation* op) {
+    auto linalg_op = mlir::dyn_cast_or_null<mlir::linalg::LinalgOp>(op);
+    return linalg_op && mlir::linalg::isaContractionOpInterface(linalg_op);
+  };
+  mlir::linalg::ControlFusionFn control = [&](mlir::OpOperand* fused) {
+    mlir::Operation* producer = fused->get().getDefiningOp();
+    return producer && producer->hasOneUse() && !is_contraction(producer) && !is_contraction(fused->getOwner());
+  };
+  mlir::RewritePatternSet patterns(ctx);
+  mlir::linalg::populateElementwiseOpsFusionPatterns(patterns, control);
+  mlir::linalg::populateFoldReshapeOpsByExpansionPatterns(patterns, control);
+  mlir::affine::AffineApplyOp::getCanonicalizationPatterns(patterns, ctx);
+  mlir::linalg::GenericOp::getCanonicalizationPatterns(patterns, ctx);
+  mlir::tensor::ExpandShapeOp::getCanonicalizationPatterns(patterns, ctx);
+  mlir::tensor::CollapseShapeOp::getCanonicalizationPatterns(patterns, ctx);
+  ctx->getLoadedDialect<mlir::linalg::LinalgDialect>()->getCanonicalizationPatterns(patterns);
+  mlir::linalg::populateConstantFoldLinalgOperations(patterns, control);
+  const mlir::FrozenRewritePatternSet frozen(std::move(patterns));
+  mlir::GreedyRewriteConfig config;
+  config.useTopDownTraversal = true;  // as the pass: for compile time
+  module->walk([&](mlir::func::FuncOp fn) { (void)mlir::applyPatternsAndFoldGreedily(fn, frozen, config); });
+}
+
 namespace {
 
 using mlir::linalg::GenericOp;

@@ -9,6 +9,11 @@ class Operation;
 
 namespace kiln::compiler {
 
+/// MLIR's linalg-fuse-elementwise-ops (elementwise fusion, reshapes folded by expansion,
+/// constant folding) on every function of `module`, except that a contraction (a named matmul) is
+/// never rewritten into a generic (Note [Contractions stay named] in LinalgFusion.cc).
+void fuse_elementwise_ops(mlir::Operation* module);
+
 /// Note [Kiln fusion] in LinalgFusion.cc, on every function of `module` (linalg on tensors,
 /// after elementwise fusion, canonicalize and cse). Returns whether it fused anything; the
 /// merged bodies then want canonicalize and cse again (duplicate inputs, common subexpressions).

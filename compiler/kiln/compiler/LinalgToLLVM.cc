@@ -3,7 +3,8 @@
 //
 // Note [Compiler pipeline]
 //   traced       the text GraphToLinalg emits, parsed and verified
-//   fused        linalg-fuse-elementwise-ops, canonicalize, cse; then Kiln's sibling and
+//   fused        linalg-fuse-elementwise-ops' patterns with contractions left named (Note
+//                [Contractions stay named] in LinalgFusion.cc), canonicalize, cse; then Kiln's sibling and
 //                epilogue fusion (Note [Kiln fusion] in LinalgFusion.cc) and, where it fused,
 //                canonicalize and cse again
 //   bufferized   eliminate-empty-tensors (outputs and variables are written by the loop that
@@ -444,9 +445,9 @@ std::unique_ptr<llvm::Module> lower_to_llvm_ir(const std::string& mlir_text, con
   lap(&stages.setup_ms);
 
   {
+    fuse_elementwise_ops(*module);
     mlir::PassManager pm(&ctx);
     mlir::OpPassManager& fn = pm.nest<mlir::func::FuncOp>();
-    fn.addPass(mlir::createLinalgElementwiseOpFusionPass());
     fn.addPass(mlir::createCanonicalizerPass());
     fn.addPass(mlir::createCSEPass());
     if (mlir::failed(pm.run(*module))) fail("elementwise fusion");

@@ -29,13 +29,22 @@ std::string Device::str() const {
 }
 
 // Note [Storage cache]
-// Eager steps allocate and free the same small buffers over and over (an iris step makes about
-// 150 tensors); malloc's aligned path and its consolidation took half of a step's time. Freed
-// blocks therefore go to a per-thread cache of power-of-two size classes (64 B to 4 MiB, at most
-// kBlocksPerClass each), as TF's and PyTorch's CPU allocators cache too. Blocks are plain
-// posix_memalign memory, so a block freed on another thread simply joins that thread's cache.
+// Eager steps allocate and free the same buffers over and over (an iris step makes about 150
+// tensors); malloc's aligned path and its consolidation took half of a step's time. Freed blocks
+// therefore go to a per-thread cache of size classes, as TF's and PyTorch's CPU allocators cache
+// too. Blocks are plain posix_memalign memory, so a block freed on another thread simply joins
+// that thread's cache.
+//   small  powers of two from 64 B to 4 MiB, at most 32 blocks each;
+//   large  above 4 MiB up to 1 GiB, four classes per power of two (at most 25% rounding), at most
+//          2 blocks each and 1 GiB cached per thread. glibc serves such sizes with mmap and gives
+//          them back with munmap, so every new one page-faults in, zeroed by the kernel: the
+//          CNN's eager step (activations of 10-80 MB) spent ~25% of its time in page faults
+//          before these classes.
 namespace {
-constexpr int kNumClasses = 17;  // 64 B << 0 .. 64 B << 16 = 4 MiB
+constexpr int kSmallClasses = 17;  // 64 B << 0 .. 64 B << 16 = 4 MiB
+constexpr int kLargeClasses = 8 * 4;  // (4 MiB, 8 MiB] .. (512 MiB, 1 GiB], quarters
+constexpr int kNumClasses = kSmallClasses + kLargeClasses;
+constexpr size_t kMaxCachedLargeBytes = size_t{1} << 30;
 // Under AddressSanitizer every block goes back to malloc, so a use after free or an overrun into
 // a class's padding is still caught.
 #if defined(__SANITIZE_ADDRESS__)
@@ -43,16 +52,30 @@ constexpr bool kSanitized = true;
 #else
 constexpr bool kSanitized = false;
 #endif
-constexpr size_t kBlocksPerClass = kSanitized ? 0 : 32;
 
-int size_class(size_t n) {
+// The class of an n-byte block (kNumClasses: too big to cache) and its size in bytes.
+struct SizeClass {
+  int index;
+  size_t bytes;
+};
+SizeClass size_class(size_t n) {
   int k = 0;
-  while (k < kNumClasses && (size_t{64} << k) < n) ++k;
-  return k;  // kNumClasses: too big to cache
+  while (k < kSmallClasses && (size_t{64} << k) < n) ++k;
+  if (k < kSmallClasses) return {k, size_t{64} << k};
+  for (int j = 22; j < 30; ++j) {  // 2^j < n <= 2^(j+1)
+    if (n > size_t{2} << j) continue;
+    const size_t quarter = size_t{1} << (j - 2);
+    const size_t q = (n - (size_t{1} << j) + quarter - 1) / quarter;  // 1..4
+    return {kSmallClasses + (j - 22) * 4 + static_cast<int>(q) - 1, (size_t{1} << j) + q * quarter};
+  }
+  return {kNumClasses, (n + 63) / 64 * 64};
 }
+
+size_t blocks_per_class(int k) { return kSanitized ? 0 : k < kSmallClasses ? 32 : 2; }
 
 struct StorageCache {
   std::vector<void*> blocks[kNumClasses];
+  size_t large_bytes = 0;  // bytes of the large classes' cached blocks
   ~StorageCache();
 };
 thread_local bool t_cache_destroyed = false;  // trivially destructible: safe to read at exit
@@ -67,23 +90,26 @@ StorageCache::~StorageCache() {
 Storage::Storage(size_t n, Device d) : nbytes(n), device(d) {
   KILN_CHECK(d.type == DeviceType::CPU, "storage: device ", d.str(), " is not available in this build");
   if (n == 0) return;
-  const int k = size_class(n);
-  if (k < kNumClasses && !t_cache_destroyed && !t_cache.blocks[k].empty()) {
-    data = t_cache.blocks[k].back();
-    t_cache.blocks[k].pop_back();
+  const SizeClass c = size_class(n);
+  if (c.index < kNumClasses && !t_cache_destroyed && !t_cache.blocks[c.index].empty()) {
+    data = t_cache.blocks[c.index].back();
+    t_cache.blocks[c.index].pop_back();
+    if (c.index >= kSmallClasses) t_cache.large_bytes -= c.bytes;
     return;
   }
   // 64-byte alignment for vector loads; cached sizes are rounded up to their class.
-  size_t padded = kSanitized ? n : k < kNumClasses ? size_t{64} << k : (n + 63) / 64 * 64;
   // posix_memalign, unlike aligned_alloc, takes any size: a sanitized build allocates exactly n.
-  KILN_CHECK(posix_memalign(&data, 64, padded) == 0, "storage: out of memory allocating ", n, " bytes");
+  KILN_CHECK(posix_memalign(&data, 64, kSanitized ? n : c.bytes) == 0, "storage: out of memory allocating ", n, " bytes");
 }
 
 Storage::~Storage() {
   if (data == nullptr) return;
-  const int k = size_class(nbytes);
-  if (k < kNumClasses && !t_cache_destroyed && t_cache.blocks[k].size() < kBlocksPerClass) {
-    t_cache.blocks[k].push_back(data);
+  const SizeClass c = size_class(nbytes);
+  const bool large = c.index >= kSmallClasses;
+  if (c.index < kNumClasses && !t_cache_destroyed && t_cache.blocks[c.index].size() < blocks_per_class(c.index) &&
+      (!large || t_cache.large_bytes + c.bytes <= kMaxCachedLargeBytes)) {
+    t_cache.blocks[c.index].push_back(data);
+    if (large) t_cache.large_bytes += c.bytes;
     return;
   }
   std::free(data);

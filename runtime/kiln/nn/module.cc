@@ -7,6 +7,7 @@
 #include <set>
 
 #include "kiln/autodiff/gradient_tape.h"
+#include "kiln/nn/learning_phase.h"
 #include "kiln/nn/safetensors.h"
 #include "kiln/ops.h"
 
@@ -131,6 +132,7 @@ Tensor Layer::predict(const Tensor& x, int64_t batch_size) {
              "': the input needs a batch dim of at least one row, got ",
              x.defined() ? dtype_name(x.dtype()) + x.shape().str() : std::string("an undefined Tensor"));
   detail::PauseTapes paused;
+  LearningPhase inference(false);  // Dropout and the like run as in inference
   const int64_t n = x.dim(0);
   if (n <= batch_size) return call(x);
   std::vector<Tensor> parts;

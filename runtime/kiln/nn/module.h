@@ -89,8 +89,9 @@ class Layer : public Module {
   virtual Tensor call(const Tensor& x) = 0;
   Tensor operator()(const Tensor& x) { return call(x); }
   /// Inference in batches, as Keras' Model.predict: `call` on consecutive slices of `batch_size`
-  /// rows of `x` (the last one may be smaller), results concatenated along dim 0. Nothing is
-  /// recorded on the active GradientTapes. kiln::Error naming the layer for a scalar `x`, an
+  /// rows of `x` (the last one may be smaller), results concatenated along dim 0, in the
+  /// inference phase (kiln/nn/learning_phase.h: Dropout passes x through). Nothing is recorded
+  /// on the active GradientTapes. kiln::Error naming the layer for a scalar `x`, an
   /// empty batch dim or `batch_size` < 1.
   Tensor predict(const Tensor& x, int64_t batch_size = 32);
 };

@@ -81,6 +81,36 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose
   return call2(OpId::MatMul, a, b, attrs);
 }
 
+namespace {
+// ints = strides, b0 = same padding; a padding other than "valid"/"same" or a non-positive
+// stride is refused here, naming the op, as TF does.
+OpAttrs conv_attrs(const char* op, std::array<int64_t, 2> strides, const std::string& padding) {
+  KILN_CHECK(padding == "valid" || padding == "same", op, ": padding must be \"valid\" or \"same\", got \"", padding,
+             "\"");
+  KILN_CHECK(strides[0] > 0 && strides[1] > 0, op, ": strides must be positive, got [", strides[0], ",", strides[1], "]");
+  OpAttrs attrs;
+  attrs.ints = IntList{strides[0], strides[1]};
+  attrs.b0 = padding == "same";
+  return attrs;
+}
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& filter, std::array<int64_t, 2> strides, const std::string& padding) {
+  return call2(OpId::Conv2D, x, filter, conv_attrs("conv2d", strides, padding));
+}
+Tensor conv2d_backprop_input(const Shape& input_shape, const Tensor& filter, const Tensor& dy,
+                             std::array<int64_t, 2> strides, const std::string& padding) {
+  OpAttrs attrs = conv_attrs("conv2d_backprop_input", strides, padding);
+  attrs.shape = input_shape;
+  return call2(OpId::Conv2DBackpropInput, filter, dy, attrs);
+}
+Tensor conv2d_backprop_filter(const Tensor& x, const Shape& filter_shape, const Tensor& dy,
+                              std::array<int64_t, 2> strides, const std::string& padding) {
+  OpAttrs attrs = conv_attrs("conv2d_backprop_filter", strides, padding);
+  attrs.shape = filter_shape;
+  return call2(OpId::Conv2DBackpropFilter, x, dy, attrs);
+}
+
 Tensor reduce_sum(const Tensor& x, const Axes& axes, bool keepdims) {
   return call1(OpId::ReduceSum, x, reduce_attrs(axes, keepdims));
 }
@@ -217,6 +247,21 @@ Tensor truncated_normal(const Shape& shape, double mean, double stddev, DType dt
 Tensor random_uniform(const Shape& shape, double minval, double maxval, DType dtype, Generator* gen) {
   KILN_CHECK(minval < maxval, "random_uniform: minval ", minval, " must be below maxval ", maxval);
   return call_op(OpId::RandomUniform, {}, creation_attrs(shape, dtype, minval, maxval, gen));
+}
+
+Tensor dropout(const Tensor& x, double rate, bool training, Generator* gen) {
+  KILN_CHECK(x.defined(), "dropout: x is an undefined Tensor");
+  KILN_CHECK(rate >= 0 && rate < 1, "dropout: rate must be in [0, 1), got ", rate);
+  KILN_CHECK(is_floating(x.dtype()), "dropout: x must be float32 or float64, got ", dtype_name(x.dtype()),
+             x.shape().str());
+  if (!training || rate == 0) return x;
+  return dropout_with_uniform(x, random_uniform(x.shape(), 0.0, 1.0, x.dtype(), gen), rate);
+}
+
+Tensor dropout_with_uniform(const Tensor& x, const Tensor& u, double rate) {
+  OpAttrs attrs;
+  attrs.f0 = rate;
+  return call2(OpId::Dropout, x, u, attrs);
 }
 
 Tensor assign(const Variable& var, const Tensor& value) { return call2(OpId::Assign, var, value); }

@@ -14,19 +14,10 @@
 #include <vector>
 
 #include "kernels/cpu/parallel_for.h"
+#include "tests/kernels/cpu/thread_count.h"
 
 namespace kiln::test {
 namespace {
-
-// Sets the kernel thread count for one scope.
-class ThreadCount {
- public:
-  explicit ThreadCount(int n) : saved_(kernels::num_threads()) { kernels::set_num_threads(n); }
-  ~ThreadCount() { kernels::set_num_threads(saved_); }
-
- private:
-  int saved_;
-};
 
 struct Case {
   bool ta, tb;

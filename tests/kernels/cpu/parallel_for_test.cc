@@ -13,18 +13,10 @@
 #include <vector>
 
 #include "tests/error_of.h"
+#include "tests/kernels/cpu/thread_count.h"
 
 namespace kiln::test {
 namespace {
-
-class ThreadCount {
- public:
-  explicit ThreadCount(int n) : saved_(kernels::num_threads()) { kernels::set_num_threads(n); }
-  ~ThreadCount() { kernels::set_num_threads(saved_); }
-
- private:
-  int saved_;
-};
 
 TEST(ParallelFor, RunsEveryIndexOnce) {
   for (int threads : {1, 2, 3, 8}) {

@@ -1,0 +1,158 @@
+// Lowerings of conv2d and its backprops: calls of the eager kernels (kernels/cpu/conv.h) through
+// the C kernels of ConvKernels.cc, on buffers of the tensors.
+//
+// Note [Convolutions in compiled code]
+// Two ways were open: (a) linalg.conv_2d_nhwc_hwcf (with tensor.pad for "same") and
+// linalg.generic forms of the two backprops, each rewritten after bufferization into a library
+// call as matmuls are (LinalgToLLVM.cc, contractions_to_library_calls); or (b) a kernel call
+// emitted directly: the inputs' buffers through `bufferization.to_memref ... read_only`, a
+// memref.alloc for the result and one for the im2col scratch, a `func.call` of an external C
+// function (llvm.emit_c_interface: memref descriptors by pointer), and the result back as a
+// tensor with `bufferization.to_tensor ... restrict writable`. Kiln takes (b):
+//  - A convolution must not become loops (70x slower than a GEMM, MLIR19-NOTES.md), so (a) would
+//    only ever be a carrier to recognise again after bufferization. The backprops have no named
+//    linalg op: their generics (a strided scatter for the input's gradient) would have to be
+//    matched by their indexing maps, a fragile pattern for no gain, and a "same" conv's pad
+//    would cost a padded copy of the input on every call that the kernel does not need.
+//  - (b) runs the very code eager runs (im2col in chunks + kiln::kernels::gemm), so compiled and
+//    eager results agree to the bit, and every speed-up of the GEMM reaches both.
+//  - Nothing is allocated per call: both allocs have static shapes in the function's entry block,
+//    so the workspace pass (Note [Workspace] in BufferWorkspace.cc) makes them views of the
+//    static workspace; the scratch's size comes from the same kernels/cpu/conv.h function eager
+//    uses (conv2d_scratch_elements), so the kernel never allocates.
+//  - One-Shot Bufferize sees `to_memref read_only` as a read of the tensor at that point (the
+//    call follows immediately, nothing is emitted between them), and `to_tensor restrict
+//    writable` as a fresh tensor no one else aliases. A buffer with a non-identity layout (a
+//    slice) is copied to an identity one by bufferization (castOrReallocMemRefValue), so the C
+//    kernels only ever see dense row-major buffers.
+//  - The cost: the result is not written straight into a function output (a copy when a conv's
+//    result is itself an output), and the ops are opaque to linalg fusion, so a following
+//    bias-add and relu stay one elementwise loop of their own.
+// The kernels are resolved by name at link time (jit_kernel_symbols), so the disk cache's
+// objects stay valid across processes.
+//
+// Note [Convolution epilogue]
+// A Conv2D layer adds its bias right after the convolution. As separate loops, the add reads
+// the conv's whole result back from memory and writes it again (in a training step relu_grad
+// reads the sum later, so linalg fusion keeps the add a loop of its own). When the conv's result
+// has exactly one use, an add of a [F] vector (either operand order) already defined at the
+// conv, the conv calls kiln_conv2d_bias_*, which adds the bias to each chunk of rows right after
+// its GEMM while they are in cache, and the add node takes that result without a loop
+// (LinalgEmitter::computed_later_nodes). The sum is rounded as the separate add rounds it, so
+// compiled results still equal eager's. Relu is left to linalg: fused into the add it would
+// need both the sum (for relu_grad) and its relu written by the kernel.
+// Measured at conv2's shape (batch 128; the sum read by relu and relu_grad, against the same
+// graph with the bias as [1,1,1,F], which keeps the separate add loop): 35-49 ms either way,
+// the difference within this shared 2-core machine's noise (-11 to +8 ms over 10 rounds of
+// min-of-15); the pass it removes (one read and one write of 10 MB) is worth ~1-2 ms here, and
+// more once the GEMM is multi-threaded.
+#include <algorithm>
+#include <sstream>
+
+#include "kernels/cpu/conv.h"
+#include "kiln/compiler/GraphToLinalg.h"
+
+namespace kiln::compiler {
+namespace {
+
+std::string memref_type(DType t, const Shape& shape) {
+  std::ostringstream s;
+  s << "memref<";
+  for (int64_t d : shape) s << d << "x";
+  s << elem_type(t) << ">";
+  return s.str();
+}
+
+// The call of C kernel `kiln_<kernel>_<f32|f64>(in0, in1, [bias,] out, scratch, stride_h,
+// stride_w, same)` on the node's two inputs (and a [F] bias); returns the result tensor.
+std::string kernel_call(LinalgEmitter& e, const std::string& kernel, const LowerContext& c, const kernels::Conv2DGeometry& g,
+                        const Operand* bias = nullptr) {
+  const DType t = c.out_dtype;
+  const std::string et = elem_type(t);
+  const std::string name = "kiln_" + kernel + "_" + et;
+  const std::string any4 = "memref<?x?x?x?x" + et + ">", any1 = "memref<?x" + et + ">";
+  const std::string signature =
+      "(" + any4 + ", " + any4 + ", " + (bias ? any1 + ", " : "") + any4 + ", " + any1 + ", i64, i64, i64)";
+  e.declarations.insert("func.func private @" + name + signature + " attributes {llvm.emit_c_interface}");
+
+  std::vector<std::string> args;
+  auto dynamic = [&](const std::string& m, const std::string& type, const std::string& to) {
+    args.push_back(e.op("memref.cast " + m + " : " + type + " to " + to));
+  };
+  std::vector<Operand> ins = c.in;
+  if (bias != nullptr) ins.push_back(*bias);
+  for (const Operand& in : ins) {
+    const std::string type = memref_type(t, in.shape);
+    dynamic(e.op("bufferization.to_memref " + e.tensor(in) + " read_only : " + type), type, in.shape.rank() == 1 ? any1 : any4);
+  }
+  const std::string out_type = memref_type(t, c.out_shape);
+  const std::string out = e.op("memref.alloc() {alignment = 64 : i64} : " + out_type);
+  dynamic(out, out_type, any4);
+  const int64_t scratch_elements = std::max<int64_t>(kernels::conv2d_scratch_elements(g, static_cast<int64_t>(dtype_size(t))), 1);
+  const std::string scratch_type = memref_type(t, Shape{scratch_elements});
+  dynamic(e.op("memref.alloc() {alignment = 64 : i64} : " + scratch_type), scratch_type, any1);
+  for (int64_t v : {g.stride_h, g.stride_w, int64_t{c.node.attrs.b0 ? 1 : 0}}) args.push_back(e.op("arith.constant " + std::to_string(v) + " : i64"));
+
+  std::string call = "func.call @" + name + "(";
+  for (size_t i = 0; i < args.size(); ++i) call += (i ? ", " : "") + args[i];
+  e.line(call + ") : " + signature + " -> ()");
+  return e.op("bufferization.to_tensor " + out + " restrict writable : " + out_type);
+}
+
+kernels::Conv2DGeometry geometry(const Shape& x, const Shape& filter, const OpAttrs& attrs) {
+  return kernels::conv2d_geometry(x[0], x[1], x[2], x[3], filter[0], filter[1], filter[3], attrs.ints[0], attrs.ints[1],
+                                  attrs.b0);
+}
+
+// Note [Convolution epilogue]: the node that adds a [F] bias to the conv's result, when that
+// is the result's only use and the bias is already defined; -1 otherwise. `bias` receives it.
+int bias_add_after(const LinalgEmitter& e, const LowerContext& c, Operand* bias) {
+  if (e.current_graph == nullptr || e.current_values == nullptr) return -1;
+  const tracer::Graph& g = *e.current_graph;
+  const int y = c.node.output;
+  for (int o : g.outputs)
+    if (o == y) return -1;
+  const std::vector<bool> live = g.live_nodes();
+  int user = -1;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (!live[i]) continue;
+    for (int v : g.nodes[i].inputs)
+      if (v == y) {
+        if (user != -1) return -1;  // a second use (or the same node reading it twice)
+        user = static_cast<int>(i);
+      }
+  }
+  if (user == -1 || g.nodes[static_cast<size_t>(user)].op != OpId::Add || g.nodes[static_cast<size_t>(user)].has_regions())
+    return -1;
+  const tracer::GraphNode& add = g.nodes[static_cast<size_t>(user)];
+  const int other = add.inputs[0] == y ? add.inputs[1] : add.inputs[0];
+  const Operand& b = (*e.current_values)[static_cast<size_t>(other)];
+  const bool defined = !b.ssa.empty() || b.is_splat();
+  if (!defined || b.dtype != c.out_dtype || b.shape != Shape{c.out_shape[3]}) return -1;
+  *bias = b;
+  return user;
+}
+
+}  // namespace
+
+std::vector<std::string> lower_Conv2D(LinalgEmitter& e, const LowerContext& c) {
+  const kernels::Conv2DGeometry g = geometry(c.in[0].shape, c.in[1].shape, c.node.attrs);
+  Operand bias;
+  if (const int add = bias_add_after(e, c, &bias); add >= 0) {
+    const std::string sum = kernel_call(e, "conv2d_bias", c, g, &bias);
+    e.computed_later_nodes[{e.current_graph, add}] = sum;
+    // The conv's own value is never read (the add was its one use): the sum stands for it.
+    return {sum};
+  }
+  return {kernel_call(e, "conv2d", c, g)};
+}
+
+std::vector<std::string> lower_Conv2DBackpropInput(LinalgEmitter& e, const LowerContext& c) {
+  return {kernel_call(e, "conv2d_backprop_input", c, geometry(c.out_shape, c.in[0].shape, c.node.attrs))};
+}
+
+std::vector<std::string> lower_Conv2DBackpropFilter(LinalgEmitter& e, const LowerContext& c) {
+  return {kernel_call(e, "conv2d_backprop_filter", c, geometry(c.in[0].shape, c.out_shape, c.node.attrs))};
+}
+
+}  // namespace kiln::compiler

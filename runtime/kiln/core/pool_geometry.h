@@ -1,0 +1,59 @@
+// PoolGeometry: the window arithmetic of the pooling ops (TF's "valid" and "same" padding), one
+// definition for their shape rules, CPU kernels and compiled lowerings.
+#pragma once
+#include <algorithm>
+#include <cstdint>
+
+#include "kiln/core/op_attrs.h"
+
+namespace kiln {
+
+/// Where the windows of a pooling op over x [N,H,W,C] lie. attrs.ints = {kh, kw, sh, sw} and
+/// attrs.b0 = "same" padding (op_table.def). Window (i, j) covers input rows
+/// [i*sh - pad_top, i*sh - pad_top + kh) and columns [j*sw - pad_left, j*sw - pad_left + kw);
+/// positions outside [0,H) x [0,W) are padding.
+///   valid: OH = (H - kh) / sh + 1 (H >= kh), no padding;
+///   same:  OH = ceil(H / sh), total padding max((OH - 1) sh + kh - H, 0), pad_top = total / 2
+///          (the odd one at the bottom), and likewise for W.
+/// Every window of a same-padded pool holds at least one real element (the total padding is
+/// below kh), so a window's max or mean is always over real values.
+struct PoolGeometry {
+  int64_t n = 0, h = 0, w = 0, c = 0;
+  int64_t kh = 1, kw = 1, sh = 1, sw = 1;
+  int64_t oh = 0, ow = 0;
+  int64_t pad_top = 0, pad_left = 0;
+  bool same = false;
+
+  /// The geometry of `attrs` over an input of shape `x` (rank 4, validated by the shape rule).
+  static PoolGeometry of(const Shape& x, const OpAttrs& attrs) {
+    PoolGeometry g;
+    g.n = x[0], g.h = x[1], g.w = x[2], g.c = x[3];
+    g.kh = attrs.ints[0], g.kw = attrs.ints[1], g.sh = attrs.ints[2], g.sw = attrs.ints[3];
+    g.same = attrs.b0;
+    if (g.same) {
+      g.oh = (g.h + g.sh - 1) / g.sh;
+      g.ow = (g.w + g.sw - 1) / g.sw;
+      g.pad_top = std::max<int64_t>((g.oh - 1) * g.sh + g.kh - g.h, 0) / 2;
+      g.pad_left = std::max<int64_t>((g.ow - 1) * g.sw + g.kw - g.w, 0) / 2;
+    } else {
+      g.oh = g.h >= g.kh ? (g.h - g.kh) / g.sh + 1 : 0;
+      g.ow = g.w >= g.kw ? (g.w - g.kw) / g.sw + 1 : 0;
+    }
+    return g;
+  }
+  Shape input_shape() const { return Shape{n, h, w, c}; }
+  Shape output_shape() const { return Shape{n, oh, ow, c}; }
+  /// The real input rows [*begin, *end) of window row i (columns: col_range).
+  void row_range(int64_t i, int64_t* begin, int64_t* end) const {
+    const int64_t start = i * sh - pad_top;
+    *begin = std::max<int64_t>(start, 0);
+    *end = std::min(start + kh, h);
+  }
+  void col_range(int64_t j, int64_t* begin, int64_t* end) const {
+    const int64_t start = j * sw - pad_left;
+    *begin = std::max<int64_t>(start, 0);
+    *end = std::min(start + kw, w);
+  }
+};
+
+}  // namespace kiln

@@ -1,0 +1,74 @@
+// Shape and dtype rules of conv2d and its two backprops (TF's NHWC/HWIO layouts and padding).
+#include <sstream>
+
+#include "kernels/cpu/conv.h"
+#include "kiln/core/op_def.h"
+
+namespace kiln {
+namespace {
+
+const char* padding_name(const OpAttrs& attrs) { return attrs.b0 ? "\"same\"" : "\"valid\""; }
+
+std::string strides_str(const OpAttrs& attrs) {
+  std::ostringstream s;
+  s << "[";
+  for (int i = 0; i < attrs.ints.size(); ++i) s << (i ? "," : "") << attrs.ints[i];
+  s << "]";
+  return s.str();
+}
+
+void check_dtypes(const char* op, const char* a_name, DType a, const char* b_name, DType b) {
+  KILN_CHECK(a == b, op, ": dtypes differ: ", a_name, " is ", dtype_name(a), ", ", b_name, " is ", dtype_name(b));
+  KILN_CHECK(a == DType::Float32 || a == DType::Float64, op, ": float32 or float64 operands only, got ", dtype_name(a));
+}
+
+// Checks the input shape `x`, the filter shape and the attributes of one convolution and
+// returns conv2d's output shape [N,OH,OW,F].
+Shape conv_output(const char* op, const Shape& x, const Shape& filter, const OpAttrs& attrs) {
+  KILN_CHECK(attrs.ints.size() == 2 && attrs.ints[0] > 0 && attrs.ints[1] > 0, op,
+             ": strides must be two positive values, got ", strides_str(attrs));
+  KILN_CHECK(x.rank() == 4, op, ": the input must be 4-D [batch, height, width, channels], got ", x.str());
+  KILN_CHECK(filter.rank() == 4, op, ": the filter must be 4-D [height, width, in_channels, out_channels], got ",
+             filter.str());
+  KILN_CHECK(filter[0] >= 1 && filter[1] >= 1, op, ": the filter's height and width must be at least 1, got filter ",
+             filter.str());
+  KILN_CHECK(filter[2] == x[3], op, ": the filter's in_channels (", filter[2], ") differ from the input's channels (",
+             x[3], "): input is ", x.str(), ", filter is ", filter.str());
+  KILN_CHECK(attrs.b0 || (filter[0] <= x[1] && filter[1] <= x[2]), op, ": the filter [", filter[0], ",", filter[1],
+             "] is larger than the input [", x[1], ",", x[2], "] with padding \"valid\": input is ", x.str(),
+             ", filter is ", filter.str());
+  const kernels::Conv2DGeometry g =
+      kernels::conv2d_geometry(x[0], x[1], x[2], x[3], filter[0], filter[1], filter[3], attrs.ints[0], attrs.ints[1], attrs.b0);
+  return Shape{g.n, g.oh, g.ow, g.f};
+}
+
+// dy must have conv2d's output shape.
+void check_dy(const char* op, const Shape& dy, const Shape& x, const Shape& filter, const OpAttrs& attrs) {
+  const Shape want = conv_output(op, x, filter, attrs);
+  KILN_CHECK(dy == want, op, ": dy is ", dy.str(), ", expected ", want.str(), " (conv2d's output for input ", x.str(),
+             ", filter ", filter.str(), ", strides ", strides_str(attrs), ", padding ", padding_name(attrs), ")");
+}
+
+}  // namespace
+
+TensorMeta infer_Conv2D(Inputs in, const OpAttrs& attrs) {
+  const Tensor &x = in[0], &filter = in[1];
+  check_dtypes("conv2d", "input", x.dtype(), "filter", filter.dtype());
+  return {conv_output("conv2d", x.shape(), filter.shape(), attrs), x.dtype()};
+}
+
+TensorMeta infer_Conv2DBackpropInput(Inputs in, const OpAttrs& attrs) {
+  const Tensor &filter = in[0], &dy = in[1];
+  check_dtypes("conv2d_backprop_input", "filter", filter.dtype(), "dy", dy.dtype());
+  check_dy("conv2d_backprop_input", dy.shape(), attrs.shape, filter.shape(), attrs);
+  return {attrs.shape, filter.dtype()};
+}
+
+TensorMeta infer_Conv2DBackpropFilter(Inputs in, const OpAttrs& attrs) {
+  const Tensor &x = in[0], &dy = in[1];
+  check_dtypes("conv2d_backprop_filter", "input", x.dtype(), "dy", dy.dtype());
+  check_dy("conv2d_backprop_filter", dy.shape(), x.shape(), attrs.shape, attrs);
+  return {attrs.shape, x.dtype()};
+}
+
+}  // namespace kiln
