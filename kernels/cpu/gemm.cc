@@ -209,13 +209,15 @@ void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, T
   KILN_ASSERT(m >= 0 && n >= 0 && k >= 0, "gemm sizes are non-negative");
   KILN_ASSERT(lda >= (transpose_a ? m : k) && ldb >= (transpose_b ? k : n) && ldc >= n,
               "gemm leading dimensions cover a row");
+  // Read (and checked) on every call, small ones too: a bad KILN_NUM_THREADS is a kiln::Error at
+  // the program's first matmul, whatever its sizes (one relaxed atomic load after that).
+  const int threads = num_threads();
   if (m == 0 || n == 0) return;
   const double macs = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
   if (macs < kParallelMinMacs) {
     gemm_on_this_thread(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
-  const int threads = num_threads();
   if (m > n && m * n <= kDepthSplitMaxOutput && k >= 4 * std::max(m, n)) {
     gemm_split_depth(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
   } else if (m >= n) {

@@ -142,6 +142,18 @@ TEST(ExamplesIris, BadArgumentsAreRefused) {
   EXPECT_NE(variant.output.find("unknown variant 'deep'"), std::string::npos) << variant.output;
 }
 
+// A bad KILN_NUM_THREADS is a kiln::Error at the first matmul, eager or compiled (a compiled
+// step that cannot link falls back to the interpreter, whose matmul reports it).
+TEST(ExamplesIris, BadThreadCountIsRefused) {
+  for (const char* mode : {"", "--compiled"}) {
+    ProgramRun r = kiln::test::run_program("examples/iris/iris", std::string("--epochs 1 ") + mode,
+                                           "KILN_CACHE_DIR=off KILN_NUM_THREADS=two");
+    EXPECT_EQ(r.status, 1) << mode;
+    EXPECT_NE(r.output.find("KILN_NUM_THREADS: expected a positive integer (at most 1024), got 'two'"), std::string::npos)
+        << mode << "\n" << r.output;
+  }
+}
+
 TEST(ExamplesIris, MalformedDataNamesTheFileAndLine) {
   std::string path = testing::TempDir() + "/iris_bad.csv";
   std::ofstream(path) << "3,4,a,b,c\n5.1,3.5,1.4,0.2,0\n4.9,x,1.4,0.2,0\n";
