@@ -2,6 +2,7 @@
 #include "examples/mnist_cnn/cnn_training.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
