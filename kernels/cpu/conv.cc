@@ -100,13 +100,6 @@ void col2im(const Conv2DGeometry& g, int64_t images, const T* col, T* dx) {
   }
 }
 
-// y[r, o] += bias[o] for `rows` rows of f channels.
-template <typename T>
-void add_bias(int64_t rows, int64_t f, const T* bias, T* y) {
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t o = 0; o < f; ++o) y[r * f + o] += bias[o];
-}
-
 }  // namespace
 
 Conv2DGeometry conv2d_geometry(int64_t n, int64_t h, int64_t w, int64_t c, int64_t kh, int64_t kw, int64_t f,
@@ -131,11 +124,10 @@ int64_t conv2d_scratch_elements(const Conv2DGeometry& g, int64_t element_bytes) 
 }
 
 template <typename T>
-void conv2d(const Conv2DGeometry& g, const T* x, const T* filter, T* y, T* scratch, const T* bias) {
+void conv2d(const Conv2DGeometry& g, const T* x, const T* filter, T* y, T* scratch, GemmEpilogue<T> epilogue) {
   const int64_t patch = g.patch(), pixels = g.oh * g.ow;
   if (!needs_im2col(g)) {
-    gemm<T>(false, false, g.n * pixels, g.f, patch, T(1), x, patch, filter, g.f, T(0), y, g.f);
-    if (bias != nullptr) add_bias(g.n * pixels, g.f, bias, y);
+    gemm<T>(false, false, g.n * pixels, g.f, patch, T(1), x, patch, filter, g.f, T(0), y, g.f, epilogue);
     return;
   }
   const int64_t chunk = chunk_images(g, sizeof(T));
@@ -143,8 +135,7 @@ void conv2d(const Conv2DGeometry& g, const T* x, const T* filter, T* y, T* scrat
     const int64_t images = std::min(chunk, g.n - b);
     T* out = y + b * pixels * g.f;
     im2col(g, images, x + b * g.h * g.w * g.c, scratch);
-    gemm<T>(false, false, images * pixels, g.f, patch, T(1), scratch, patch, filter, g.f, T(0), out, g.f);
-    if (bias != nullptr) add_bias(images * pixels, g.f, bias, out);
+    gemm<T>(false, false, images * pixels, g.f, patch, T(1), scratch, patch, filter, g.f, T(0), out, g.f, epilogue);
   }
 }
 
@@ -184,7 +175,7 @@ void conv2d_backprop_filter(const Conv2DGeometry& g, const T* x, const T* dy, T*
 }
 
 #define KILN_CONV_INSTANTIATE(T)                                                                    \
-  template void conv2d<T>(const Conv2DGeometry&, const T*, const T*, T*, T*, const T*);            \
+  template void conv2d<T>(const Conv2DGeometry&, const T*, const T*, T*, T*, GemmEpilogue<T>);       \
   template void conv2d_backprop_input<T>(const Conv2DGeometry&, const T*, const T*, T*, T*);       \
   template void conv2d_backprop_filter<T>(const Conv2DGeometry&, const T*, const T*, T*, T*);
 KILN_CONV_INSTANTIATE(float)

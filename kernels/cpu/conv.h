@@ -3,6 +3,8 @@
 #pragma once
 #include <cstdint>
 
+#include "kernels/cpu/gemm.h"
+
 namespace kiln::kernels {
 
 /// The geometry of a 2-D convolution in TF's layouts: input x [n,h,w,c] (NHWC), filter
@@ -31,13 +33,13 @@ Conv2DGeometry conv2d_geometry(int64_t n, int64_t h, int64_t w, int64_t c, int64
 /// filters, stride 1, no padding).
 int64_t conv2d_scratch_elements(const Conv2DGeometry& g, int64_t element_bytes);
 
-/// y = conv2d(x, filter), plus bias[o] on every output channel o when `bias` (f values) is given:
-/// added to each chunk's rows right after its GEMM, while they are in cache, with the same
-/// rounding as a separate add (compiled code's epilogue, Note [Convolution epilogue] in
-/// compiler/kiln/compiler/GraphToLinalgConv.cc). `scratch` holds
-/// conv2d_scratch_elements(g, sizeof(T)) elements.
+/// y = conv2d(x, filter), then `epilogue` on every output row of f channels (bias[o] added to
+/// channel o, then relu): applied by the GEMM of each chunk of images to each finished panel,
+/// while it is in cache (compiled code's contraction epilogues, Note [Contraction epilogues] in
+/// compiler/kiln/compiler/ContractionCalls.cc), rounded as the separate ops round.
+/// `scratch` holds conv2d_scratch_elements(g, sizeof(T)) elements.
 template <typename T>
-void conv2d(const Conv2DGeometry& g, const T* x, const T* filter, T* y, T* scratch, const T* bias = nullptr);
+void conv2d(const Conv2DGeometry& g, const T* x, const T* filter, T* y, T* scratch, GemmEpilogue<T> epilogue = {});
 
 /// dx = d(sum(conv2d(x, filter) * dy))/dx: [n,h,w,c] from dy [n,oh,ow,f] (GEMM with the filter
 /// transposed, then col2im: the patches' contributions added back into the image).

@@ -204,8 +204,28 @@ void gemm_split_depth(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha
 }  // namespace
 
 template <typename T>
+void apply_epilogue(const GemmEpilogue<T>& epilogue, int64_t rows, int64_t cols, T* c, int64_t ldc) {
+  if (epilogue.empty()) return;
+  const T* bias = epilogue.bias;
+  // Four loop forms, so that each inner loop is one plain vectorizable pass.
+  for (int64_t i = 0; i < rows; ++i) {
+    T* row = c + i * ldc;
+    if (bias != nullptr && epilogue.relu) {
+      for (int64_t j = 0; j < cols; ++j) {
+        const T v = bias[j] + row[j];
+        row[j] = v > T(0) ? v : T(0);
+      }
+    } else if (bias != nullptr) {
+      for (int64_t j = 0; j < cols; ++j) row[j] = bias[j] + row[j];
+    } else {
+      for (int64_t j = 0; j < cols; ++j) row[j] = row[j] > T(0) ? row[j] : T(0);
+    }
+  }
+}
+
+template <typename T>
 void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
-          const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+          const T* b, int64_t ldb, T beta, T* c, int64_t ldc, GemmEpilogue<T> epilogue) {
   KILN_ASSERT(m >= 0 && n >= 0 && k >= 0, "gemm sizes are non-negative");
   KILN_ASSERT(lda >= (transpose_a ? m : k) && ldb >= (transpose_b ? k : n) && ldc >= n,
               "gemm leading dimensions cover a row");
@@ -216,16 +236,20 @@ void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, T
   const double macs = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
   if (macs < kParallelMinMacs) {
     gemm_on_this_thread(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    apply_epilogue(epilogue, m, n, c, ldc);
     return;
   }
+  // The epilogue runs on each panel right after its product, by the thread that computed it.
   if (m > n && m * n <= kDepthSplitMaxOutput && k >= 4 * std::max(m, n)) {
     gemm_split_depth(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
+    apply_epilogue(epilogue, m, n, c, ldc);
   } else if (m >= n) {
     const Pieces rows = split(m, kPanel, threads);
     parallel_for(rows.count, [&](int64_t i) {
       const int64_t r0 = rows.begin(i), mr = std::min(rows.size, m - r0);
       gemm_on_this_thread(transpose_a, transpose_b, mr, n, k, alpha, transpose_a ? a + r0 : a + r0 * lda, lda, b,
                           ldb, beta, c + r0 * ldc, ldc);
+      apply_epilogue(epilogue, mr, n, c + r0 * ldc, ldc);
     });
   } else {
     const Pieces cols = split(n, kPanel, threads);
@@ -233,13 +257,16 @@ void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, T
       const int64_t c0 = cols.begin(i), nc = std::min(cols.size, n - c0);
       gemm_on_this_thread(transpose_a, transpose_b, m, nc, k, alpha, a, lda, transpose_b ? b + c0 * ldb : b + c0,
                           ldb, beta, c + c0, ldc);
+      apply_epilogue({epilogue.bias != nullptr ? epilogue.bias + c0 : nullptr, epilogue.relu}, m, nc, c + c0, ldc);
     });
   }
 }
 
 template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t,
-                          float, float*, int64_t);
+                          float, float*, int64_t, GemmEpilogue<float>);
 template void gemm<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t, const double*,
-                           int64_t, double, double*, int64_t);
+                           int64_t, double, double*, int64_t, GemmEpilogue<double>);
+template void apply_epilogue<float>(const GemmEpilogue<float>&, int64_t, int64_t, float*, int64_t);
+template void apply_epilogue<double>(const GemmEpilogue<double>&, int64_t, int64_t, double*, int64_t);
 
 }  // namespace kiln::kernels

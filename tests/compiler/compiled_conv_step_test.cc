@@ -68,7 +68,7 @@ TEST(CompiledConvStep, AllocatesNothingPerCall) {
                              {.name = "conv_step"});
   Tensor x = random_values({6, 9, 9, 2}, DType::Float32, -1, 1, 1), y = random_values({6}, DType::Int32, 0, 5, 2);
   const std::string bufferized = step.lower(compiler::Stage::Bufferized, x, y);
-  EXPECT_NE(bufferized.find("call @kiln_conv2d_bias_f32"), std::string::npos) << bufferized;  // Note [Convolution epilogue]
+  EXPECT_NE(bufferized.find("call @kiln_conv2d_bias_f32"), std::string::npos) << bufferized;  // Note [Contraction epilogues]
   EXPECT_NE(bufferized.find("call @kiln_conv2d_backprop_filter_f32"), std::string::npos) << bufferized;
   EXPECT_EQ(bufferized.find("memref.alloc"), std::string::npos) << bufferized;
   EXPECT_EQ(step.lower(compiler::Stage::LlvmDialect, x, y).find("@malloc"), std::string::npos);

@@ -2,22 +2,13 @@
 // [Convolutions in compiled code] in GraphToLinalgConv.cc): memref descriptors in, the eager
 // kernels of kernels/cpu/conv.h on their dense buffers.
 #include <cstdint>
+#include <vector>
 
 #include "kernels/cpu/conv.h"
 #include "kiln/compiler/JitKernels.h"
 #include "kiln/error.h"
 
 namespace kiln::compiler {
-
-// MLIR's StridedMemRefType<T, Rank>.
-template <typename T, int Rank>
-struct MemrefDescriptor {
-  T* allocated;
-  T* aligned;
-  int64_t offset;
-  int64_t sizes[Rank];
-  int64_t strides[Rank];
-};
 
 namespace {
 template <typename T>
@@ -50,6 +41,7 @@ template <typename T>
 T* data(const Memref1<T>* m) {
   return m->aligned + m->offset;
 }
+
 }  // namespace
 
 }  // namespace kiln::compiler
@@ -69,11 +61,12 @@ extern "C" {
                                      kiln::compiler::MemrefDescriptor<T, 1>* bias,                                      \
                                      kiln::compiler::MemrefDescriptor<T, 4>* y,                                         \
                                      kiln::compiler::MemrefDescriptor<T, 1>* scratch, int64_t sh, int64_t sw,           \
-                                     int64_t same) {                                                                    \
+                                     int64_t same, int64_t relu) {                                                      \
     using namespace kiln::compiler;                                                                                       \
-    KILN_ASSERT(bias->sizes[0] == filter->sizes[3] && bias->strides[0] == 1, "a fused bias has one value per channel"); \
+    KILN_ASSERT(bias->sizes[0] == filter->sizes[3], "a fused bias has one value per channel");                          \
+    std::vector<T> copy;                                                                                                  \
     kiln::kernels::conv2d<T>(geometry(x, filter, scratch, sh, sw, same), dense(x), dense(filter), dense(y), data(scratch), \
-                             data(bias));                                                                                 \
+                             kiln::kernels::GemmEpilogue<T>{unit_stride_values(bias, copy), relu != 0});                         \
   }                                                                                                                       \
   void kiln_jit_conv2d_backprop_input_##suffix(                                                                           \
       kiln::compiler::MemrefDescriptor<T, 4>* filter, kiln::compiler::MemrefDescriptor<T, 4>* dy,                         \

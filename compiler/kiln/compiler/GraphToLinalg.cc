@@ -481,11 +481,6 @@ void emit_nodes(LinalgEmitter& e, const tracer::Graph& g, std::vector<Operand>& 
       for (size_t k = 0; k < n.inputs.size(); ++k) note += (k ? ", " : "") + g.value_name(n.inputs[k]);
       e.line(note + ") : " + tracer::type_str(out.dtype, out.shape));
     }
-    if (auto done = e.computed_later_nodes.find({&g, static_cast<int>(i)}); done != e.computed_later_nodes.end()) {
-      vals[static_cast<size_t>(n.output)] = Operand{done->second, out.dtype, out.shape, ""};
-      e.line("//   (computed by an earlier node's kernel call: " + done->second + ")");
-      continue;
-    }
     if (low.host) {
       KILN_ASSERT(n.inputs.empty() && n.writes.empty() && host_node != nullptr,
                   "host-evaluated ops have no inputs and are not in regions (lowering_gap)");
@@ -495,8 +490,6 @@ void emit_nodes(LinalgEmitter& e, const tracer::Graph& g, std::vector<Operand>& 
     LowerContext ctx{n, std::move(in), out.dtype, out.shape};
     e.current_node = static_cast<int>(i);
     e.current_op = n.name();
-    e.current_graph = &g;
-    e.current_values = &vals;
     const size_t checks_before = e.checks.size();
     std::vector<std::string> res = low.fn(e, ctx);
     KILN_ASSERT(host_node != nullptr || e.checks.size() == checks_before,

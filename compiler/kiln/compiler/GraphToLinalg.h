@@ -157,16 +157,9 @@ class LinalgEmitter {
   /// Whether the lowering just run made its result a splat, and which.
   bool take_splat(double* value);
 
-  // Set by emit_nodes for the node being lowered: its index in `current_graph` (the function's
-  // graph or a region's), and the operands of that graph's values defined so far.
+  // Set by lower_graph for the node being lowered.
   int current_node = -1;
   const char* current_op = "";
-  const tracer::Graph* current_graph = nullptr;
-  const std::vector<Operand>* current_values = nullptr;
-  /// Results a lowering computed for a later node of the same graph (a conv's bias-add epilogue,
-  /// Note [Convolution epilogue]): emit_nodes binds that node's result to the SSA value instead
-  /// of lowering it. Keyed by (graph, node index).
-  std::map<std::pair<const tracer::Graph*, int>, std::string> computed_later_nodes;
 
   const tracer::Graph& graph() const { return graph_; }
   std::string take_text() { return os_.str(); }

@@ -26,26 +26,11 @@
 //    slice) is copied to an identity one by bufferization (castOrReallocMemRefValue), so the C
 //    kernels only ever see dense row-major buffers.
 //  - The cost: the result is not written straight into a function output (a copy when a conv's
-//    result is itself an output), and the ops are opaque to linalg fusion, so a following
-//    bias-add and relu stay one elementwise loop of their own.
+//    result is itself an output), and the ops are opaque to linalg fusion. A following bias add
+//    (+ relu) is folded into the call after bufferization, as for matmuls (Note [Contraction
+//    epilogues] in ContractionCalls.cc: kiln_conv2d_bias_*).
 // The kernels are resolved by name at link time (jit_kernel_symbols), so the disk cache's
 // objects stay valid across processes.
-//
-// Note [Convolution epilogue]
-// A Conv2D layer adds its bias right after the convolution. As separate loops, the add reads
-// the conv's whole result back from memory and writes it again (in a training step relu_grad
-// reads the sum later, so linalg fusion keeps the add a loop of its own). When the conv's result
-// has exactly one use, an add of a [F] vector (either operand order) already defined at the
-// conv, the conv calls kiln_conv2d_bias_*, which adds the bias to each chunk of rows right after
-// its GEMM while they are in cache, and the add node takes that result without a loop
-// (LinalgEmitter::computed_later_nodes). The sum is rounded as the separate add rounds it, so
-// compiled results still equal eager's. Relu is left to linalg: fused into the add it would
-// need both the sum (for relu_grad) and its relu written by the kernel.
-// Measured at conv2's shape (batch 128; the sum read by relu and relu_grad, against the same
-// graph with the bias as [1,1,1,F], which keeps the separate add loop): 35-49 ms either way,
-// the difference within this shared 2-core machine's noise (-11 to +8 ms over 10 rounds of
-// min-of-15); the pass it removes (one read and one write of 10 MB) is worth ~1-2 ms here, and
-// more once the GEMM is multi-threaded.
 #include <algorithm>
 #include <sstream>
 
@@ -63,27 +48,23 @@ std::string memref_type(DType t, const Shape& shape) {
   return s.str();
 }
 
-// The call of C kernel `kiln_<kernel>_<f32|f64>(in0, in1, [bias,] out, scratch, stride_h,
-// stride_w, same)` on the node's two inputs (and a [F] bias); returns the result tensor.
-std::string kernel_call(LinalgEmitter& e, const std::string& kernel, const LowerContext& c, const kernels::Conv2DGeometry& g,
-                        const Operand* bias = nullptr) {
+// The call of C kernel `kiln_<kernel>_<f32|f64>(in0, in1, out, scratch, stride_h, stride_w,
+// same)` on the node's two inputs; returns the result tensor.
+std::string kernel_call(LinalgEmitter& e, const std::string& kernel, const LowerContext& c, const kernels::Conv2DGeometry& g) {
   const DType t = c.out_dtype;
   const std::string et = elem_type(t);
   const std::string name = "kiln_" + kernel + "_" + et;
   const std::string any4 = "memref<?x?x?x?x" + et + ">", any1 = "memref<?x" + et + ">";
-  const std::string signature =
-      "(" + any4 + ", " + any4 + ", " + (bias ? any1 + ", " : "") + any4 + ", " + any1 + ", i64, i64, i64)";
+  const std::string signature = "(" + any4 + ", " + any4 + ", " + any4 + ", " + any1 + ", i64, i64, i64)";
   e.declarations.insert("func.func private @" + name + signature + " attributes {llvm.emit_c_interface}");
 
   std::vector<std::string> args;
   auto dynamic = [&](const std::string& m, const std::string& type, const std::string& to) {
     args.push_back(e.op("memref.cast " + m + " : " + type + " to " + to));
   };
-  std::vector<Operand> ins = c.in;
-  if (bias != nullptr) ins.push_back(*bias);
-  for (const Operand& in : ins) {
+  for (const Operand& in : c.in) {
     const std::string type = memref_type(t, in.shape);
-    dynamic(e.op("bufferization.to_memref " + e.tensor(in) + " read_only : " + type), type, in.shape.rank() == 1 ? any1 : any4);
+    dynamic(e.op("bufferization.to_memref " + e.tensor(in) + " read_only : " + type), type, any4);
   }
   const std::string out_type = memref_type(t, c.out_shape);
   const std::string out = e.op("memref.alloc() {alignment = 64 : i64} : " + out_type);
@@ -104,47 +85,10 @@ kernels::Conv2DGeometry geometry(const Shape& x, const Shape& filter, const OpAt
                                   attrs.b0);
 }
 
-// Note [Convolution epilogue]: the node that adds a [F] bias to the conv's result, when that
-// is the result's only use and the bias is already defined; -1 otherwise. `bias` receives it.
-int bias_add_after(const LinalgEmitter& e, const LowerContext& c, Operand* bias) {
-  if (e.current_graph == nullptr || e.current_values == nullptr) return -1;
-  const tracer::Graph& g = *e.current_graph;
-  const int y = c.node.output;
-  for (int o : g.outputs)
-    if (o == y) return -1;
-  const std::vector<bool> live = g.live_nodes();
-  int user = -1;
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
-    if (!live[i]) continue;
-    for (int v : g.nodes[i].inputs)
-      if (v == y) {
-        if (user != -1) return -1;  // a second use (or the same node reading it twice)
-        user = static_cast<int>(i);
-      }
-  }
-  if (user == -1 || g.nodes[static_cast<size_t>(user)].op != OpId::Add || g.nodes[static_cast<size_t>(user)].has_regions())
-    return -1;
-  const tracer::GraphNode& add = g.nodes[static_cast<size_t>(user)];
-  const int other = add.inputs[0] == y ? add.inputs[1] : add.inputs[0];
-  const Operand& b = (*e.current_values)[static_cast<size_t>(other)];
-  const bool defined = !b.ssa.empty() || b.is_splat();
-  if (!defined || b.dtype != c.out_dtype || b.shape != Shape{c.out_shape[3]}) return -1;
-  *bias = b;
-  return user;
-}
-
 }  // namespace
 
 std::vector<std::string> lower_Conv2D(LinalgEmitter& e, const LowerContext& c) {
-  const kernels::Conv2DGeometry g = geometry(c.in[0].shape, c.in[1].shape, c.node.attrs);
-  Operand bias;
-  if (const int add = bias_add_after(e, c, &bias); add >= 0) {
-    const std::string sum = kernel_call(e, "conv2d_bias", c, g, &bias);
-    e.computed_later_nodes[{e.current_graph, add}] = sum;
-    // The conv's own value is never read (the add was its one use): the sum stands for it.
-    return {sum};
-  }
-  return {kernel_call(e, "conv2d", c, g)};
+  return {kernel_call(e, "conv2d", c, geometry(c.in[0].shape, c.in[1].shape, c.node.attrs))};
 }
 
 std::vector<std::string> lower_Conv2DBackpropInput(LinalgEmitter& e, const LowerContext& c) {

@@ -21,18 +21,16 @@
 #include <cstdlib>
 #include <cstring>
 #include <type_traits>
+#include <vector>
+
+#include "kiln/error.h"
 
 namespace kiln::compiler {
 
-// MLIR's StridedMemRefType<T, 2>.
 template <typename T>
-struct Memref2 {
-  T* allocated;
-  T* aligned;
-  int64_t offset;
-  int64_t sizes[2];
-  int64_t strides[2];
-};
+using Memref2 = MemrefDescriptor<T, 2>;
+template <typename T>
+using Memref1 = MemrefDescriptor<T, 1>;
 
 namespace {
 template <typename T>
@@ -71,59 +69,97 @@ void strided_gemm(const Memref2<T>* a, const Memref2<T>* b, Memref2<T>* c, bool 
 // every later call 2.7 us against 3.1. Running the set-up on a second thread while the first
 // step links made that first call slower still (17 ms), so it stays where it is.
 template <typename T>
-bool small_gemm(const Memref2<T>* a, const Memref2<T>* b, Memref2<T>* c, bool ta, bool tb) {
+bool small_gemm(const Memref2<T>* a, const Memref2<T>* b, Memref2<T>* c, bool ta, bool tb, bool accumulate) {
   if (tb || a->strides[1] != 1 || b->strides[1] != 1 || c->strides[1] != 1) return false;
   const libxsmm_blasint m = c->sizes[0], n = c->sizes[1], k = ta ? a->sizes[0] : a->sizes[1];
   if (m * n * k > 64 * 64 * 64) return false;
   const libxsmm_blasint lda = a->strides[0], ldb = b->strides[0], ldc = c->strides[0];
-  const T one = 1;
+  const T one = 1, beta = accumulate ? 1 : 0;
   const int flags = ta ? LIBXSMM_GEMM_FLAG_TRANS_B : LIBXSMM_GEMM_FLAG_NONE;
   const T* A = a->aligned + a->offset;
   const T* B = b->aligned + b->offset;
   T* C = c->aligned + c->offset;
   if constexpr (std::is_same_v<T, float>) {
-    libxsmm_smmfunction kernel = libxsmm_smmdispatch(n, m, k, &ldb, &lda, &ldc, &one, &one, &flags, nullptr);
+    libxsmm_smmfunction kernel = libxsmm_smmdispatch(n, m, k, &ldb, &lda, &ldc, &one, &beta, &flags, nullptr);
     if (kernel == nullptr) return false;
     kernel(B, A, C);
   } else {
-    libxsmm_dmmfunction kernel = libxsmm_dmmdispatch(n, m, k, &ldb, &lda, &ldc, &one, &one, &flags, nullptr);
+    libxsmm_dmmfunction kernel = libxsmm_dmmdispatch(n, m, k, &ldb, &lda, &ldc, &one, &beta, &flags, nullptr);
     if (kernel == nullptr) return false;
     kernel(B, A, C);
   }
   return true;
 }
 
-// c += op(a) * op(b), op = transpose where ta / tb (as linalg.matmul_transpose_a/_b). Rows with
-// unit inner stride (every dense buffer and row slice) go to kiln::kernels::gemm, as eager
-// matmul does (beta = 1 accumulates into c); a dynamic inner stride stays on Eigen's product
-// over strided maps (several times slower, and rare: a transposed view's slice).
+// The epilogue on c after its product (the paths that do not run kernels::gemm).
 template <typename T>
-void gemm(const Memref2<T>* a, const Memref2<T>* b, Memref2<T>* c, bool ta, bool tb) {
+void apply_epilogue(const kernels::GemmEpilogue<T>& epilogue, Memref2<T>* c) {
+  if (epilogue.empty()) return;
+  T* data = c->aligned + c->offset;
+  if (c->strides[1] == 1) {
+    kernels::apply_epilogue(epilogue, c->sizes[0], c->sizes[1], data, c->strides[0]);
+    return;
+  }
+  for (int64_t i = 0; i < c->sizes[0]; ++i)
+    for (int64_t j = 0; j < c->sizes[1]; ++j) {
+      T& v = data[i * c->strides[0] + j * c->strides[1]];
+      if (epilogue.bias != nullptr) v = epilogue.bias[j] + v;
+      if (epilogue.relu) v = v > T(0) ? v : T(0);
+    }
+}
+
+// c = op(a) * op(b) (c += ... when `accumulate`), op = transpose where ta / tb (as
+// linalg.matmul_transpose_a/_b), then `epilogue`. Rows with unit inner stride (every dense buffer
+// and row slice) go to kiln::kernels::gemm, as eager matmul does; a dynamic inner stride stays
+// on Eigen's product over strided maps (several times slower, and rare: a transposed view's
+// slice).
+template <typename T>
+void gemm(const Memref2<T>* a, const Memref2<T>* b, Memref2<T>* c, bool ta, bool tb, bool accumulate,
+          const kernels::GemmEpilogue<T>& epilogue) {
   if (c->sizes[0] == 0 || c->sizes[1] == 0) return;
-  if (small_gemm(a, b, c, ta, tb)) return;
+  if (small_gemm(a, b, c, ta, tb, accumulate)) {
+    apply_epilogue(epilogue, c);
+    return;
+  }
   if (a->strides[1] == 1 && b->strides[1] == 1 && c->strides[1] == 1) {
     const int64_t m = c->sizes[0], n = c->sizes[1], k = ta ? a->sizes[0] : a->sizes[1];
     kernels::gemm<T>(ta, tb, m, n, k, T(1), a->aligned + a->offset, a->strides[0], b->aligned + b->offset,
-                     b->strides[0], T(1), c->aligned + c->offset, c->strides[0]);
-  } else {
-    strided_gemm(a, b, c, ta, tb);
+                     b->strides[0], accumulate ? T(1) : T(0), c->aligned + c->offset, c->strides[0], epilogue);
+    return;
   }
+  if (!accumulate) strided_view(c).setZero();
+  strided_gemm(a, b, c, ta, tb);
+  apply_epilogue(epilogue, c);
+}
+
+template <typename T>
+void gemm_bias(const Memref2<T>* a, const Memref2<T>* b, const Memref1<T>* bias, Memref2<T>* c, bool ta, bool tb,
+               bool relu) {
+  KILN_ASSERT(bias->sizes[0] == c->sizes[1], "a fused bias has one value per column of the product");
+  std::vector<T> copy;
+  gemm(a, b, c, ta, tb, /*accumulate=*/false, kernels::GemmEpilogue<T>{unit_stride_values(bias, copy), relu});
 }
 
 }  // namespace
 }  // namespace kiln::compiler
 
-// The C interface the lowered calls use: descriptors by pointer; the transpose flags are i64
-// (an i1 argument from LLVM carries no zero-extension guarantee a C bool relies on).
+// The C interface the lowered calls use (ContractionCalls.cc): descriptors by pointer; the
+// transpose, accumulate and relu flags are i64 (an i1 argument from LLVM carries no
+// zero-extension guarantee a C bool relies on).
 extern "C" {
-void kiln_jit_gemm_f32(kiln::compiler::Memref2<float>* a, kiln::compiler::Memref2<float>* b,
-                       kiln::compiler::Memref2<float>* c, int64_t ta, int64_t tb) {
-  kiln::compiler::gemm(a, b, c, ta != 0, tb != 0);
-}
-void kiln_jit_gemm_f64(kiln::compiler::Memref2<double>* a, kiln::compiler::Memref2<double>* b,
-                       kiln::compiler::Memref2<double>* c, int64_t ta, int64_t tb) {
-  kiln::compiler::gemm(a, b, c, ta != 0, tb != 0);
-}
+#define KILN_GEMM_KERNELS(T, suffix)                                                                            \
+  void kiln_jit_gemm_##suffix(kiln::compiler::Memref2<T>* a, kiln::compiler::Memref2<T>* b,                     \
+                              kiln::compiler::Memref2<T>* c, int64_t ta, int64_t tb, int64_t accumulate) {      \
+    kiln::compiler::gemm(a, b, c, ta != 0, tb != 0, accumulate != 0, kiln::kernels::GemmEpilogue<T>{});         \
+  }                                                                                                             \
+  void kiln_jit_gemm_bias_##suffix(kiln::compiler::Memref2<T>* a, kiln::compiler::Memref2<T>* b,                \
+                                   kiln::compiler::Memref1<T>* bias, kiln::compiler::Memref2<T>* c, int64_t ta, \
+                                   int64_t tb, int64_t relu) {                                                  \
+    kiln::compiler::gemm_bias(a, b, bias, c, ta != 0, tb != 0, relu != 0);                                      \
+  }
+KILN_GEMM_KERNELS(float, f32)
+KILN_GEMM_KERNELS(double, f64)
+#undef KILN_GEMM_KERNELS
 }
 
 namespace kiln::compiler {
@@ -134,7 +170,9 @@ std::vector<std::pair<std::string, void*>> jit_kernel_symbols() {
   kernels::num_threads();
   std::vector<std::pair<std::string, void*>> symbols = {
       {"_mlir_ciface_kiln_gemm_f32", reinterpret_cast<void*>(&kiln_jit_gemm_f32)},
-      {"_mlir_ciface_kiln_gemm_f64", reinterpret_cast<void*>(&kiln_jit_gemm_f64)}};
+      {"_mlir_ciface_kiln_gemm_f64", reinterpret_cast<void*>(&kiln_jit_gemm_f64)},
+      {"_mlir_ciface_kiln_gemm_bias_f32", reinterpret_cast<void*>(&kiln_jit_gemm_bias_f32)},
+      {"_mlir_ciface_kiln_gemm_bias_f64", reinterpret_cast<void*>(&kiln_jit_gemm_bias_f64)}};
   for (auto& s : conv_kernel_symbols()) symbols.push_back(std::move(s));
   return symbols;
 }

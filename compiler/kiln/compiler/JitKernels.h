@@ -3,11 +3,33 @@
 // with the JIT for them. No MLIR
 // headers.
 #pragma once
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace kiln::compiler {
+
+/// MLIR's StridedMemRefType<T, Rank>: a memref as the C interface (`_mlir_ciface_`) passes it.
+template <typename T, int Rank>
+struct MemrefDescriptor {
+  T* allocated;
+  T* aligned;
+  int64_t offset;
+  int64_t sizes[Rank];
+  int64_t strides[Rank];
+};
+
+/// The values of a 1-D memref (a fused bias, Note [Contraction epilogues] in
+/// ContractionCalls.cc) at unit stride: its own buffer, or their copy in `copy` when strided.
+template <typename T>
+const T* unit_stride_values(const MemrefDescriptor<T, 1>* m, std::vector<T>& copy) {
+  const T* data = m->aligned + m->offset;
+  if (m->strides[0] == 1) return data;
+  copy.resize(static_cast<size_t>(m->sizes[0]));
+  for (int64_t i = 0; i < m->sizes[0]; ++i) copy[static_cast<size_t>(i)] = data[i * m->strides[0]];
+  return copy.data();
+}
 
 /// (symbol name, address) of every function compiled code may call.
 std::vector<std::pair<std::string, void*>> jit_kernel_symbols();

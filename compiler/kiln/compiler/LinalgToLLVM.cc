@@ -15,7 +15,8 @@
 //                exp/log/tanh as polynomials (Note [Polynomial math]); strided copies to
 //                loops, reductions' loops reordered (Note [Contiguous innermost loop]),
 //                elementwise nests flattened (Note [Flat elementwise loops]), contractions to
-//                library calls, temporaries moved into one static workspace (Note [Workspace]
+//                library calls with their zero fills and bias (+ relu) epilogues folded in
+//                (ContractionCalls.cc), temporaries moved into one static workspace (Note [Workspace]
 //                in BufferWorkspace.cc)
 //   llvm-dialect convert-linalg-to-loops, scf-to-cf, expand-strided-metadata, lower-affine, the
 //                memref/arith/math(+libm for tanh)/func/cf to LLVM conversions, reconcile casts
@@ -29,6 +30,7 @@
 // and interface models these passes need are registered (Never InitAll*: 54 s to compile).
 #include "kiln/compiler/LinalgToLLVM.h"
 
+#include "kiln/compiler/ContractionCalls.h"
 #include "kiln/compiler/JitKernels.h"
 #include "kiln/compiler/LinalgFusion.h"
 
@@ -354,44 +356,6 @@ void scale_subnormal_log_inputs(mlir::ModuleOp module) {
   }
 }
 
-// Note [Contractions in compiled code] (JitKernels.cc): rank-2 float32/float64 matmuls (plain
-// and transposed) become calls of Eigen's GEMM through the C interface, on memrefs cast to fully
-// dynamic strided layouts (so slices and views pass through as they are).
-void contractions_to_library_calls(mlir::ModuleOp module) {
-  llvm::SmallVector<mlir::linalg::LinalgOp> ops;
-  module.walk([&](mlir::linalg::LinalgOp op) {
-    if (!mlir::isa<mlir::linalg::MatmulOp, mlir::linalg::MatmulTransposeAOp, mlir::linalg::MatmulTransposeBOp>(op)) return;
-    if (!op.hasPureBufferSemantics()) return;
-    mlir::Type t = mlir::cast<mlir::MemRefType>(op.getDpsInits()[0].getType()).getElementType();
-    if (t.isF32() || t.isF64()) ops.push_back(op);
-  });
-  mlir::MLIRContext* ctx = module.getContext();
-  for (mlir::linalg::LinalgOp op : ops) {
-    mlir::Type t = mlir::cast<mlir::MemRefType>(op.getDpsInits()[0].getType()).getElementType();
-    const int64_t dyn = mlir::ShapedType::kDynamic;
-    auto any = mlir::MemRefType::get({dyn, dyn}, t, mlir::StridedLayoutAttr::get(ctx, dyn, {dyn, dyn}));
-    const std::string name = t.isF32() ? "kiln_gemm_f32" : "kiln_gemm_f64";
-    auto callee = module.lookupSymbol<mlir::func::FuncOp>(name);
-    mlir::IntegerType i64 = mlir::IntegerType::get(ctx, 64);
-    if (!callee) {
-      mlir::OpBuilder mb(ctx);
-      mb.setInsertionPointToStart(module.getBody());
-      callee = mb.create<mlir::func::FuncOp>(op.getLoc(), name, mlir::FunctionType::get(ctx, {any, any, any, i64, i64}, {}));
-      callee.setPrivate();
-      callee->setAttr("llvm.emit_c_interface", mlir::UnitAttr::get(ctx));
-    }
-    mlir::OpBuilder b(op);
-    const mlir::Location loc = op.getLoc();
-    auto as_any = [&](mlir::Value v) -> mlir::Value { return b.create<mlir::memref::CastOp>(loc, any, v); };
-    const bool ta = mlir::isa<mlir::linalg::MatmulTransposeAOp>(op), tb = mlir::isa<mlir::linalg::MatmulTransposeBOp>(op);
-    mlir::Value flags[2] = {b.create<mlir::arith::ConstantIntOp>(loc, ta ? 1 : 0, 64), b.create<mlir::arith::ConstantIntOp>(loc, tb ? 1 : 0, 64)};
-    b.create<mlir::func::CallOp>(loc, callee,
-                                 mlir::ValueRange{as_any(op.getDpsInputs()[0]), as_any(op.getDpsInputs()[1]),
-                                                  as_any(op.getDpsInits()[0]), flags[0], flags[1]});
-    op->erase();
-  }
-}
-
 // The packed entry ExecutionEngine used to add (`_mlir_<name>(void** args)`, args[i] pointing at
 // the i-th argument), for the C-interface wrapper of `function` only.
 void add_packed_entry(llvm::Module& module, const std::string& function) {
@@ -491,7 +455,7 @@ std::unique_ptr<llvm::Module> lower_to_llvm_ir(const std::string& mlir_text, con
     strided_copies_to_loops(*module);
     contiguous_innermost_loops(*module);
     flatten_elementwise_generics(*module);
-    if (use_library_gemm()) contractions_to_library_calls(*module);
+    contractions_to_library_calls(*module, use_library_gemm());
     allocations_to_workspace(*module);  // Note [Workspace]
     stages.bufferized = print(*module);
     lap(&stages.bufferize_ms);
@@ -564,7 +528,8 @@ std::string emit_object(llvm::Module& m, llvm::TargetMachine& tm) {
 }  // namespace
 
 const char* pipeline_build_id() {
-  static const std::string id = std::string(__DATE__ " " __TIME__ ", fusion ") + fusion_build_id();
+  static const std::string id = std::string(__DATE__ " " __TIME__ ", fusion ") + fusion_build_id() +
+                                      ", contraction calls " + contraction_calls_build_id();
   return id.c_str();
 }
 

@@ -1,6 +1,7 @@
 // kiln::kernels::gemm against a plain triple loop: the four transpose forms, alpha and beta
 // (beta = 0 over NaN), leading dimensions wider than the rows, zero sizes, float and double,
-// shapes on both sides of the threading threshold and in each way it splits work, 1 to 3 threads.
+// shapes on both sides of the threading threshold and in each way it splits work, 1 to 3 threads;
+// its bias + relu epilogue against the same product followed by plain loops.
 #include "kernels/cpu/gemm.h"
 
 #include <gtest/gtest.h>
@@ -150,6 +151,66 @@ TEST(Gemm, RepeatedCallsAreBitwiseEqual) {
     for (int repeat = 0; repeat < 3; ++repeat) {
       kernels::gemm<float>(false, false, m, n, k, 1.f, a.data(), k, b.data(), n, 0.f, c2.data(), n);
       EXPECT_EQ(std::memcmp(c1.data(), c2.data(), c1.size() * sizeof(float)), 0) << m << "x" << n << "x" << k;
+    }
+  }
+}
+
+// The epilogue (GemmEpilogue: bias[j] + c[i,j], then x > 0 ? x : 0) applied by each panel's
+// thread equals the plain product followed by the two loops, to the bit, in every split: row
+// panels, column panels (the bias offset by the panel's first column), chunks of k, one thread.
+// A row of a with a NaN gives NaN products (relu: 0), a zero row gives exact zeros plus the bias,
+// a zero bias gives relu's input exactly 0, a NaN bias NaN for a whole column.
+template <typename T>
+void check_epilogue(bool ta, bool tb, int64_t m, int64_t n, int64_t k, int64_t ldc) {
+  const int64_t ar = ta ? k : m, ac = ta ? m : k, br = tb ? n : k, bc = tb ? k : n;
+  std::mt19937 rng(static_cast<uint32_t>(m * 31 + n * 7 + k));
+  std::uniform_real_distribution<double> uniform(-1, 1);
+  std::vector<T> a(ar * ac), b(br * bc), bias(n);
+  for (T& x : a) x = T(uniform(rng));
+  for (T& x : b) x = T(uniform(rng));
+  for (T& x : bias) x = T(uniform(rng));
+  auto a_at = [&](int64_t i, int64_t p) -> T& { return ta ? a[p * ac + i] : a[i * ac + p]; };
+  for (int64_t p = 0; p < k; ++p) a_at(1, p) = T(0);
+  a_at(0, k / 2) = std::numeric_limits<T>::quiet_NaN();
+  bias[1] = T(0);
+  bias[n - 1] = std::numeric_limits<T>::quiet_NaN();
+  std::vector<T> plain(m * ldc, T(kPadding));
+  kernels::gemm<T>(ta, tb, m, n, k, T(1), a.data(), ac, b.data(), bc, T(0), plain.data(), ldc);
+  for (bool relu : {false, true}) {
+    SCOPED_TRACE(std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k) + (ta ? " a^T" : "") +
+                 (tb ? " b^T" : "") + (relu ? " bias + relu" : " bias"));
+    std::vector<T> fused(m * ldc, T(kPadding));
+    kernels::gemm<T>(ta, tb, m, n, k, T(1), a.data(), ac, b.data(), bc, T(0), fused.data(), ldc,
+                     kernels::GemmEpilogue<T>{bias.data(), relu});
+    int64_t bad = 0;
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < ldc; ++j) {
+        T want = plain[i * ldc + j];
+        if (j < n) {
+          want = bias[j] + want;
+          if (relu) want = want > T(0) ? want : T(0);
+        }
+        const T got = fused[i * ldc + j];
+        const bool same = std::isnan(want) ? std::isnan(got) : std::memcmp(&got, &want, sizeof(T)) == 0;
+        if (!same && ++bad <= 5) ADD_FAILURE() << "c[" << i << "," << j << "] = " << got << ", want " << want;
+      }
+    EXPECT_EQ(bad, 0);
+    EXPECT_EQ(fused[1 * ldc + 1], T(0));  // a zero row plus a zero bias, exactly
+  }
+}
+
+TEST(Gemm, EpilogueEqualsTheSeparateLoopsInEverySplit) {
+  struct Shape {
+    int64_t m, n, k;
+  };
+  const Shape shapes[] = {{7, 5, 3}, {5000, 24, 20}, {24, 5000, 20}, {300, 200, 100}, {24, 20, 6007}};
+  for (int threads : {1, 2, 3}) {
+    SCOPED_TRACE(std::to_string(threads) + " threads");
+    ThreadCount count(threads);
+    for (const Shape& s : shapes) {
+      check_epilogue<float>(false, false, s.m, s.n, s.k, s.n);
+      check_epilogue<float>(true, true, s.m, s.n, s.k, s.n + 3);
+      check_epilogue<double>(false, true, s.m, s.n, s.k, s.n + 1);
     }
   }
 }
