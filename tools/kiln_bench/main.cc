@@ -8,7 +8,7 @@
 //                                       the disk cache the first one filled)
 //   kiln-bench --model cnn [--batch N] --json
 //                                       the article's CNN step at batch N (default 128): model,
-//                                       batch, eager_ms, compiled_ms, speedup, compile_ms (first
+//                                       batch, eager_us, compiled_us, speedup, compile_ms (first
 //                                       call in a fresh process, empty disk cache, less one
 //                                       compiled step), gflops (training FLOPs per step /
 //                                       compiled step; eager_gflops likewise)
@@ -16,7 +16,8 @@
 //                                       compiled forward (*_fwd_us) and forward + max_pool2d_grad
 //                                       (*_fwd_grad_us)
 //   kiln-bench --conv [--json]          conv2d and its backprops at the CNN's conv shapes (batch
-//                                       128): ms and GFLOP/s eager and compiled, and the share
+//                                       128): us and GFLOP/s eager and compiled (eager_us,
+//                                       compiled_us, gemm_us: the GEMM calls alone), and the share
 //                                       of the eager time outside the GEMM calls (im2col, col2im)
 //   kiln-bench --first-call-ms [--model cnn --batch N]
 //                                       (internal) prints the first call's ms in this process
@@ -117,16 +118,16 @@ int main(int argc, char** argv) {
     for (const kiln::bench::ConvShape& s : kiln::bench::conv_shapes())
       for (const char* op : kiln::bench::kConvOps) {
         const std::string key = std::string(s.name) + "/" + op;
-        const double eager = m["BM_conv_eager/" + key] / 1e6, compiled = m["BM_conv_compiled/" + key] / 1e6;
-        const double gemm = m["BM_conv_gemm_only/" + key] / 1e6, gflop = kiln::bench::conv_gflop(s);
+        const double eager = m["BM_conv_eager/" + key] / 1e3, compiled = m["BM_conv_compiled/" + key] / 1e3;
+        const double gemm = m["BM_conv_gemm_only/" + key] / 1e3, gflop = kiln::bench::conv_gflop(s);
         char line[512];
         std::snprintf(line, sizeof line,
-                      json ? "%s\"%s\": {\"eager_ms\": %.3f, \"eager_gflops\": %.1f, \"compiled_ms\": %.3f, "
-                             "\"compiled_gflops\": %.1f, \"gemm_ms\": %.3f, \"outside_gemm\": %.2f}"
-                           : "%s%-30s eager %8.3f ms %6.1f GFLOP/s | compiled %8.3f ms %6.1f GFLOP/s | gemm alone "
-                             "%8.3f ms, outside the gemm %3.0f%%\n",
-                      json && out.size() > 1 ? ", " : "", key.c_str(), eager, gflop / eager * 1e3, compiled,
-                      gflop / compiled * 1e3, gemm, json ? (eager - gemm) / eager : 100 * (eager - gemm) / eager);
+                      json ? "%s\"%s\": {\"eager_us\": %.1f, \"eager_gflops\": %.1f, \"compiled_us\": %.1f, "
+                             "\"compiled_gflops\": %.1f, \"gemm_us\": %.1f, \"outside_gemm\": %.2f}"
+                           : "%s%-30s eager %10.1f us %6.1f GFLOP/s | compiled %10.1f us %6.1f GFLOP/s | gemm alone "
+                             "%10.1f us, outside the gemm %3.0f%%\n",
+                      json && out.size() > 1 ? ", " : "", key.c_str(), eager, gflop / eager * 1e6, compiled,
+                      gflop / compiled * 1e6, gemm, json ? (eager - gemm) / eager : 100 * (eager - gemm) / eager);
         out += line;
       }
     std::printf("%s%s", out.c_str(), json ? "}\n" : "");
@@ -150,14 +151,14 @@ int main(int argc, char** argv) {
     const double first_ms = first_call_ms_in_child(dir_template, " --model cnn --batch " + std::to_string(batch));
     std::filesystem::remove_all(dir_template);
     auto m = kiln::bench::run_medians(repetitions, "BM_cnn_eager_step|BM_cnn_compiled_step");
-    const double eager_ms = m["BM_cnn_eager_step"] / 1e6, compiled_ms = m["BM_cnn_compiled_step"] / 1e6;
+    const double eager_us = m["BM_cnn_eager_step"] / 1e3, compiled_us = m["BM_cnn_compiled_step"] / 1e3;
     const double flops = kiln::bench::cnn_step_flops(batch);
-    std::printf(json ? "{\"model\": \"cnn\", \"batch\": %lld, \"eager_ms\": %.3f, \"compiled_ms\": %.3f, "
+    std::printf(json ? "{\"model\": \"cnn\", \"batch\": %lld, \"eager_us\": %.1f, \"compiled_us\": %.1f, "
                        "\"speedup\": %.2f, \"compile_ms\": %.1f, \"gflops\": %.1f, \"eager_gflops\": %.1f}\n"
-                     : "model cnn\nbatch %lld\neager_ms %.3f\ncompiled_ms %.3f\nspeedup %.2f\ncompile_ms %.1f\n"
+                     : "model cnn\nbatch %lld\neager_us %.1f\ncompiled_us %.1f\nspeedup %.2f\ncompile_ms %.1f\n"
                        "gflops %.1f\neager_gflops %.1f\n",
-                batch, eager_ms, compiled_ms, eager_ms / compiled_ms, first_ms - compiled_ms,
-                flops / compiled_ms / 1e6, flops / eager_ms / 1e6);
+                batch, eager_us, compiled_us, eager_us / compiled_us, first_ms - compiled_us / 1e3,
+                flops / compiled_us / 1e3, flops / eager_us / 1e3);
   } else {
     // Two fresh processes sharing a new, empty disk cache: the first compiles, the second loads.
     char dir_template[] = "/tmp/kiln-bench-cache-XXXXXX";
