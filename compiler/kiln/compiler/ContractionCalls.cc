@@ -31,10 +31,12 @@
 //
 // Note [Zero-filled GEMM output]
 // linalg.matmul accumulates into its output, so every lowered matmul's output is zero-filled
-// first: a memset of C, then a GEMM that reads C back (the Dense layer's weight gradient
-// [20000,500]: 40 MB each way per step). A matmul whose output is a fresh allocation filled with
+// first: one single-threaded loop over all of C (the Dense layer's weight gradient [20000,500]:
+// 40 MB), then a GEMM that reads C back. A matmul whose output is a fresh allocation filled with
 // zero just before it (nothing using the buffer in between) calls kiln_gemm_<t> with
-// accumulate = 0 instead (BLAS beta = 0), and the fill goes.
+// accumulate = 0 instead (BLAS beta = 0), and the fill goes: kernels::gemm then zeroes each
+// panel on the thread that computes it, right before Eigen accumulates into it (Eigen's
+// kernels have no beta = 0 form), and LIBXSMM's small kernels write C without reading it.
 #include "kiln/compiler/ContractionCalls.h"
 
 #include <optional>
@@ -83,7 +85,9 @@ int first_written_operand(llvm::StringRef callee) {
 // Whether `op` or an op nested in it may write or free a buffer whose root is in `roots`. A
 // memref.dealloc of such a buffer that is `op` itself is added to `deallocs` instead, when given.
 bool may_write(Operation* op, llvm::ArrayRef<Value> roots, llvm::SmallVectorImpl<Operation*>* deallocs) {
-  auto in_roots = [&](Value v) { return v && mlir::isa<mlir::BaseMemRefType>(v.getType()) && llvm::is_contained(roots, root_of(v)); };
+  auto in_roots = [&](Value v) {
+    return v && mlir::isa<mlir::BaseMemRefType>(v.getType()) && llvm::is_contained(roots, root_of(v));
+  };
   if (auto dealloc = mlir::dyn_cast<mlir::memref::DeallocOp>(op); dealloc && deallocs != nullptr) {
     if (in_roots(dealloc.getMemref())) deallocs->push_back(op);
     return false;
@@ -162,7 +166,8 @@ std::optional<Epilogue> match_epilogue(Operation* reader, Value t) {
   const unsigned loops = g.getNumLoops();
   auto t_type = mlir::cast<mlir::MemRefType>(t.getType());
   const int t_index = g.getDpsInputs()[0] == t ? 0 : g.getDpsInputs()[1] == t ? 1 : -1;
-  if (t_index < 0 || g.getDpsInputs()[1 - t_index] == t || loops != static_cast<unsigned>(t_type.getRank())) return std::nullopt;
+  if (t_index < 0 || g.getDpsInputs()[1 - t_index] == t || loops != static_cast<unsigned>(t_type.getRank()))
+    return std::nullopt;
   mlir::OpOperand* t_operand = g.getDpsInputOperand(static_cast<unsigned>(t_index));
   mlir::OpOperand* bias_operand = g.getDpsInputOperand(static_cast<unsigned>(1 - t_index));
   mlir::OpOperand* out_operand = g.getDpsInitOperand(0);
@@ -179,7 +184,8 @@ std::optional<Epilogue> match_epilogue(Operation* reader, Value t) {
 
   // The body: s = bias + t (or t + bias), then optionally select(cmpf ogt s 0.0, s, 0.0).
   mlir::Block& body = g.getRegion().front();
-  const Value t_arg = body.getArgument(static_cast<unsigned>(t_index)), bias_arg = body.getArgument(static_cast<unsigned>(1 - t_index));
+  const Value t_arg = body.getArgument(static_cast<unsigned>(t_index));
+  const Value bias_arg = body.getArgument(static_cast<unsigned>(1 - t_index));
   auto yield = mlir::cast<mlir::linalg::YieldOp>(body.getTerminator());
   Value result = yield.getOperand(0);
   size_t ops_needed = 2;  // the add and the yield
@@ -244,13 +250,15 @@ bool fuse_matmul_epilogue(mlir::ModuleOp module, mlir::linalg::LinalgOp op) {
   const Value a = op.getDpsInputs()[0], b = op.getDpsInputs()[1], t = op.getDpsInits()[0];
   auto uses = uses_of_fresh_buffer(t, op, /*want_fill=*/true);
   if (!uses || uses->reader == nullptr || uses->reader->getBlock() != op->getBlock() ||
-      !op->isBeforeInBlock(uses->reader) || uses->fill->getBlock() != op->getBlock() || !uses->fill->isBeforeInBlock(op))
+      !op->isBeforeInBlock(uses->reader) || uses->fill->getBlock() != op->getBlock() ||
+      !uses->fill->isBeforeInBlock(op))
     return false;
   std::optional<Epilogue> e = match_epilogue(uses->reader, t);
   if (!e) return false;
   const Value d = e->op.getDpsInits()[0];
   const Value roots[] = {root_of(a), root_of(b)};
-  if (llvm::is_contained(roots, root_of(d)) || root_of(e->bias) == root_of(d)) return false;
+  if (llvm::is_contained(roots, root_of(d)) || llvm::is_contained(roots, t) || root_of(e->bias) == root_of(d))
+    return false;
   llvm::SmallVector<Operation*> moved;
   if (written_between(uses->fill, op, {root_of(t)}, nullptr) || written_between(op, e->op, roots, &moved)) return false;
 
@@ -266,7 +274,9 @@ bool fuse_matmul_epilogue(mlir::ModuleOp module, mlir::linalg::LinalgOp op) {
   auto flag = [&](bool f) -> Value { return builder.create<mlir::arith::ConstantIntOp>(loc, f ? 1 : 0, 64); };
   const bool ta = mlir::isa<mlir::linalg::MatmulTransposeAOp>(op), tb = mlir::isa<mlir::linalg::MatmulTransposeBOp>(op);
   auto call = builder.create<mlir::func::CallOp>(
-      loc, callee, mlir::ValueRange{cast(a, any2), cast(b, any2), cast(e->bias, any1), cast(d, any2), flag(ta), flag(tb), flag(e->relu)});
+      loc, callee,
+      mlir::ValueRange{cast(a, any2), cast(b, any2), cast(e->bias, any1), cast(d, any2), flag(ta), flag(tb),
+                       flag(e->relu)});
   finish(call, op, *uses, *e, moved, t);
   return true;
 }
@@ -279,7 +289,8 @@ bool fuse_conv_epilogue(mlir::ModuleOp module, mlir::func::CallOp call) {
   if (!y_cast || !y_cast->hasOneUse()) return false;
   const Value t = y_cast.getSource();
   auto uses = uses_of_fresh_buffer(t, y_cast, /*want_fill=*/false);
-  if (!uses || uses->reader == nullptr || uses->reader->getBlock() != call->getBlock() || !call->isBeforeInBlock(uses->reader))
+  if (!uses || uses->reader == nullptr || uses->reader->getBlock() != call->getBlock() ||
+      !call->isBeforeInBlock(uses->reader))
     return false;
   std::optional<Epilogue> e = match_epilogue(uses->reader, t);
   if (!e) return false;
@@ -297,7 +308,8 @@ bool fuse_conv_epilogue(mlir::ModuleOp module, mlir::func::CallOp call) {
   const mlir::Type x_type = call.getOperand(0).getType(), scratch_type = call.getOperand(3).getType();
   const mlir::MemRefType any1 = any_strided(et, 1);
   auto callee = declare(module, std::string("kiln_conv2d_bias_") + suffix(et),
-                        mlir::FunctionType::get(ctx, {x_type, x_type, any1, x_type, scratch_type, i64, i64, i64, i64}, {}));
+                        mlir::FunctionType::get(ctx, {x_type, x_type, any1, x_type, scratch_type, i64, i64, i64, i64},
+                                                {}));
   mlir::OpBuilder builder(e->op);
   const mlir::Location loc = e->op.getLoc();
   Value bias = builder.create<mlir::memref::CastOp>(loc, any1, e->bias);
@@ -318,8 +330,9 @@ bool drop_zero_fill(mlir::linalg::LinalgOp op) {
   if (!t.getDefiningOp<mlir::memref::AllocOp>()) return false;
   mlir::linalg::FillOp fill;
   for (Operation* user : t.getUsers())
-    if (auto f = mlir::dyn_cast<mlir::linalg::FillOp>(user); f && f->getBlock() == op->getBlock() && f->isBeforeInBlock(op))
-      if (!fill || fill->isBeforeInBlock(f)) fill = f;
+    if (auto f = mlir::dyn_cast<mlir::linalg::FillOp>(user);
+        f && f->getBlock() == op->getBlock() && f->isBeforeInBlock(op) && (!fill || fill->isBeforeInBlock(f)))
+      fill = f;
   if (!fill || !mlir::matchPattern(fill.getDpsInputs()[0], mlir::m_PosZeroFloat())) return false;
   for (Operation* between = fill->getNextNode(); between != op.getOperation(); between = between->getNextNode()) {
     bool uses_t = false;
