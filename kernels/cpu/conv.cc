@@ -8,6 +8,7 @@
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/parallel_for.h"
 #include "kiln/core/op_def.h"
+#include "kiln/core/window_padding.h"
 
 namespace kiln::kernels {
 namespace {
@@ -136,15 +137,10 @@ Conv2DGeometry conv2d_geometry(int64_t n, int64_t h, int64_t w, int64_t c, int64
                                int64_t stride_h, int64_t stride_w, bool same_padding) {
   Conv2DGeometry g;
   g.n = n, g.h = h, g.w = w, g.c = c, g.kh = kh, g.kw = kw, g.f = f, g.stride_h = stride_h, g.stride_w = stride_w;
-  if (same_padding) {
-    g.oh = (h + stride_h - 1) / stride_h;
-    g.ow = (w + stride_w - 1) / stride_w;
-    g.pad_top = std::max<int64_t>((g.oh - 1) * stride_h + kh - h, 0) / 2;
-    g.pad_left = std::max<int64_t>((g.ow - 1) * stride_w + kw - w, 0) / 2;
-  } else {
-    g.oh = h >= kh ? (h - kh) / stride_h + 1 : 0;
-    g.ow = w >= kw ? (w - kw) / stride_w + 1 : 0;
-  }
+  const WindowExtent rows = window_extent(h, kh, stride_h, same_padding);
+  const WindowExtent cols = window_extent(w, kw, stride_w, same_padding);
+  g.oh = rows.out, g.pad_top = rows.pad_before;
+  g.ow = cols.out, g.pad_left = cols.pad_before;
   return g;
 }
 

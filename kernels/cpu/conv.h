@@ -21,10 +21,9 @@ struct Conv2DGeometry {
   int64_t patch() const { return kh * kw * c; }
 };
 
-/// TF's padding rules (dilation 1). "valid": oh = (h - kh) / stride_h + 1 (the caller checks
-/// kh <= h), no padding. "same": oh = ceil(h / stride_h), total padding
-/// max((oh - 1) * stride_h + kh - h, 0) with the odd row at the bottom (pad_top = total / 2);
-/// likewise for the width.
+/// TF's padding rules (dilation 1): oh and pad_top are window_extent(h, kh, stride_h,
+/// same_padding) (kiln/core/window_padding.h), likewise for the width; the caller checks kh <= h
+/// for "valid".
 Conv2DGeometry conv2d_geometry(int64_t n, int64_t h, int64_t w, int64_t c, int64_t kh, int64_t kw, int64_t f,
                                int64_t stride_h, int64_t stride_w, bool same_padding);
 

@@ -40,14 +40,8 @@
 
 #include "kiln/compiler/BufferWorkspace.h"
 #include "kiln/error.h"
-#include "llvm/ExecutionEngine/Orc/Core.h"
-#include "llvm/ExecutionEngine/Orc/LLJIT.h"
-#include "llvm/ExecutionEngine/Orc/RTDyldObjectLinkingLayer.h"
-#include "llvm/ExecutionEngine/JITEventListener.h"
-#include "llvm/ExecutionEngine/SectionMemoryManager.h"
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
-#include "llvm/ExecutionEngine/Orc/Mangling.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/IR/Module.h"
@@ -535,9 +529,6 @@ const char* pipeline_build_id() {
 
 std::string packed_entry_name(const std::string& function) { return "_mlir__mlir_ciface_" + function; }
 
-CompiledModule::CompiledModule() = default;
-CompiledModule::~CompiledModule() = default;
-
 std::unique_ptr<CompiledModule> CompiledModule::compile(const std::string& mlir_text, const std::string& function,
                                                         LoweredStages& stages, std::string* object) {
   initialize_llvm();
@@ -557,46 +548,6 @@ void CompiledModule::lower(const std::string& mlir_text, const std::string& func
   std::unique_ptr<llvm::TargetMachine> tm = host_target_machine();
   llvm::LLVMContext llvm_ctx;
   lower_to_llvm_ir(mlir_text, function, stages, llvm_ctx, *tm);
-}
-
-// Note [Object JIT]
-// An LLJIT that only links objects (no IR layer is used): RTDyld with SectionMemoryManager, as
-// MLIR's ExecutionEngine set it up, since the objects come from the same JIT TargetMachine
-// (large code model). Symbols resolve to JitKernels' functions and then to the process (libm,
-// malloc, memcpy). No platform: the compiled modules have no constructors or destructors.
-std::unique_ptr<CompiledModule> CompiledModule::load(const std::string& object, const std::string& function) {
-  initialize_llvm();
-  auto jtmb = llvm::orc::JITTargetMachineBuilder::detectHost();
-  KILN_CHECK(static_cast<bool>(jtmb), "compiler: cannot detect the host target: ", llvm_error(jtmb.takeError()));
-  auto jit = llvm::orc::LLJITBuilder()
-                 .setJITTargetMachineBuilder(std::move(*jtmb))
-                 .setObjectLinkingLayerCreator([](llvm::orc::ExecutionSession& es, const llvm::Triple&)
-                                                   -> llvm::Expected<std::unique_ptr<llvm::orc::ObjectLayer>> {
-                   auto layer = std::make_unique<llvm::orc::RTDyldObjectLinkingLayer>(
-                       es, [] { return std::make_unique<llvm::SectionMemoryManager>(); });
-                   // KILN_PERF_JIT=1: jit-<pid>.dump records for `perf inject --jit` (profiling).
-                   if (const char* perf = std::getenv("KILN_PERF_JIT"); perf != nullptr && std::strcmp(perf, "1") == 0)
-                     if (llvm::JITEventListener* listener = llvm::JITEventListener::createPerfJITEventListener())
-                       layer->registerJITEventListener(*listener);
-                   return layer;
-                 })
-                 .setPlatformSetUp(llvm::orc::setUpInactivePlatform)
-                 .create();
-  KILN_CHECK(static_cast<bool>(jit), "compiler: cannot create the JIT: ", llvm_error(jit.takeError()));
-  std::unique_ptr<CompiledModule> out(new CompiledModule());
-  out->jit_ = std::move(*jit);
-  llvm::orc::JITDylib& main = out->jit_->getMainJITDylib();
-  llvm::orc::MangleAndInterner interner(out->jit_->getExecutionSession(), out->jit_->getDataLayout());
-  llvm::orc::SymbolMap symbols;
-  for (const auto& [name, address] : jit_kernel_symbols())
-    symbols[interner(name)] = {llvm::orc::ExecutorAddr::fromPtr(address), llvm::JITSymbolFlags::Exported};
-  llvm::cantFail(main.define(llvm::orc::absoluteSymbols(std::move(symbols))));
-  if (llvm::Error e = out->jit_->addObjectFile(llvm::MemoryBuffer::getMemBufferCopy(object, "kiln-" + function)))
-    throw Error("compiler: cannot load the object code of @" + function + ": " + llvm_error(std::move(e)));
-  auto entry = out->jit_->lookup(packed_entry_name(function));
-  KILN_CHECK(static_cast<bool>(entry), "compiler: no entry point for @", function, ": ", llvm_error(entry.takeError()));
-  out->entry = entry->toPtr<void (*)(void**)>();
-  return out;
 }
 
 std::string CompiledModule::assembly(const std::string& llvm_ir) {

@@ -1,14 +1,10 @@
 // LinalgToLLVM: parses the traced module, runs fusion, bufferization and the lowering to the
-// LLVM dialect, LLVM -O2 and code generation (host CPU) into an object, and links that object
-// with an ORC LLJIT. MLIR and LLVM headers only in LinalgToLLVM.cc.
+// LLVM dialect, LLVM -O2 and code generation (host CPU) into an object, which ObjectLoader.cc
+// links into the process. MLIR and LLVM headers only in the .cc files.
 #pragma once
 #include <memory>
 #include <mutex>
 #include <string>
-
-namespace llvm::orc {
-class LLJIT;
-}
 
 namespace kiln::compiler {
 
@@ -51,7 +47,8 @@ class CompiledModule {
 
  private:
   CompiledModule();
-  std::unique_ptr<llvm::orc::LLJIT> jit_;
+  struct Linked;  // ObjectLoader.cc
+  std::unique_ptr<Linked> linked_;
 };
 
 }  // namespace kiln::compiler

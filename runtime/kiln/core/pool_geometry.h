@@ -5,16 +5,15 @@
 #include <cstdint>
 
 #include "kiln/core/op_attrs.h"
+#include "kiln/core/window_padding.h"
 
 namespace kiln {
 
 /// Where the windows of a pooling op over x [N,H,W,C] lie. attrs.ints = {kh, kw, sh, sw} and
 /// attrs.b0 = "same" padding (op_table.def). Window (i, j) covers input rows
 /// [i*sh - pad_top, i*sh - pad_top + kh) and columns [j*sw - pad_left, j*sw - pad_left + kw);
-/// positions outside [0,H) x [0,W) are padding.
-///   valid: OH = (H - kh) / sh + 1 (H >= kh), no padding;
-///   same:  OH = ceil(H / sh), total padding max((OH - 1) sh + kh - H, 0), pad_top = total / 2
-///          (the odd one at the bottom), and likewise for W.
+/// positions outside [0,H) x [0,W) are padding; OH, pad_top (OW, pad_left) follow TF's padding
+/// rule, window_extent(H, kh, sh, same) (window_padding.h).
 /// Every window of a same-padded pool holds at least one real element (the total padding is
 /// below kh), so a window's max or mean is always over real values.
 struct PoolGeometry {
@@ -30,15 +29,9 @@ struct PoolGeometry {
     g.n = x[0], g.h = x[1], g.w = x[2], g.c = x[3];
     g.kh = attrs.ints[0], g.kw = attrs.ints[1], g.sh = attrs.ints[2], g.sw = attrs.ints[3];
     g.same = attrs.b0;
-    if (g.same) {
-      g.oh = (g.h + g.sh - 1) / g.sh;
-      g.ow = (g.w + g.sw - 1) / g.sw;
-      g.pad_top = std::max<int64_t>((g.oh - 1) * g.sh + g.kh - g.h, 0) / 2;
-      g.pad_left = std::max<int64_t>((g.ow - 1) * g.sw + g.kw - g.w, 0) / 2;
-    } else {
-      g.oh = g.h >= g.kh ? (g.h - g.kh) / g.sh + 1 : 0;
-      g.ow = g.w >= g.kw ? (g.w - g.kw) / g.sw + 1 : 0;
-    }
+    const WindowExtent rows = window_extent(g.h, g.kh, g.sh, g.same), cols = window_extent(g.w, g.kw, g.sw, g.same);
+    g.oh = rows.out, g.pad_top = rows.pad_before;
+    g.ow = cols.out, g.pad_left = cols.pad_before;
     return g;
   }
   Shape input_shape() const { return Shape{n, h, w, c}; }

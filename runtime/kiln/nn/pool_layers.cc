@@ -1,5 +1,5 @@
-// MaxPool2D, AveragePooling2D and Dropout: argument and input checks that name the layer, then
-// the op.
+// Pool2D (MaxPool2D, AveragePooling2D) and Dropout: argument and input checks that name the
+// layer, then the op.
 #include "kiln/nn/pool_layers.h"
 
 #include <cctype>
@@ -39,38 +39,26 @@ std::array<int64_t, 2> checked_pool_args(const char* kind, const std::string& na
   return strides;
 }
 
-void check_pool_input(const char* kind, const std::string& name, const Tensor& x, std::array<int64_t, 2> pool_size,
-                      const std::string& padding) {
-  KILN_CHECK(x.defined(), kind, " '", name, "': input is an undefined Tensor");
-  KILN_CHECK(x.rank() == 4, kind, " '", name, "' expects a 4-D input [batch, height, width, channels], got ", shape_of(x));
-  KILN_CHECK(is_floating(x.dtype()), kind, " '", name, "' expects a float32 or float64 input, got ", shape_of(x));
-  KILN_CHECK(padding == "same" || (x.dim(1) >= pool_size[0] && x.dim(2) >= pool_size[1]), kind, " '", name, "': the ",
-             pool_size[0], "x", pool_size[1], " pool is larger than the ", x.dim(1), "x", x.dim(2),
-             " (height x width) input ", shape_of(x), " (use padding \"same\")");
-}
-
 }  // namespace
 
-MaxPool2D::MaxPool2D(std::array<int64_t, 2> pool_size, PoolOptions options, std::string name)
-    : Layer(name.empty() ? unique_name("max_pooling2d") : std::move(name)),
+Pool2D::Pool2D(Reduction reduction, const char* layer, const char* default_name, std::array<int64_t, 2> pool_size,
+               const PoolOptions& options, std::string name)
+    : Layer(name.empty() ? unique_name(default_name) : std::move(name)),
+      reduction_(reduction),
+      layer_(layer),
       pool_size_(pool_size),
-      strides_(checked_pool_args("MaxPool2D", this->name(), pool_size, options)),
+      strides_(checked_pool_args(layer, this->name(), pool_size, options)),
       padding_(lowercase(options.padding)) {}
 
-Tensor MaxPool2D::call(const Tensor& x) {
-  check_pool_input("MaxPool2D", name(), x, pool_size_, padding_);
-  return max_pool2d(x, pool_size_, strides_, padding_);
-}
-
-AveragePooling2D::AveragePooling2D(std::array<int64_t, 2> pool_size, PoolOptions options, std::string name)
-    : Layer(name.empty() ? unique_name("average_pooling2d") : std::move(name)),
-      pool_size_(pool_size),
-      strides_(checked_pool_args("AveragePooling2D", this->name(), pool_size, options)),
-      padding_(lowercase(options.padding)) {}
-
-Tensor AveragePooling2D::call(const Tensor& x) {
-  check_pool_input("AveragePooling2D", name(), x, pool_size_, padding_);
-  return avg_pool2d(x, pool_size_, strides_, padding_);
+Tensor Pool2D::call(const Tensor& x) {
+  KILN_CHECK(x.defined(), layer_, " '", name(), "': input is an undefined Tensor");
+  KILN_CHECK(x.rank() == 4, layer_, " '", name(), "' expects a 4-D input [batch, height, width, channels], got ", shape_of(x));
+  KILN_CHECK(is_floating(x.dtype()), layer_, " '", name(), "' expects a float32 or float64 input, got ", shape_of(x));
+  KILN_CHECK(padding_ == "same" || (x.dim(1) >= pool_size_[0] && x.dim(2) >= pool_size_[1]), layer_, " '", name(),
+             "': the ", pool_size_[0], "x", pool_size_[1], " pool is larger than the ", x.dim(1), "x", x.dim(2),
+             " (height x width) input ", shape_of(x), " (use padding \"same\")");
+  return reduction_ == Reduction::Max ? max_pool2d(x, pool_size_, strides_, padding_)
+                                      : avg_pool2d(x, pool_size_, strides_, padding_);
 }
 
 Dropout::Dropout(double rate, DropoutOptions options, std::string name)

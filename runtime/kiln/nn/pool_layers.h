@@ -1,10 +1,11 @@
-// The pooling layers (MaxPool2D, AveragePooling2D) and Dropout, as Keras' layers of those names.
+// Keras' pooling layers (Pool2D: MaxPool2D, AveragePooling2D) and Dropout.
 #pragma once
 #include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "kiln/nn/learning_phase.h"
 #include "kiln/nn/module.h"
@@ -22,37 +23,49 @@ struct PoolOptions {
   std::string padding = "valid";
 };
 
-/// Max over `pool_size` windows of an NHWC input [batch, height, width, channels]
-/// (tf.keras.layers.MaxPool2D; kiln::max_pool2d has the math). No variables.
-class MaxPool2D : public Layer {
+/// What MaxPool2D and AveragePooling2D share: a window of `pool_size` sliding over the height and
+/// width of an NHWC input [batch, height, width, channels] with `strides` and Keras' padding.
+/// No variables.
+class Pool2D : public Layer {
  public:
-  /// An empty `name` becomes a unique "max_pooling2d", "max_pooling2d_1", ... as Keras names it.
-  /// kiln::Error naming the layer for a pool size or stride below 1 or an unknown padding.
-  explicit MaxPool2D(std::array<int64_t, 2> pool_size = {2, 2}, PoolOptions options = {}, std::string name = "");
   /// kiln::Error naming the layer and the input's shape for a non-4-D or non-float input, or (with
   /// valid padding) an input smaller than the pool.
   Tensor call(const Tensor& x) override;
   std::array<int64_t, 2> pool_size() const { return pool_size_; }
   std::array<int64_t, 2> strides() const { return strides_; }
+  /// "valid" or "same".
+  const std::string& padding() const { return padding_; }
+
+ protected:
+  enum class Reduction { Max, Mean };
+  /// kiln::Error naming the layer for a pool size or stride below 1 or an unknown padding.
+  /// `layer` is the class name, for messages; an empty `name` becomes a unique `default_name`,
+  /// `default_name`_1, ... as Keras names layers.
+  Pool2D(Reduction reduction, const char* layer, const char* default_name, std::array<int64_t, 2> pool_size,
+         const PoolOptions& options, std::string name);
 
  private:
+  Reduction reduction_;
+  const char* layer_;
   std::array<int64_t, 2> pool_size_, strides_;
   std::string padding_;
 };
 
-/// The mean over `pool_size` windows of an NHWC input, padding not counted
-/// (tf.keras.layers.AveragePooling2D; kiln::avg_pool2d has the math). No variables.
-class AveragePooling2D : public Layer {
+/// The max over each window (tf.keras.layers.MaxPool2D; kiln::max_pool2d has the math).
+class MaxPool2D : public Pool2D {
  public:
-  /// An empty `name` becomes a unique "average_pooling2d", ... Errors as MaxPool2D's.
-  explicit AveragePooling2D(std::array<int64_t, 2> pool_size = {2, 2}, PoolOptions options = {}, std::string name = "");
-  Tensor call(const Tensor& x) override;
-  std::array<int64_t, 2> pool_size() const { return pool_size_; }
-  std::array<int64_t, 2> strides() const { return strides_; }
+  /// An empty `name` becomes a unique "max_pooling2d", "max_pooling2d_1", ...
+  explicit MaxPool2D(std::array<int64_t, 2> pool_size = {2, 2}, PoolOptions options = {}, std::string name = "")
+      : Pool2D(Reduction::Max, "MaxPool2D", "max_pooling2d", pool_size, options, std::move(name)) {}
+};
 
- private:
-  std::array<int64_t, 2> pool_size_, strides_;
-  std::string padding_;
+/// The mean over each window, padding not counted (tf.keras.layers.AveragePooling2D;
+/// kiln::avg_pool2d has the math).
+class AveragePooling2D : public Pool2D {
+ public:
+  /// An empty `name` becomes a unique "average_pooling2d", ...
+  explicit AveragePooling2D(std::array<int64_t, 2> pool_size = {2, 2}, PoolOptions options = {}, std::string name = "")
+      : Pool2D(Reduction::Mean, "AveragePooling2D", "average_pooling2d", pool_size, options, std::move(name)) {}
 };
 
 struct DropoutOptions {
