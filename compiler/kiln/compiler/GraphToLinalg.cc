@@ -28,6 +28,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "kiln/tracer/relaxed_dims.h"
 #include "kiln/tracer/signature.h"
 
 namespace kiln::compiler {
@@ -47,7 +48,9 @@ const char* elem_type(DType dtype) {
 
 std::string tensor_type(DType dtype, const Shape& shape) {
   std::string s = "tensor<";
-  for (int64_t d : shape) s += std::to_string(d) + "x";
+  int cls;
+  int64_t m;
+  for (int64_t d : shape) s += (tracer::relaxed_dim_multiple(d, &cls, &m) ? std::string("?") : std::to_string(d)) + "x";
   return s + elem_type(dtype) + ">";
 }
 
@@ -195,7 +198,103 @@ std::string LinalgEmitter::tensor(const Operand& o) {
 }
 
 std::string LinalgEmitter::empty(DType dtype, const Shape& shape) {
-  return op("tensor.empty() : " + tensor_type(dtype, shape));
+  return op("tensor.empty(" + dynamic_sizes(shape) + ") : " + tensor_type(dtype, shape));
+}
+
+// Note [Dynamic dims]
+// A template graph (Note [Relaxed dims]) compiles once for every size of its -1 dims: a dim
+// that is a multiple k*N of a placeholder prints as `?`, and where an op needs its size
+// (tensor.empty, expand_shape's output_shape, a mean's 1/count) it reads an `index` value
+// computed once at function entry: N = tensor.dim of the first argument that has the dim
+// (divided by its multiple), k*N = muli. Host scalars the trace computed from N (relaxed_scalar:
+// reduce_mean's gradient's 1/N) become such values too, never literals. Loop bounds follow the
+// operands' (dynamic) shapes by themselves. CompiledGraph::run fills the descriptors' sizes and
+// strides per call and checks that the arguments agree on N (compiled_graph.cc).
+void LinalgEmitter::add_dim_source(const std::string& ssa, DType dtype, const Shape& shape) {
+  for (int d = 0; d < shape.rank(); ++d) {
+    int cls;
+    int64_t m;
+    if (!tracer::relaxed_dim_multiple(shape[d], &cls, &m)) continue;
+    auto it = dim_sources_.find(cls);
+    if (it == dim_sources_.end() || (it->second.multiple != 1 && m == 1))
+      dim_sources_[cls] = DimSource{ssa, tensor_type(dtype, shape), d, m};
+  }
+}
+
+std::string LinalgEmitter::dim_value(int64_t d) {
+  if (auto it = dim_values_.find(d); it != dim_values_.end()) return it->second;
+  auto emit = [this](const std::string& text) {
+    std::string r = tmp();
+    prologue_ << "  " << r << " = " << text << "\n";
+    return r;
+  };
+  int cls;
+  int64_t m;
+  std::string v;
+  if (!tracer::relaxed_dim_multiple(d, &cls, &m)) {
+    v = emit("arith.constant " + std::to_string(d) + " : index");
+  } else {
+    auto src = dim_sources_.find(cls);
+    KILN_CHECK(src != dim_sources_.end(), "compiler: a -1 dim of class ", cls, " appears in no tensor argument");
+    const int64_t base_key = tracer::relaxed_dim_placeholder(cls);
+    if (m == 1 || dim_values_.count(base_key) == 0) {
+      const DimSource& s = src->second;
+      std::string n = emit("tensor.dim " + s.ssa + ", " + dim_value(s.dim) + " : " + s.type);
+      if (s.multiple != 1) n = emit("arith.divui " + n + ", " + dim_value(s.multiple) + " : index");
+      dim_values_[base_key] = n;
+    }
+    v = dim_values_[base_key];
+    if (m != 1) v = emit("arith.muli " + v + ", " + dim_value(m) + " : index");
+  }
+  dim_values_[d] = v;
+  return v;
+}
+
+std::string LinalgEmitter::dynamic_sizes(const Shape& shape) {
+  std::string s;
+  int cls;
+  int64_t m;
+  for (int64_t d : shape)
+    if (tracer::relaxed_dim_multiple(d, &cls, &m)) s += (s.empty() ? "" : ", ") + dim_value(d);
+  return s;
+}
+
+std::string LinalgEmitter::sizes_list(const Shape& shape) {
+  std::string s = "[";
+  int cls;
+  int64_t m;
+  for (int i = 0; i < shape.rank(); ++i)
+    s += (i ? ", " : "") + (tracer::relaxed_dim_multiple(shape[i], &cls, &m) ? dim_value(shape[i]) : std::to_string(shape[i]));
+  return s + "]";
+}
+
+std::string LinalgEmitter::relaxed_scalar_value(const tracer::RelaxedScalar& r, DType dtype) {
+  const std::pair<std::string, int> key{std::to_string(r.cls) + "/" + std::to_string(r.multiple) + (r.reciprocal ? "r" : ""),
+                                        static_cast<int>(dtype)};
+  if (auto it = scalar_values_.find(key); it != scalar_values_.end()) return it->second;
+  auto emit = [this](const std::string& text) {
+    std::string v = tmp();
+    prologue_ << "  " << v << " = " << text << "\n";
+    return v;
+  };
+  const int64_t sign = r.multiple < 0 ? -1 : 1;
+  std::string n = emit("arith.index_cast " + dim_value((sign * r.multiple) * tracer::relaxed_dim_placeholder(r.cls)) +
+                       " : index to i64");
+  if (sign < 0) n = emit("arith.subi " + emit("arith.constant 0 : i64") + ", " + n + " : i64");
+  std::string v;
+  if (is_floating(dtype) || r.reciprocal) {
+    v = emit("arith.sitofp " + n + " : i64 to f64");
+    if (r.reciprocal) v = emit("arith.divf " + emit("arith.constant 1.0 : f64") + ", " + v + " : f64");
+    if (dtype == DType::Float32) v = emit("arith.truncf " + v + " : f64 to f32");
+    else if (!is_floating(dtype)) v = emit("arith.fptosi " + v + " : f64 to " + elem_type(dtype));
+  } else if (dtype == DType::Int32) {
+    v = emit("arith.trunci " + n + " : i64 to i32");
+  } else {
+    KILN_CHECK(dtype == DType::Int64, "compiler: a ", dtype_name(dtype), " constant follows a -1 dim");
+    v = n;
+  }
+  scalar_values_[key] = v;
+  return v;
 }
 
 std::string LinalgEmitter::filled(DType dtype, const Shape& shape, const std::string& lit) {
@@ -453,6 +552,55 @@ std::string gap_in(const tracer::Graph& graph, const std::string& where) {
 
 std::string lowering_gap(const tracer::Graph& graph) { return gap_in(graph, ""); }
 
+namespace {
+// Ops whose lowering handles `?` dims (Note [Dynamic dims]): sizes only through empty(),
+// filled(), sizes_list() and loop bounds, counts through relaxed_scalar_value().
+bool lowers_dynamic(OpId id) {
+  switch (id) {
+    case OpId::Add: case OpId::Sub: case OpId::Mul: case OpId::Div: case OpId::Pow: case OpId::Maximum:
+    case OpId::Minimum: case OpId::Equal: case OpId::NotEqual: case OpId::Less: case OpId::Greater: case OpId::Where:
+    case OpId::Neg: case OpId::Exp: case OpId::Log: case OpId::Sqrt: case OpId::Rsqrt: case OpId::Square: case OpId::Abs:
+    case OpId::Relu: case OpId::Sigmoid: case OpId::Tanh: case OpId::ReluGrad: case OpId::Cast: case OpId::Dropout:
+    case OpId::Softmax: case OpId::LogSoftmax: case OpId::SoftmaxCrossEntropy: case OpId::SparseSoftmaxCrossEntropy:
+    case OpId::MatMul: case OpId::ReduceSum: case OpId::ReduceMean: case OpId::ReduceMax: case OpId::ArgMax:
+    case OpId::Reshape: case OpId::Transpose: case OpId::BroadcastTo: case OpId::OneHot: case OpId::Fill:
+    case OpId::RandomNormal: case OpId::TruncatedNormal: case OpId::RandomUniform: case OpId::Assign:
+    case OpId::AssignAdd: case OpId::AssignSub: case OpId::ApplyAdam: return true;
+    default: return false;
+  }
+}
+
+bool has_relaxed_dim(const Shape& s) {
+  int cls;
+  int64_t m;
+  for (int64_t d : s)
+    if (tracer::relaxed_dim_multiple(d, &cls, &m)) return true;
+  return false;
+}
+}  // namespace
+
+std::string dynamic_gap(const tracer::Graph& graph) {
+  const std::vector<bool> live = graph.live_nodes();
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    if (!live[i]) continue;
+    const tracer::GraphNode& n = graph.nodes[i];
+    bool relaxed = has_relaxed_dim(n.attrs.shape);
+    for (int v : n.inputs) relaxed = relaxed || has_relaxed_dim(graph.values[static_cast<size_t>(v)].shape);
+    for (int v : n.defined_values()) relaxed = relaxed || has_relaxed_dim(graph.values[static_cast<size_t>(v)].shape);
+    if (!relaxed) continue;
+    if (n.has_regions() || !lowers_dynamic(n.op))
+      return std::string(n.name()) + " (node " + std::to_string(i) + ") has no dynamic-dims lowering";
+  }
+  for (const tracer::GraphValue& v : graph.values)
+    for (int64_t d : v.shape) {
+      int cls;
+      int64_t m;
+      if (d > tracer::relaxed_dim_placeholder(0) && !tracer::relaxed_dim_multiple(d, &cls, &m))
+        return "a dim (" + std::to_string(d) + ") is a product of -1 dims, which no single size follows";
+    }
+  return "";
+}
+
 // ---- Nodes ----------------------------------------------------------------------------------
 
 void emit_nodes(LinalgEmitter& e, const tracer::Graph& g, std::vector<Operand>& vals, const HostNodeFn& host_node) {
@@ -527,9 +675,6 @@ LinalgModule lower_graph(const tracer::Graph& g) {
   using tracer::ValueKind;
   const std::string gap = lowering_gap(g);
   KILN_CHECK(gap.empty(), "compiler: kiln::function '", g.name, "': ", gap);
-  for (const tracer::GraphValue& v : g.values)
-    for (int64_t d : v.shape)
-      KILN_ASSERT(tracer::relaxed_dim_class(d) < 0, "compiled graphs have static shapes (relaxed dims substituted)");
 
   const std::vector<bool> live = g.live_nodes();
   std::vector<bool> needed(g.values.size(), false);
@@ -541,6 +686,7 @@ LinalgModule lower_graph(const tracer::Graph& g) {
 
   LinalgModule m;
   m.function_name = sanitize(g.name);
+  LinalgEmitter e(g);
   std::vector<Operand> vals(g.values.size());
   std::vector<std::string> params;  // `%arg0: tensor<..> {bufferization.writable = false}`
   auto add_param = [&](FunctionArg::Kind kind, int index, DType dtype, const Shape& shape, const std::string& ssa,
@@ -567,11 +713,21 @@ LinalgModule lower_graph(const tracer::Graph& g) {
     const std::string ssa = "%arg" + std::to_string(k);
     add_param(FunctionArg::Argument, static_cast<int>(k), v.dtype, v.shape, ssa, false);
     vals[static_cast<size_t>(id)] = Operand{ssa, v.dtype, v.shape, ""};
+    e.add_dim_source(ssa, v.dtype, v.shape);
   }
   for (size_t v = 0; v < g.values.size(); ++v) {
     const tracer::GraphValue& gv = g.values[v];
     if (gv.kind != ValueKind::Constant || !needed[v]) continue;
     const Tensor& c = g.constants[static_cast<size_t>(gv.index)];
+    if (c.num_elements() == 1 && e.dynamic())
+      if (std::optional<tracer::RelaxedScalar> r = tracer::relaxed_scalar(c)) {
+        // Note [Dynamic dims]: computed from the call's size (a tensor, so that no fold bakes it).
+        const std::string ssa = "%c" + std::to_string(gv.index);
+        e.line(ssa + " = tensor.from_elements " + e.relaxed_scalar_value(*r, gv.dtype) + " : " +
+               tensor_type(gv.dtype, gv.shape));
+        vals[v] = Operand{ssa, gv.dtype, gv.shape, ""};
+        continue;
+      }
     if (c.num_elements() == 1) {  // inlined into the loop bodies that read it
       vals[v] = Operand{"", gv.dtype, gv.shape, literal(c.item<double>(), gv.dtype), c.item<double>()};
       if (gv.dtype == DType::Int64) vals[v].scalar = std::to_string(c.item<int64_t>());
@@ -591,7 +747,6 @@ LinalgModule lower_graph(const tracer::Graph& g) {
     if (written[k]) m.written_variables.push_back(static_cast<int>(k));
   }
 
-  LinalgEmitter e(g);
   emit_nodes(e, g, vals, [&](int node, const tracer::GraphValue& out) {
     const std::string ssa = "%host" + std::to_string(node);
     add_param(FunctionArg::HostNode, node, out.dtype, out.shape, ssa, false);
@@ -635,6 +790,7 @@ LinalgModule lower_graph(const tracer::Graph& g) {
     materialize(e.status_values[c], ssa, "tensor<2xi64>");
   }
   m.checks = e.checks;
+  m.dynamic = e.dynamic();
   // The variables' new values, last: every read of an old value comes before in program order.
   for (int k : m.written_variables) {
     const Operand& fin = vals[static_cast<size_t>(final_value[static_cast<size_t>(k)])];
@@ -659,7 +815,7 @@ LinalgModule lower_graph(const tracer::Graph& g) {
     for (size_t i = 0; i < result_types.size(); ++i) os << (i ? ", " : "") << result_types[i];
     os << ")";
   }
-  os << " attributes {llvm.emit_c_interface} {\n" << e.take_text() << rets << "\n}\n}\n";
+  os << " attributes {llvm.emit_c_interface} {\n" << e.take_prologue() << e.take_text() << rets << "\n}\n}\n";
   m.text = os.str();
   return m;
 }

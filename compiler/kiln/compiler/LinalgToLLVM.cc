@@ -504,7 +504,9 @@ std::unique_ptr<llvm::Module> lower_to_llvm_ir(const std::string& mlir_text, con
     pm.addPass(mlir::createConvertSCFToCFPass());
     pm.addPass(mlir::memref::createExpandStridedMetadataPass());
     pm.addPass(mlir::createLowerAffinePass());
-    pm.addPass(mlir::createFinalizeMemRefToLLVMConversionPass());
+    mlir::FinalizeMemRefToLLVMConversionPassOptions memref_options;
+    memref_options.useGenericFunctions = true;  // Note [Temporary buffer cache]
+    pm.addPass(mlir::createFinalizeMemRefToLLVMConversionPass(memref_options));
     pm.addPass(mlir::createArithToLLVMConversionPass());
     pm.addPass(mlir::createConvertMathToLLVMPass());
     pm.addPass(mlir::createConvertMathToLibmPass());
