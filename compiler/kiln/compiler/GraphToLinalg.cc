@@ -584,20 +584,23 @@ std::string dynamic_gap(const tracer::Graph& graph) {
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     if (!live[i]) continue;
     const tracer::GraphNode& n = graph.nodes[i];
-    bool relaxed = has_relaxed_dim(n.attrs.shape);
-    for (int v : n.inputs) relaxed = relaxed || has_relaxed_dim(graph.values[static_cast<size_t>(v)].shape);
-    for (int v : n.defined_values()) relaxed = relaxed || has_relaxed_dim(graph.values[static_cast<size_t>(v)].shape);
-    if (!relaxed) continue;
-    if (n.has_regions() || !lowers_dynamic(n.op))
+    std::vector<const Shape*> shapes{&n.attrs.shape};
+    for (int v : n.inputs) shapes.push_back(&graph.values[static_cast<size_t>(v)].shape);
+    for (int v : n.defined_values()) shapes.push_back(&graph.values[static_cast<size_t>(v)].shape);
+    bool relaxed = false;
+    for (const Shape* s : shapes) {
+      relaxed = relaxed || has_relaxed_dim(*s);
+      for (int64_t d : *s) {
+        int cls;
+        int64_t m;
+        if (d >= tracer::relaxed_dim_placeholder(0) && !tracer::relaxed_dim_multiple(d, &cls, &m))
+          return std::string(n.name()) + " (node " + std::to_string(i) + ") has a dim (" + std::to_string(d) +
+                 ") that no single -1 size follows (a product of two)";
+      }
+    }
+    if (relaxed && (n.has_regions() || !lowers_dynamic(n.op)))
       return std::string(n.name()) + " (node " + std::to_string(i) + ") has no dynamic-dims lowering";
   }
-  for (const tracer::GraphValue& v : graph.values)
-    for (int64_t d : v.shape) {
-      int cls;
-      int64_t m;
-      if (d > tracer::relaxed_dim_placeholder(0) && !tracer::relaxed_dim_multiple(d, &cls, &m))
-        return "a dim (" + std::to_string(d) + ") is a product of -1 dims, which no single size follows";
-    }
   return "";
 }
 
