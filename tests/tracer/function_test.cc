@@ -442,6 +442,18 @@ TEST(FunctionDynamicDims, TwoMinusOneClassesShareTheCode) {
   EXPECT_NE(f.explain().find("shared by -1 dims = [5,3] [8,2] [2,7]"), std::string::npos) << f.explain();
 }
 
+TEST(FunctionDynamicDims, ASizeOfZeroCompilesPerSize) {
+  auto body = [](const Tensor& x) { return kiln::reduce_sum(x * 2.0, {0}); };
+  auto f = kiln::function(body, {.name = "empty", .input_signature = {TensorSpec{{-1, 3}}}});
+  for (int64_t n : {4, 0, 2}) {
+    Tensor x = random_tensor({n, 3}, 5);
+    expect_close(f(x), body(x));
+  }
+  EXPECT_EQ(f.compile_count(), 2) << f.explain();
+  EXPECT_NE(f.explain().find("-1 dims = [0]: the traced graph holds; compiled per size: a -1 dim is 0"), std::string::npos)
+      << f.explain();
+}
+
 TEST(FunctionDynamicDims, OpWithoutADynamicLoweringCompilesPerSizeAndSaysSo) {
   auto body = [](const Tensor& x) { return kiln::reduce_sum(kiln::concat({x, x}, 0)); };
   auto f = kiln::function(body, {.name = "concat", .input_signature = {TensorSpec{{-1, 2}}}});

@@ -12,7 +12,8 @@
 // The global lives in the JIT-linked object's zero-filled data (.bss: no bytes in the object
 // or the disk cache), allocated once when the object is linked. A compiled module therefore
 // must not run on two threads at once, which kiln::function (one cache, variables written in
-// place) does not do anyway. Dynamic shapes and buffers freed inside nested regions keep malloc.
+// place) does not do anyway. Dynamic shapes and buffers freed inside nested regions keep their
+// allocations, which Note [Temporary buffer cache] serves without malloc after a first call.
 #include "kiln/compiler/BufferWorkspace.h"
 
 #include <algorithm>

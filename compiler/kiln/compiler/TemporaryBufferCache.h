@@ -11,7 +11,7 @@ namespace kiln::compiler {
 /// (symbol name, address) of `_mlir_memref_to_llvm_alloc`, `_mlir_memref_to_llvm_aligned_alloc`
 /// and `_mlir_memref_to_llvm_free`, which finalize-memref-to-llvm{use-generic-functions} makes
 /// compiled code call for every memref.alloc/dealloc that the workspace (Note [Workspace]) does
-/// not absorb.
+/// not absorb. With KILN_TEMPORARY_BUFFERS=malloc they are malloc and free (for comparisons).
 std::vector<std::pair<std::string, void*>> temporary_buffer_symbols();
 
 /// What this thread's cache has done since the thread started.

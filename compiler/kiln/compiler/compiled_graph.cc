@@ -47,9 +47,12 @@ std::string graph_to_linalg(const tracer::Graph& graph) { return lower_graph(gra
 // The function takes one memref per FunctionArg (LinalgModule::args) through the C interface
 // (`_mlir_ciface_<name>`, llvm.emit_c_interface): each argument is a pointer to a descriptor
 // {allocated, aligned, offset, sizes[rank], strides[rank]} over a Kiln tensor's storage (the two
-// pointers are the same; offset 0; contiguous strides). Shapes are static, so sizes and strides
+// pointers are the same; offset 0; contiguous strides). With static shapes, sizes and strides
 // are filled once here, and a call only copies that template and stores the data pointers:
-// no heap allocation for graphs of up to kInlineWords descriptor words.
+// no heap allocation for graphs of up to kInlineWords descriptor words. With dynamic dims (Note
+// [Dynamic dims]) a call first reads its sizes from the arguments (bind_sizes: every static dim
+// and each class's agreement checked) and writes the sizes and strides of the arguments, outputs
+// and host-drawn tensors that have `?` dims into its copy; the static path is not touched.
 // Variables are passed with their current storage, which the code writes in place; so that a
 // tensor sharing that storage (an output that aliased the variable on an earlier call, a tape's
 // snapshot, an argument) keeps its value, run() first gives such a variable storage of its own,
