@@ -1,6 +1,6 @@
 // Golden: a Dense 4-16-3 training step (softmax cross-entropy, Adam) traced with input_signature
 // float32[-1,4], float32[-1,3]: the "traced" stage of its one compiled code for every batch size
-// (Note [Dynamic dims] in GraphToLinalg.cc).
+// (Note [Dynamic dims] in GraphToLinalgDynamic.cc).
 // RUN: kiln-tests --gtest_filter=CompilerGolden.DynamicDenseStepTracesQuestionMarkDims  (pipes the text to FileCheck %s)
 //
 // The batch dims are `?`; the variables keep their static shapes.

@@ -95,7 +95,7 @@ void trace_into(Graph& graph, bool first_trace, const std::vector<ArgValue>& arg
 // Note [One compiled code for every size]
 // Where a new size's check holds (Note [Relaxed dims]: the trace at that size is the template
 // instantiated), the template itself runs, compiled once with its -1 dims dynamic (Note [Dynamic
-// dims] in GraphToLinalg.cc): a smaller last batch costs one size-check trace and no compile.
+// dims] in GraphToLinalgDynamic.cc): a smaller last batch costs one size-check trace and no compile.
 // Sizes whose check fails, templates with an op that has no dynamic-dims lowering (conv, pool,
 // slice, kiln::cond, ...), and sizes with a zero dim (an integer mean would divide by it) get code
 // compiled for their own shapes, as before; explain() says which and why.
