@@ -566,7 +566,8 @@ std::string emit_object(llvm::Module& m, llvm::TargetMachine& tm) {
 }  // namespace
 
 const char* pipeline_build_id() {
-  static const std::string id = std::string(__DATE__ " " __TIME__ ", fusion ") + fusion_build_id();
+  static const std::string id =
+      std::string(__DATE__ " " __TIME__ ", fusion ") + fusion_build_id() + ", workspace " + workspace_build_id();
   return id.c_str();
 }
 
