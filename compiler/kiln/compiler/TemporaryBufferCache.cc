@@ -5,22 +5,28 @@
 // A graph compiled once for every size of its -1 dims (Note [Dynamic dims]) has temporaries whose
 // sizes are only known per call, so they cannot become views of the static workspace (Note
 // [Workspace]); bufferization leaves memref.alloc/dealloc pairs for them (17 in the iris step
-// with a -1 batch dim, where its static build has none). Lowered as usual they call malloc and
-// free on every call, which the issue forbids ("allocate nothing per call beyond what the outputs
-// need"). finalize-memref-to-llvm{use-generic-functions=true} makes them call
+// with a -1 batch dim, where its static build has none). Note [Dynamic workspace] gathers those
+// sized by the one size value into one allocation per call; the rest (other sizes, loops) stay.
+// Lowered as usual they would call malloc and free on every call, which the issue forbids
+// ("allocate nothing per call beyond what the outputs need").
+// finalize-memref-to-llvm{use-generic-functions=true} makes them call
 // `_mlir_memref_to_llvm_alloc/free` instead, defined here: a block freed by a call goes to this
 // thread's free list, and an allocation takes a cached block that fits (an exact fit, searched
 // from the most recently freed, else the smallest), so a second call at a size, or at any smaller
 // size, takes nothing from the system allocator (a test counts it: temporary_buffer_stats). Each
 // block carries its capacity in a 64-byte header (free() gets no size) and is 64-byte aligned. At
 // most kMaxCachedBlocks free blocks are kept; beyond that a freed block goes back to the system.
-// Measured (kiln-bench --model iris, batch 16, 2026-11-24, three runs each, interleaved, at
-// autogroup nice -19 on this shared 2-core machine): compiled_us 3.26 / 3.26 / 3.42 us with the
-// cache, 3.76 / 3.54 / 3.58 us with malloc and free (KILN_TEMPORARY_BUFFERS=malloc), against
-// 2.85-3.1 us (compiled_static_us, same runs) for the static build's workspace.
-// The alternative, a workspace sized per call (the largest live set at this call's sizes), would
-// need Note [Workspace]'s offsets as run-time expressions of the sizes, and would not serve
-// allocations inside loops (kiln::while_loop); the cache needs no change to the IR.
+// Measured (kiln-bench --model iris, batch 16, 2026-11-24, runs interleaved at autogroup nice -19
+// on this shared 2-core machine; compiled_static_us is the static build in the same runs):
+//   17 allocations per call (before the dynamic workspace): compiled_us 3.26 / 3.26 / 3.42 us with
+//   this cache, 3.76 / 3.54 / 3.58 us with malloc and free (KILN_TEMPORARY_BUFFERS=malloc);
+//   static 2.83-3.11 us.
+//   One allocation per call (the dynamic workspace): 3.18 / 3.25 us with the cache, 3.20 / 3.35 us
+//   with malloc (the same within noise); static 2.82-2.96 us.
+// So the workspace removed most of the cost of dynamic temporaries, and the cache is what makes
+// "no malloc per call" hold for what is left. The alternative of sizing a per-call workspace for
+// every allocation (several size values, allocations inside kiln::while_loop bodies) would need
+// offsets as run-time expressions of several sizes; not needed by any step measured here.
 // Symbols: registered with the JIT next to the kernels (JitKernels.cc, Note [Object JIT]); a disk
 // cache entry (CompileCache.cc) is an object that names them, so a hit links them the same way
 // (the static graphs' remaining allocations, in loops, take this path too).
