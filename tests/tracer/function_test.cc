@@ -468,6 +468,26 @@ TEST(FunctionDynamicDims, OpWithoutADynamicLoweringCompilesPerSizeAndSaysSo) {
       << f.explain();
 }
 
+// A -1 dim as the class count of a sparse cross-entropy: its label range check cannot follow
+// it, so compiling the template fails and each size gets its own code (still correct).
+TEST(FunctionDynamicDims, RangeCheckOverAMinusOneDimCompilesPerSize) {
+  auto body = [](const Tensor& labels, const Tensor& logits) {
+    return kiln::reduce_sum(kiln::sparse_softmax_cross_entropy_with_logits(labels, logits));
+  };
+  auto f = kiln::function(body, {.name = "classes", .input_signature = {std::nullopt, TensorSpec{{2, -1}}}});
+  Tensor labels = Tensor::from_vector<int64_t>({1, 2});
+  for (int64_t classes : {3, 5}) {
+    Tensor logits = random_tensor({2, classes}, static_cast<uint64_t>(classes));
+    expect_close(f(labels, logits), body(labels, logits));
+  }
+  EXPECT_EQ(f.compile_count(), 2) << f.explain();
+  EXPECT_NE(f.explain().find("a runtime range check over a -1 dim has no dynamic-dims lowering"), std::string::npos)
+      << f.explain();
+  EXPECT_NE(kiln::test::error_of([&] { f(Tensor::from_vector<int64_t>({1, 3}), random_tensor({2, 3}, 1)); })
+                .find("label 3 at row 1 is outside [0, 3)"),
+            std::string::npos);
+}
+
 TEST(FunctionRetrace, MinusOneDimHostTensorIsTracedPerSize) {
   auto body = [](const Tensor& x) {  // a host-built tensor with as many rows as the batch
     return x * Tensor::from_vector(std::vector<float>(static_cast<size_t>(x.dim(0)), 2.0f), {x.dim(0), 1});

@@ -287,6 +287,13 @@ bool LinalgEmitter::take_splat(double* value) {
 void LinalgEmitter::check(RuntimeCheck::Kind kind, const Operand& values, int64_t limit) {
   const Shape& s = values.shape;
   const int r = s.rank();
+  // The limit and the flat position's strides are literals: they must not follow a -1 dim
+  // (kiln::function then compiles per size, Note [Dynamic dims]).
+  int cls;
+  int64_t m;
+  bool relaxed = tracer::relaxed_dim_multiple(limit, &cls, &m);
+  for (int d = 1; d < r; ++d) relaxed = relaxed || tracer::relaxed_dim_multiple(s[d], &cls, &m);
+  KILN_CHECK(!relaxed, "compiler: ", current_op, ": a runtime range check over a -1 dim has no dynamic-dims lowering");
   const std::string p0 = filled(DType::Int64, Shape{}, "-1"), v0 = filled(DType::Int64, Shape{}, "0");
   const std::string scalar_map = affine_map(r, {});
   std::vector<std::string> res = generic(
