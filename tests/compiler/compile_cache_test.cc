@@ -16,6 +16,7 @@
 #include <optional>
 #include <sstream>
 
+#include "kiln/tracer/signature.h"
 #include "tests/compiler/compiler_test_util.h"
 
 namespace kiln::test {
@@ -139,6 +140,32 @@ TEST(CompileCache, HitInTheSameProcessGivesTheSameCodeAndStages) {
   for (int s = 0; s < compiler::kNumStages; ++s)
     EXPECT_EQ(warm->stage_text(static_cast<Stage>(s)), cold->stage_text(static_cast<Stage>(s))) << compiler::stage_name(static_cast<Stage>(s));
   EXPECT_EQ(cache.entries().size(), 1u);
+}
+
+// Code with dynamic dims (Note [Dynamic dims]) from the disk cache: its temporaries' allocation
+// functions (Note [Temporary buffer cache]) link by name, and it serves every size.
+TEST(CompileCache, DynamicDimsCodeFromTheDiskCacheRunsEverySize) {
+  ScopedCacheDir cache;
+  const int64_t n = tracer::relaxed_dim_placeholder(0);
+  Tensor w = random_values({4, 5}, DType::Float32, -1, 1, 3);
+  auto fn = [&](const std::vector<Tensor>& a) {
+    return std::vector<Tensor>{kiln::softmax(kiln::matmul(a[0], w)) * kiln::reduce_mean(a[0])};
+  };
+  tracer::Graph g;
+  g.name = "dynamic";
+  {
+    tracer::TraceContext ctx(g, true);
+    ctx.set_outputs(fn({ctx.add_argument(0, DType::Float32, Shape{n, 4})}));
+  }
+  g = g.pruned();
+  auto cold = CompiledGraph::compile(g);
+  auto warm = CompiledGraph::compile(g);
+  EXPECT_FALSE(cold->from_disk_cache());
+  EXPECT_TRUE(warm->from_disk_cache()) << warm->compile_breakdown();
+  for (int64_t rows : {5, 9, 2}) {
+    std::vector<Tensor> x = {random_values({rows, 4}, DType::Float32, -1, 1, static_cast<uint32_t>(rows))};
+    EXPECT_TRUE(tensors_match(warm->run(x)[0], fn(x)[0])) << "rows = " << rows;
+  }
 }
 
 TEST(CompileCache, ExplainSaysWhenTheCodeCameFromTheDiskCache) {

@@ -206,7 +206,8 @@ TEST(FunctionTrace, EveryCallChecksTheWholeSignature) {
   expect_close(f(x4, b, 3), want(x4, b, 3));  // another variable
   expect_close(f(x5, a, 2), want(x5, a, 2));  // back to the first entry, second size
   EXPECT_EQ(f.trace_count(), 3);
-  EXPECT_EQ(f.compile_count(), 4);  // entry 1 at sizes 4 and 5, entries 2 and 3 at size 4
+  // One per entry: sizes 4 and 5 of entry 1 share its code (Note [One compiled code for every size]).
+  EXPECT_EQ(f.compile_count(), 3);
   EXPECT_THROW(f(random_tensor({4, 2}, 6), a, 2), kiln::Error);  // does not fit the input_signature
 }
 
@@ -363,6 +364,128 @@ TEST(FunctionRetrace, MinusOneDimUsedOnTheHostIsTracedPerSizeNeverGuessed) {
   std::string e = f.explain();
   EXPECT_NE(e.find("-1 dims = [4]: traced for these sizes (node 0 (`slice`): attributes"), std::string::npos) << e;
   EXPECT_NE(e.find("3 size checks"), std::string::npos) << e;
+  // The template held at 16 and 12, but slice has no dynamic-dims lowering: code per size.
+  EXPECT_EQ(f.compile_count(), 3) << e;
+  EXPECT_NE(e.find("-1 dims = [12]: the traced graph holds; compiled per size: slice (node 0) has no dynamic-dims lowering"),
+            std::string::npos) << e;
+}
+
+// ---- -1 dims compiled once (Note [One compiled code for every size]) ----
+
+TEST(FunctionDynamicDims, ReshapeOfAMinusOneDimSharesTheCode) {
+  Variable w(random_tensor({2, 3}, 1), true, "w");
+  auto body = [&](const Tensor& x) {  // [N,4] -> [2N,2] -> matmul -> [6N] -> back to [N,6]
+    Tensor y = kiln::matmul(kiln::reshape(x, {-1, 2}), w);
+    Tensor flat = kiln::reshape(y, {-1});
+    return std::make_pair(kiln::reshape(kiln::relu(flat), {x.dim(0), 6}), kiln::reduce_sum(flat));
+  };
+  auto f = kiln::function(body, {.name = "reshaped", .input_signature = {TensorSpec{{-1, 4}}}});
+  for (int64_t n : {6, 3, 1, 6}) {
+    Tensor x = random_tensor({n, 4}, static_cast<uint64_t>(n));
+    auto [a, b] = f(x);
+    auto [wa, wb] = body(x);
+    expect_close(a, wa);
+    expect_close(b, wb);
+  }
+  EXPECT_EQ(f.trace_count(), 1);
+  EXPECT_EQ(f.compile_count(), 1) << f.explain();
+  EXPECT_NE(f.explain().find("shared by -1 dims = [6] [3] [1]"), std::string::npos) << f.explain();
+  std::string traced = f.lower(kiln::compiler::Stage::Traced, random_tensor({2, 4}, 1));
+  EXPECT_NE(traced.find("tensor<?x2xf32>"), std::string::npos) << traced;
+}
+
+// The 1/N of a mean over the -1 dim (forward) and of its gradient (a constant the host computed:
+// relaxed_scalar) are computed from each call's N: a constant baked at the first size would make
+// every other size wrong by a factor.
+TEST(FunctionDynamicDims, MeanOverTheMinusOneDimDividesByEachCallsSize) {
+  Variable w(random_tensor({3}, 2), true, "w");
+  auto body = [&](const Tensor& x) {
+    kiln::GradientTape tape;
+    Tensor loss = kiln::reduce_mean(kiln::reduce_mean(x * w, {0}));  // over N, then over 3
+    Tensor g = tape.gradient(loss, {w})[0];
+    return std::make_pair(loss, g);
+  };
+  auto f = kiln::function(body, {.name = "mean", .input_signature = {TensorSpec{{-1, 3}}}});
+  for (int64_t n : {4, 7, 1, 4}) {
+    Tensor x = random_tensor({n, 3}, static_cast<uint64_t>(10 + n));
+    auto [loss, g] = f(x);
+    // Plain reference: loss = sum(x*w) / (3n), dloss/dw_j = sum_i x_ij / (3n).
+    std::vector<float> xv = x.to_vector<float>(), wv = w.to_vector<float>();
+    double want_loss = 0;
+    std::vector<double> want_g(3, 0.0);
+    for (int64_t i = 0; i < n; ++i)
+      for (int j = 0; j < 3; ++j) {
+        want_loss += xv[static_cast<size_t>(i * 3 + j)] * wv[static_cast<size_t>(j)];
+        want_g[static_cast<size_t>(j)] += xv[static_cast<size_t>(i * 3 + j)];
+      }
+    EXPECT_NEAR(loss.item<double>(), want_loss / (3.0 * static_cast<double>(n)), 1e-5) << "n = " << n;
+    std::vector<double> got_g = g.to_vector<double>();
+    for (int j = 0; j < 3; ++j)
+      EXPECT_NEAR(got_g[static_cast<size_t>(j)], want_g[static_cast<size_t>(j)] / (3.0 * static_cast<double>(n)), 1e-5)
+          << "n = " << n << ", j = " << j;
+  }
+  EXPECT_EQ(f.compile_count(), 1) << f.explain();
+}
+
+TEST(FunctionDynamicDims, TwoMinusOneClassesShareTheCode) {
+  Variable w(random_tensor({4, 3}, 3), true, "w");
+  auto body = [&](const Tensor& x, const Tensor& z) {  // x: [N,4], z: [M,3], N != M
+    return kiln::reduce_mean(kiln::matmul(x, w), {0}) + kiln::reduce_sum(z * 2.0, {0});
+  };
+  auto f = kiln::function(body, {.name = "two", .input_signature = {TensorSpec{{-1, 4}}, TensorSpec{{-1, 3}}}});
+  for (auto [n, m] : std::vector<std::pair<int64_t, int64_t>>{{5, 3}, {8, 2}, {2, 7}, {5, 3}}) {
+    Tensor x = random_tensor({n, 4}, static_cast<uint64_t>(n)), z = random_tensor({m, 3}, static_cast<uint64_t>(100 + m));
+    expect_close(f(x, z), body(x, z));
+  }
+  EXPECT_EQ(f.trace_count(), 1);
+  EXPECT_EQ(f.compile_count(), 1) << f.explain();
+  EXPECT_NE(f.explain().find("shared by -1 dims = [5,3] [8,2] [2,7]"), std::string::npos) << f.explain();
+}
+
+TEST(FunctionDynamicDims, ASizeOfZeroCompilesPerSize) {
+  auto body = [](const Tensor& x) { return kiln::reduce_sum(x * 2.0, {0}); };
+  auto f = kiln::function(body, {.name = "empty", .input_signature = {TensorSpec{{-1, 3}}}});
+  for (int64_t n : {4, 0, 2}) {
+    Tensor x = random_tensor({n, 3}, 5);
+    expect_close(f(x), body(x));
+  }
+  EXPECT_EQ(f.compile_count(), 2) << f.explain();
+  EXPECT_NE(f.explain().find("-1 dims = [0]: the traced graph holds; compiled per size: a -1 dim is 0"), std::string::npos)
+      << f.explain();
+}
+
+TEST(FunctionDynamicDims, OpWithoutADynamicLoweringCompilesPerSizeAndSaysSo) {
+  auto body = [](const Tensor& x) { return kiln::reduce_sum(kiln::concat({x, x}, 0)); };
+  auto f = kiln::function(body, {.name = "concat", .input_signature = {TensorSpec{{-1, 2}}}});
+  for (int64_t n : {3, 5}) {
+    Tensor x = random_tensor({n, 2}, static_cast<uint64_t>(n));
+    expect_close(f(x), body(x));
+  }
+  EXPECT_EQ(f.compile_count(), 2) << f.explain();
+  EXPECT_NE(f.explain().find("-1 dims = [5]: the traced graph holds; compiled per size: concat (node 0) has no "
+                             "dynamic-dims lowering; compiled in"),
+            std::string::npos)
+      << f.explain();
+}
+
+// A -1 dim as the class count of a sparse cross-entropy: its label range check cannot follow
+// it, so compiling the template fails and each size gets its own code (still correct).
+TEST(FunctionDynamicDims, RangeCheckOverAMinusOneDimCompilesPerSize) {
+  auto body = [](const Tensor& labels, const Tensor& logits) {
+    return kiln::reduce_sum(kiln::sparse_softmax_cross_entropy_with_logits(labels, logits));
+  };
+  auto f = kiln::function(body, {.name = "classes", .input_signature = {std::nullopt, TensorSpec{{2, -1}}}});
+  Tensor labels = Tensor::from_vector<int64_t>({1, 2});
+  for (int64_t classes : {3, 5}) {
+    Tensor logits = random_tensor({2, classes}, static_cast<uint64_t>(classes));
+    expect_close(f(labels, logits), body(labels, logits));
+  }
+  EXPECT_EQ(f.compile_count(), 2) << f.explain();
+  EXPECT_NE(f.explain().find("a runtime range check over a -1 dim has no dynamic-dims lowering"), std::string::npos)
+      << f.explain();
+  EXPECT_NE(kiln::test::error_of([&] { f(Tensor::from_vector<int64_t>({1, 3}), random_tensor({2, 3}, 1)); })
+                .find("label 3 at row 1 is outside [0, 3)"),
+            std::string::npos);
 }
 
 TEST(FunctionRetrace, MinusOneDimHostTensorIsTracedPerSize) {
@@ -478,11 +601,14 @@ void run_iris(const std::vector<int64_t>& batches, const std::vector<std::option
   for (size_t i = 0; i < a.size(); ++i) expect_close(b[i], a[i]);
   EXPECT_EQ(traced_opt.iterations(), eager_opt.iterations());
   EXPECT_EQ(step.trace_count(), expected_traces) << step.explain();
-  EXPECT_GE(step.compile_count(), 1) << step.explain();
-  if (!signature.empty()) {  // the template followed every batch size: compiled code can be shared
+  // Note [One compiled code for every size]: every batch size runs the one compiled code.
+  EXPECT_EQ(step.compile_count(), 1) << step.explain();
+  if (!signature.empty()) {  // the template followed every batch size: compiled code is shared
     std::string e = step.explain();
     for (const char* sizes : {"[16]", "[8]", "[5]"})
-      EXPECT_NE(e.find(std::string("-1 dims = ") + sizes + ": the traced graph holds"), std::string::npos) << e;
+      EXPECT_NE(e.find(std::string("-1 dims = ") + sizes + ": the traced graph holds; runs the shared compiled code"),
+                std::string::npos) << e;
+    EXPECT_NE(e.find("one compiled code for every size of the -1 dims (compiled in"), std::string::npos) << e;
   }
 }
 
@@ -490,6 +616,18 @@ TEST(FunctionIris, TenTrainingStepsMatchEager) { run_iris(std::vector<int64_t>(1
 
 TEST(FunctionIris, SmallerLastBatchReusesTheTraceAndMatchesEager) {
   run_iris({16, 16, 16, 16, 8, 16, 5}, {TensorSpec{{-1, 4}}, TensorSpec{{-1, 3}}}, 1);
+}
+
+TEST(FunctionIris, BatchesOf16_8_5_16CompileOnce) {
+  run_iris({16, 8, 5, 16}, {TensorSpec{{-1, 4}}, TensorSpec{{-1, 3}}}, 1);
+}
+
+// Note [KILN_VERIFY] for code shared by every size: the eager side runs the graph traced at the
+// call's sizes (the template's shapes are placeholders), and agrees.
+TEST(FunctionIris, VerifyModeChecksTheSharedCodeAtEachSize) {
+  setenv("KILN_VERIFY", "1", 1);
+  run_iris({16, 8, 5, 16}, {TensorSpec{{-1, 4}}, TensorSpec{{-1, 3}}}, 1);
+  unsetenv("KILN_VERIFY");
 }
 
 TEST(FunctionIris, LazyModelAndAdamSlotsCreatedInTheFirstTrace) {

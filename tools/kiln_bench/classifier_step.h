@@ -21,11 +21,14 @@ class ClassifierStep {
   }
   /// The step under kiln::function as the examples compile it: a -1 batch dim, so a smaller last
   /// batch reuses the trace.
-  auto compiled(const std::string& name) {
+  /// With `relaxed` false, no input_signature: code compiled for the batch's static shapes.
+  auto compiled(const std::string& name, bool relaxed = true) {
     std::vector<int64_t> dims = x.shape().vec();
     dims[0] = -1;
+    std::vector<std::optional<TensorSpec>> signature;
+    if (relaxed) signature = {TensorSpec{dims}, TensorSpec{{-1}, DType::Int32}};
     return kiln::function([this](const Tensor& bx, const Tensor& by) { (*this)(bx, by); },
-                          {.name = name, .input_signature = {TensorSpec{dims}, TensorSpec{{-1}, DType::Int32}}});
+                          {.name = name, .input_signature = signature});
   }
   /// Wall time, in milliseconds, of the first call of a fresh compiled step: the trace, the
   /// compile (or the disk cache's load, as $KILN_CACHE_DIR has it) and one run.

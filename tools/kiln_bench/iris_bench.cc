@@ -41,6 +41,19 @@ void BM_iris_compiled_step(benchmark::State& state) {
   for (auto _ : state) (*compiled)(step->x, step->y);
 }
 BENCHMARK(BM_iris_compiled_step);
+
+// The same step without an input_signature: compiled for [16,4] and [16] exactly (static
+// shapes, Note [Workspace]), against which the -1 batch dim's shared code is compared.
+void BM_iris_compiled_static_step(benchmark::State& state) {
+  static ClassifierStep* step = new ClassifierStep(make_iris_step());
+  static auto* compiled = [] {
+    auto* f = new auto(step->compiled("iris_step_static", false));
+    for (int i = 0; i < 3; ++i) (*f)(step->x, step->y);
+    return f;
+  }();
+  for (auto _ : state) (*compiled)(step->x, step->y);
+}
+BENCHMARK(BM_iris_compiled_static_step);
 }  // namespace
 
 double iris_first_call_ms() { return make_iris_step().first_call_ms("iris_step"); }

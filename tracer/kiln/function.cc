@@ -14,13 +14,23 @@ namespace kiln::tracer {
 // What runs for one size of the -1 dims (the only one when the signature has none).
 struct FunctionCore::Specialization {
   std::vector<int64_t> sizes;
-  std::unique_ptr<Executable> exec;  // of the graph for these sizes (concrete shapes)
+  Executable* exec = nullptr;  // `own`, or the entry's `shared` code
+  std::unique_ptr<Executable> own;  // of the graph for these sizes (concrete shapes)
+  // With shared code: the size check's graph, which KILN_VERIFY runs eagerly.
+  std::unique_ptr<Graph> graph;
+  std::unique_ptr<GraphRunner> eager;
   std::string check;  // Note [Relaxed dims]: empty when the template held for these sizes
+  std::string per_size;  // why these sizes have code of their own although the template held
 };
 
 struct FunctionCore::Entry {
   CallSignature signature;
   Graph graph;  // as traced: the template, with placeholder sizes for -1 dims
+  // Note [One compiled code for every size]: the template compiled with dynamic dims, built on
+  // the first size whose check holds; `shared_why` says why there is none once tried.
+  std::unique_ptr<Executable> shared;
+  bool shared_tried = false;
+  std::string shared_why;
   std::vector<std::unique_ptr<Specialization>> specializations;
   Specialization* last = nullptr;
   int traced_on_call = 0;
@@ -82,6 +92,26 @@ void trace_into(Graph& graph, bool first_trace, const std::vector<ArgValue>& arg
 }
 }  // namespace
 
+// Note [One compiled code for every size]
+// Where a new size's check holds (Note [Relaxed dims]: the trace at that size is the template
+// instantiated), the template itself runs, compiled once with its -1 dims dynamic (Note [Dynamic
+// dims] in GraphToLinalgDynamic.cc): a smaller last batch costs one size-check trace and no compile.
+// Sizes whose check fails, templates with an op that has no dynamic-dims lowering (conv, pool,
+// slice, kiln::cond, ...), and sizes with a zero dim (an integer mean would divide by it) get code
+// compiled for their own shapes, as before; explain() says which and why.
+Executable* FunctionCore::shared_executable(Entry& e) {
+  if (!e.shared_tried) {
+    e.shared_tried = true;
+    e.shared_why = compiler::dynamic_gap(e.graph);
+    if (e.shared_why.empty()) {
+      auto exec = std::make_unique<Executable>(e.graph, /*compile=*/true);
+      if (exec->compiled()) e.shared = std::move(exec);
+      else e.shared_why = exec->why();
+    }
+  }
+  return e.shared.get();
+}
+
 FunctionCore::Specialization& FunctionCore::specialization_for(Entry& e, const std::vector<int64_t>& sizes,
                                                  const std::vector<ArgValue>& args, const TraceFn& trace) {
   if (e.last != nullptr && e.last->sizes == sizes) return *e.last;
@@ -103,8 +133,22 @@ FunctionCore::Specialization& FunctionCore::specialization_for(Entry& e, const s
     std::string why;
     std::optional<Graph> inst = instantiate(e.graph, sizes, &why);
     sp->check = inst ? graph_difference(*inst, graph) : why;
+    if (sp->check.empty() && s_->options.compile) {
+      if (std::find(sizes.begin(), sizes.end(), 0) != sizes.end()) {
+        sp->per_size = "a -1 dim is 0";
+      } else if (Executable* shared = shared_executable(e)) {
+        sp->exec = shared;
+        sp->graph = std::make_unique<Graph>(std::move(graph));
+        sp->eager = std::make_unique<GraphRunner>(*sp->graph);
+      } else {
+        sp->per_size = e.shared_why;
+      }
+    }
   }
-  sp->exec = std::make_unique<Executable>(std::move(graph), s_->options.compile);
+  if (sp->exec == nullptr) {
+    sp->own = std::make_unique<Executable>(std::move(graph), s_->options.compile);
+    sp->exec = sp->own.get();
+  }
   e.specializations.push_back(std::move(sp));
   return *(e.last = e.specializations.back().get());
 }
@@ -167,12 +211,12 @@ std::vector<Tensor> FunctionCore::call(const std::vector<ArgValue>& args, const 
     ++s.calls;
     ++s.last->hits;
     s.note_call(false);
-    return s.last->last->exec->run(tensors);
+    return s.last->last->exec->run(tensors, s.last->last->eager.get());
   }
   CallSignature sig = make_signature(s_->options.name, args, s_->options.input_signature);
   Entry& e = entry_for(sig, args, trace, /*count_call=*/true);
   Specialization& sp = specialization_for(e, relaxed_dim_sizes(sig), args, trace);
-  return sp.exec->run(tensors);
+  return sp.exec->run(tensors, sp.eager.get());
 }
 
 std::string FunctionCore::lower(const std::vector<ArgValue>& args, const TraceFn& trace, compiler::Stage stage) {
@@ -183,8 +227,10 @@ std::string FunctionCore::lower(const std::vector<ArgValue>& args, const TraceFn
 
 int FunctionCore::compile_count() const {
   int n = 0;
-  for (const auto& e : s_->entries)
-    for (const auto& sp : e->specializations) n += sp->exec->compiled();
+  for (const auto& e : s_->entries) {
+    n += e->shared != nullptr;
+    for (const auto& sp : e->specializations) n += sp->own != nullptr && sp->own->compiled();
+  }
   return n;
 }
 
@@ -203,15 +249,27 @@ std::string FunctionCore::explain() const {
     const Entry& e = *s.entries[i];
     os << "  #" << i << " " << e.signature.str() << ": traced on call " << e.traced_on_call << " ("
        << e.reason << "), " << e.hits << " cached calls, " << e.graph.nodes.size() << " ops\n";
+    auto sizes_str = [](const std::vector<int64_t>& sizes) {
+      std::ostringstream t;
+      t << "[";
+      for (size_t i = 0; i < sizes.size(); ++i) t << (i ? "," : "") << sizes[i];
+      t << "]";
+      return t.str();
+    };
+    if (e.shared != nullptr) {
+      os << "     one compiled code for every size of the -1 dims (" << e.shared->summary() << "), shared by -1 dims =";
+      for (const auto& sp : e.specializations)
+        if (sp->exec == e.shared.get()) os << " " << sizes_str(sp->sizes);
+      os << "\n";
+    }
     for (const auto& sp : e.specializations) {
       os << "     ";
       if (!sp->sizes.empty()) {
-        os << "-1 dims = [";
-        for (size_t i = 0; i < sp->sizes.size(); ++i) os << (i ? "," : "") << sp->sizes[i];
-        os << "]: " << (sp->check.empty() ? "the traced graph holds" : "traced for these sizes (" + sp->check + ")")
-           << "; ";
+        os << "-1 dims = " << sizes_str(sp->sizes) << ": "
+           << (sp->check.empty() ? "the traced graph holds" : "traced for these sizes (" + sp->check + ")") << "; ";
       }
-      os << sp->exec->summary() << "\n";
+      if (sp->exec == e.shared.get() && sp->own == nullptr) os << "runs the shared compiled code\n";
+      else os << (sp->per_size.empty() ? "" : "compiled per size: " + sp->per_size + "; ") << sp->exec->summary() << "\n";
     }
   }
   return os.str();

@@ -32,6 +32,8 @@ struct FunctionOptions {
 
 namespace tracer {
 
+class Executable;
+
 /// The non-template part of kiln::function: the trace cache, tracing, running, explanations.
 class FunctionCore {
  public:
@@ -55,6 +57,7 @@ class FunctionCore {
   struct Specialization;
   struct State;
   Entry& entry_for(const CallSignature& sig, const std::vector<ArgValue>& args, const TraceFn& trace, bool count_call);
+  Executable* shared_executable(Entry& e);
   Specialization& specialization_for(Entry& e, const std::vector<int64_t>& sizes, const std::vector<ArgValue>& args,
                                      const TraceFn& trace);
   std::unique_ptr<State> s_;
@@ -162,7 +165,8 @@ class Function {
 
   /// How many times `fn` was traced.
   int trace_count() const { return core_->trace_count(); }
-  /// How many graphs were JIT-compiled (one per trace and size of the -1 dims).
+  /// How many graphs were JIT-compiled: one per trace, shared by every size of the -1 dims where
+  /// the traced template holds and compiles with dynamic dims, else one per size (explain()).
   int compile_count() const { return core_->compile_count(); }
   /// Each cached signature, and why each retrace happened.
   std::string explain() const { return core_->explain(); }
@@ -202,8 +206,11 @@ class Function {
 /// Inside a trace, tensors are symbolic: reading a value (item(), to_vector(), `if (t)`) throws
 /// kiln::TraceError; a C++ `if` on a host value (a scalar argument, a host random draw) is
 /// decided once at trace time and baked into the graph. Variables may be created on the first
-/// trace only. The cached graph is JIT-compiled (compiler/) once per signature and per size of
-/// the -1 dims; a graph with an op that has no lowering runs op by op on the eager kernels.
+/// trace only. The cached graph is JIT-compiled (compiler/) once per signature: its -1 dims
+/// compile as dynamic sizes, so every batch size runs the same code (each new size still runs
+/// the function's host code once, as a size check; where that trace differs from the template,
+/// or an op has no dynamic-dims lowering, that size gets code of its own: explain() says why).
+/// A graph with an op that has no lowering runs op by op on the eager kernels.
 template <typename F>
 Function<F> function(F fn, FunctionOptions options = {}) {
   return Function<F>(std::move(fn), std::move(options));

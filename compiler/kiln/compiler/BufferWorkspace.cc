@@ -12,7 +12,8 @@
 // The global lives in the JIT-linked object's zero-filled data (.bss: no bytes in the object
 // or the disk cache), allocated once when the object is linked. A compiled module therefore
 // must not run on two threads at once, which kiln::function (one cache, variables written in
-// place) does not do anyway. Dynamic shapes and buffers freed inside nested regions keep malloc.
+// place) does not do anyway. Dynamic shapes and buffers freed inside nested regions keep their
+// allocations, which Note [Temporary buffer cache] serves without malloc after a first call.
 #include "kiln/compiler/BufferWorkspace.h"
 
 #include <algorithm>
@@ -70,19 +71,44 @@ int last_use(mlir::Value value, mlir::Block& block, const llvm::DenseMap<mlir::O
   return last;
 }
 
+// Bytes of a memref with one dynamic dim per unit of that dim's size (assign_offsets makes every
+// offset a multiple of the alignment, so n times one stays aligned); 0 when not a candidate.
+int64_t bytes_per_unit(mlir::MemRefType type) {
+  if (type.getNumDynamicDims() != 1 || !type.getLayout().isIdentity() || type.getMemorySpace()) return 0;
+  mlir::Type e = type.getElementType();
+  if (!e.isIntOrFloat()) return 0;
+  int64_t n = (e.getIntOrFloatBitWidth() + 7) / 8;
+  for (int64_t d : type.getShape())
+    if (!mlir::ShapedType::isDynamic(d)) n *= d;
+  return std::max<int64_t>(1, n);
+}
+
 // The buffers of `block` that can move, with their spans: from the alloc to the last use (the
-// ownership-based deallocation puts every dealloc at the end of the block).
-std::vector<Buffer> candidates(mlir::Block& block) {
+// ownership-based deallocation puts every dealloc at the end of the block). With `unit` null,
+// the static ones; else those with one dynamic size, the same value for all (`*unit`, set by
+// the first), their `bytes` per unit of it.
+std::vector<Buffer> candidates(mlir::Block& block, mlir::Value* unit = nullptr) {
   llvm::DenseMap<mlir::Operation*, int> position;
   int i = 0;
   for (mlir::Operation& op : block) position[&op] = i++;
   std::vector<Buffer> out;
   for (mlir::Operation& op : block) {
     auto alloc = mlir::dyn_cast<mlir::memref::AllocOp>(op);
-    if (!alloc || !alloc.getDynamicSizes().empty() || !alloc.getSymbolOperands().empty()) continue;
+    if (!alloc || !alloc.getSymbolOperands().empty()) continue;
     Buffer b;
     b.alloc = alloc;
-    b.bytes = static_bytes(alloc.getType());
+    if (unit == nullptr) {
+      if (!alloc.getDynamicSizes().empty()) continue;
+      b.bytes = static_bytes(alloc.getType());
+    } else {
+      if (alloc.getDynamicSizes().size() != 1) continue;
+      mlir::Value n = alloc.getDynamicSizes()[0];
+      if (*unit && n != *unit) continue;
+      // The size must be defined in this block before any use (it then dominates the workspace).
+      if (!*unit && (n.getParentBlock() != &block || !n.getDefiningOp())) continue;
+      b.bytes = bytes_per_unit(alloc.getType());
+      if (b.bytes != 0 && !*unit) *unit = n;
+    }
     if (b.bytes == 0) continue;
     int deallocs = 0;
     for (mlir::Operation* user : alloc->getUsers())
@@ -119,7 +145,11 @@ int64_t assign_offsets(std::vector<Buffer>& buffers) {
   return round_up(total);
 }
 
+void dynamic_allocations_to_workspace(mlir::func::FuncOp f);
+
 }  // namespace
+
+const char* workspace_build_id() { return __DATE__ " " __TIME__; }
 
 int64_t allocations_to_workspace(mlir::ModuleOp module) {
   int64_t total_bytes = 0;
@@ -152,7 +182,48 @@ int64_t allocations_to_workspace(mlir::ModuleOp module) {
     }
     total_bytes += bytes;
   }
+  for (auto f : llvm::to_vector(module.getOps<mlir::func::FuncOp>()))
+    if (!f.isExternal()) dynamic_allocations_to_workspace(f);
   return total_bytes;
 }
+
+namespace {
+
+// Note [Dynamic workspace]
+// Code compiled for every size of a -1 dim (Note [Dynamic dims]) has temporaries [N, k...] whose
+// bytes are multiples of one size value N (the iris step: 17, all of [N,20], [N,3], [N]). Those
+// in the entry block are laid out as the static ones (first fit over the buffers alive at once),
+// in bytes per unit of N (offsets multiples of 64): buffer i sits at N * offset_i in one allocation of
+// N * total bytes made at entry and freed at the return, so a call allocates once (from Note
+// [Temporary buffer cache]) instead of once per temporary. Buffers sized by another value, or
+// by two, keep their own allocations.
+void dynamic_allocations_to_workspace(mlir::func::FuncOp f) {
+  mlir::Block& entry = f.getBody().front();
+  mlir::Value n;
+  std::vector<Buffer> buffers = candidates(entry, &n);
+  if (buffers.size() < 2) return;
+  const int64_t per_unit = assign_offsets(buffers);
+  mlir::MLIRContext* ctx = f.getContext();
+  mlir::OpBuilder b(ctx);
+  const mlir::Location loc = f.getLoc();
+  b.setInsertionPointAfter(n.getDefiningOp());
+  mlir::Value total = b.create<mlir::arith::MulIOp>(loc, n, b.create<mlir::arith::ConstantIndexOp>(loc, per_unit));
+  auto type = mlir::MemRefType::get({mlir::ShapedType::kDynamic}, mlir::IntegerType::get(ctx, 8));
+  mlir::Value workspace = b.create<mlir::memref::AllocOp>(loc, type, mlir::ValueRange{total}, b.getI64IntegerAttr(kAlignment));
+  b.setInsertionPoint(entry.getTerminator());
+  b.create<mlir::memref::DeallocOp>(loc, workspace);
+  for (Buffer& buf : buffers) {
+    b.setInsertionPoint(buf.alloc);
+    mlir::Value offset =
+        b.create<mlir::arith::MulIOp>(buf.alloc.getLoc(), n, b.create<mlir::arith::ConstantIndexOp>(buf.alloc.getLoc(), buf.offset));
+    mlir::Value view = b.create<mlir::memref::ViewOp>(buf.alloc.getLoc(), buf.alloc.getType(), workspace, offset,
+                                                      mlir::ValueRange{n});
+    buf.alloc.getResult().replaceAllUsesWith(view);
+    buf.dealloc.erase();
+    buf.alloc.erase();
+  }
+}
+
+}  // namespace
 
 }  // namespace kiln::compiler

@@ -28,6 +28,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "kiln/tracer/relaxed_dims.h"
 #include "kiln/tracer/signature.h"
 
 namespace kiln::compiler {
@@ -47,7 +48,9 @@ const char* elem_type(DType dtype) {
 
 std::string tensor_type(DType dtype, const Shape& shape) {
   std::string s = "tensor<";
-  for (int64_t d : shape) s += std::to_string(d) + "x";
+  int cls;
+  int64_t m;
+  for (int64_t d : shape) s += (tracer::relaxed_dim_multiple(d, &cls, &m) ? std::string("?") : std::to_string(d)) + "x";
   return s + elem_type(dtype) + ">";
 }
 
@@ -195,14 +198,7 @@ std::string LinalgEmitter::tensor(const Operand& o) {
 }
 
 std::string LinalgEmitter::empty(DType dtype, const Shape& shape) {
-  return op("tensor.empty() : " + tensor_type(dtype, shape));
-}
-
-std::string LinalgEmitter::filled(DType dtype, const Shape& shape, const std::string& lit) {
-  std::string c = op("arith.constant " + lit + " : " + elem_type(dtype));
-  std::string e = empty(dtype, shape);
-  const std::string t = tensor_type(dtype, shape);
-  return op("linalg.fill ins(" + c + " : " + elem_type(dtype) + ") outs(" + e + " : " + t + ") -> " + t);
+  return op("tensor.empty(" + dynamic_sizes(shape) + ") : " + tensor_type(dtype, shape));
 }
 
 std::vector<std::string> LinalgEmitter::generic(int rank, const std::vector<bool>& reduction,
@@ -291,6 +287,13 @@ bool LinalgEmitter::take_splat(double* value) {
 void LinalgEmitter::check(RuntimeCheck::Kind kind, const Operand& values, int64_t limit) {
   const Shape& s = values.shape;
   const int r = s.rank();
+  // The limit and the flat position's strides are literals: they must not follow a -1 dim
+  // (kiln::function then compiles per size, Note [Dynamic dims]).
+  int cls;
+  int64_t m;
+  bool relaxed = tracer::relaxed_dim_multiple(limit, &cls, &m);
+  for (int d = 1; d < r; ++d) relaxed = relaxed || tracer::relaxed_dim_multiple(s[d], &cls, &m);
+  KILN_CHECK(!relaxed, "compiler: ", current_op, ": a runtime range check over a -1 dim has no dynamic-dims lowering");
   const std::string p0 = filled(DType::Int64, Shape{}, "-1"), v0 = filled(DType::Int64, Shape{}, "0");
   const std::string scalar_map = affine_map(r, {});
   std::vector<std::string> res = generic(
@@ -520,9 +523,6 @@ LinalgModule lower_graph(const tracer::Graph& g) {
   using tracer::ValueKind;
   const std::string gap = lowering_gap(g);
   KILN_CHECK(gap.empty(), "compiler: kiln::function '", g.name, "': ", gap);
-  for (const tracer::GraphValue& v : g.values)
-    for (int64_t d : v.shape)
-      KILN_ASSERT(tracer::relaxed_dim_class(d) < 0, "compiled graphs have static shapes (relaxed dims substituted)");
 
   const std::vector<bool> live = g.live_nodes();
   std::vector<bool> needed(g.values.size(), false);
@@ -534,6 +534,7 @@ LinalgModule lower_graph(const tracer::Graph& g) {
 
   LinalgModule m;
   m.function_name = sanitize(g.name);
+  LinalgEmitter e(g);
   std::vector<Operand> vals(g.values.size());
   std::vector<std::string> params;  // `%arg0: tensor<..> {bufferization.writable = false}`
   auto add_param = [&](FunctionArg::Kind kind, int index, DType dtype, const Shape& shape, const std::string& ssa,
@@ -560,11 +561,21 @@ LinalgModule lower_graph(const tracer::Graph& g) {
     const std::string ssa = "%arg" + std::to_string(k);
     add_param(FunctionArg::Argument, static_cast<int>(k), v.dtype, v.shape, ssa, false);
     vals[static_cast<size_t>(id)] = Operand{ssa, v.dtype, v.shape, ""};
+    e.add_dim_source(ssa, v.dtype, v.shape);
   }
   for (size_t v = 0; v < g.values.size(); ++v) {
     const tracer::GraphValue& gv = g.values[v];
     if (gv.kind != ValueKind::Constant || !needed[v]) continue;
     const Tensor& c = g.constants[static_cast<size_t>(gv.index)];
+    if (c.num_elements() == 1 && e.dynamic())
+      if (std::optional<tracer::RelaxedScalar> r = tracer::relaxed_scalar(c)) {
+        // Note [Dynamic dims]: computed from the call's size (a tensor, so that no fold bakes it).
+        const std::string ssa = "%c" + std::to_string(gv.index);
+        e.line(ssa + " = tensor.from_elements " + e.relaxed_scalar_value(*r, gv.dtype) + " : " +
+               tensor_type(gv.dtype, gv.shape));
+        vals[v] = Operand{ssa, gv.dtype, gv.shape, ""};
+        continue;
+      }
     if (c.num_elements() == 1) {  // inlined into the loop bodies that read it
       vals[v] = Operand{"", gv.dtype, gv.shape, literal(c.item<double>(), gv.dtype), c.item<double>()};
       if (gv.dtype == DType::Int64) vals[v].scalar = std::to_string(c.item<int64_t>());
@@ -584,7 +595,6 @@ LinalgModule lower_graph(const tracer::Graph& g) {
     if (written[k]) m.written_variables.push_back(static_cast<int>(k));
   }
 
-  LinalgEmitter e(g);
   emit_nodes(e, g, vals, [&](int node, const tracer::GraphValue& out) {
     const std::string ssa = "%host" + std::to_string(node);
     add_param(FunctionArg::HostNode, node, out.dtype, out.shape, ssa, false);
@@ -628,6 +638,7 @@ LinalgModule lower_graph(const tracer::Graph& g) {
     materialize(e.status_values[c], ssa, "tensor<2xi64>");
   }
   m.checks = e.checks;
+  m.dynamic = e.dynamic();
   // The variables' new values, last: every read of an old value comes before in program order.
   for (int k : m.written_variables) {
     const Operand& fin = vals[static_cast<size_t>(final_value[static_cast<size_t>(k)])];
@@ -652,7 +663,7 @@ LinalgModule lower_graph(const tracer::Graph& g) {
     for (size_t i = 0; i < result_types.size(); ++i) os << (i ? ", " : "") << result_types[i];
     os << ")";
   }
-  os << " attributes {llvm.emit_c_interface} {\n" << e.take_text() << rets << "\n}\n}\n";
+  os << " attributes {llvm.emit_c_interface} {\n" << e.take_prologue() << e.take_text() << rets << "\n}\n}\n";
   m.text = os.str();
   return m;
 }

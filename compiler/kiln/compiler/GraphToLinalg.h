@@ -12,6 +12,7 @@
 
 #include "kiln/core/op_def.h"
 #include "kiln/tracer/graph.h"
+#include "kiln/tracer/relaxed_dims.h"
 
 namespace kiln::compiler {
 
@@ -46,9 +47,12 @@ struct LinalgModule {
   std::vector<OutputPlan> outputs;
   std::vector<RuntimeCheck> checks;  ///< check k writes the FunctionArg of kind Status, index k
   std::vector<int> written_variables;
+  /// Whether some dim is `?` (Note [Dynamic dims]): the args' shapes hold placeholders.
+  bool dynamic = false;
 };
 
-/// Lowers every live node of `graph` (static shapes). Throws kiln::Error naming the op when one
+/// Lowers every live node of `graph` (static shapes, or a template's -1 dims as `?`: Note
+/// [Dynamic dims]). Throws kiln::Error naming the op when one
 /// has no lowering or the case is unsupported.
 LinalgModule lower_graph(const tracer::Graph& graph);
 
@@ -70,7 +74,8 @@ double converted(double value, DType dtype);
 
 /// `f32`, `f64`, `i32`, `i64`, `i1`.
 const char* elem_type(DType dtype);
-/// `tensor<4x3xf32>`, `tensor<f32>`.
+/// `tensor<4x3xf32>`, `tensor<f32>`; a dim that follows a -1 dim of the input signature (a
+/// multiple of a placeholder, Note [Dynamic dims]) is `?`: `tensor<?x4xf32>`.
 std::string tensor_type(DType dtype, const Shape& shape);
 /// The MLIR literal of `value` converted to `dtype` as a C++ static_cast would (floats as exact
 /// hex bit patterns).
@@ -137,7 +142,27 @@ class LinalgEmitter {
 
   /// The tensor SSA value of `o` (materializing an inlined scalar constant when needed).
   std::string tensor(const Operand& o);
+  /// `tensor.empty(%n) : tensor<?x4xf32>`: sizes of `?` dims from dim_value().
   std::string empty(DType dtype, const Shape& shape);
+
+  // Note [Dynamic dims] (GraphToLinalg.cc): the sizes of a template's -1 dims, read once at
+  // function entry from the arguments.
+  /// Registers function argument `ssa` (a tensor of `shape`) as a source of its -1 dims' sizes.
+  void add_dim_source(const std::string& ssa, DType dtype, const Shape& shape);
+  /// The `index` SSA value of size `d`: a constant, or (for a multiple of a placeholder) that
+  /// multiple of the call's size, computed at function entry.
+  std::string dim_value(int64_t d);
+  /// The `?` dims' sizes of `shape` as an operand list: `%n, %m` (empty when static).
+  std::string dynamic_sizes(const Shape& shape);
+  /// `[%n, 4]`: every size of `shape`, for `output_shape` and mixed-size lists.
+  std::string sizes_list(const Shape& shape);
+  /// The scalar SSA value (of `dtype`) that `r` stands for at this call's sizes: `multiple * N`
+  /// or `1 / (multiple * N)` (computed in double, then converted as eager's constant is).
+  std::string relaxed_scalar_value(const tracer::RelaxedScalar& r, DType dtype);
+  /// The function-entry lines dim_value() and relaxed_scalar_value() emitted.
+  std::string take_prologue() { return prologue_.str(); }
+  /// Whether any `?` dim was emitted.
+  bool dynamic() const { return !dim_sources_.empty(); }
   /// A tensor of `shape` filled with the literal `lit`.
   std::string filled(DType dtype, const Shape& shape, const std::string& lit);
   /// A linalg.generic over `rank` loops; returns its results (one per output).
@@ -184,6 +209,11 @@ class LinalgEmitter {
   std::ostringstream os_;
   int indent_ = 2;
   int next_ = 0;
+  std::ostringstream prologue_;
+  struct DimSource { std::string ssa, type; int dim; int64_t multiple; };
+  std::map<int, DimSource> dim_sources_;  // by placeholder class
+  std::map<int64_t, std::string> dim_values_;
+  std::map<std::pair<std::string, int>, std::string> scalar_values_;
   bool has_splat_ = false;
   double splat_value_ = 0;
 };

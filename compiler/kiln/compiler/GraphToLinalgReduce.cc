@@ -76,10 +76,17 @@ std::vector<std::string> sum_or_mean(LinalgEmitter& e, const LowerContext& c, bo
   // Eager: static_cast<T>(acc * scale) with scale 1 (sum) or 1/count in double (mean); integer
   // means divide the integer sum by the count (truncating).
   Operand so{s, acc, c.out_shape, ""};
+  // Note [Dynamic dims]: a count that follows a -1 dim is read at run time.
+  int cls;
+  int64_t multiple;
+  const bool relaxed = tracer::relaxed_dim_multiple(count, &cls, &multiple);
   return {e.elementwise(t, c.out_shape, {so}, [&](Body& b, const Values& v) {
-    if (!is_floating(t)) return b.div(v[0], b.constant(std::to_string(count), t), t);
+    if (!is_floating(t))
+      return b.div(v[0], relaxed ? e.relaxed_scalar_value({cls, multiple, false}, t) : b.constant(std::to_string(count), t), t);
     std::string r = v[0];
-    if (mean)
+    if (mean && relaxed)
+      r = b.mul(r, e.relaxed_scalar_value({cls, multiple, true}, DType::Float64), DType::Float64);
+    else if (mean)
       r = b.mul(r, b.constant(literal_f64(count == 0 ? std::numeric_limits<double>::quiet_NaN() : 1.0 / static_cast<double>(count)),
                               DType::Float64), DType::Float64);
     return b.cast(r, DType::Float64, t);

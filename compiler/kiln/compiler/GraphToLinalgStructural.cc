@@ -37,7 +37,7 @@ std::string unflatten(LinalgEmitter& e, const std::string& x, DType t, const Sha
   const Shape flat{s.num_elements()};
   if (s.rank() == 1) return x;
   if (s.rank() == 0) return e.op("tensor.collapse_shape " + x + " [] : " + tensor_type(t, flat) + " into " + tensor_type(t, s));
-  return e.op("tensor.expand_shape " + x + " " + all_into_one(s.rank()) + " output_shape " + ints(s.vec()) + " : " +
+  return e.op("tensor.expand_shape " + x + " " + all_into_one(s.rank()) + " output_shape " + e.sizes_list(s) + " : " +
               tensor_type(t, flat) + " into " + tensor_type(t, s));
 }
 

@@ -11,6 +11,7 @@
 // into the same GEMM eager uses (kiln::kernels::gemm, on every kernel thread) gives eager's speed
 // and eager's results at every size.
 #include "kiln/compiler/JitKernels.h"
+#include "kiln/compiler/TemporaryBufferCache.h"
 
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/parallel_for.h"
@@ -174,6 +175,7 @@ std::vector<std::pair<std::string, void*>> jit_kernel_symbols() {
       {"_mlir_ciface_kiln_gemm_bias_f32", reinterpret_cast<void*>(&kiln_jit_gemm_bias_f32)},
       {"_mlir_ciface_kiln_gemm_bias_f64", reinterpret_cast<void*>(&kiln_jit_gemm_bias_f64)}};
   for (auto& s : conv_kernel_symbols()) symbols.push_back(std::move(s));
+  for (auto& s : temporary_buffer_symbols()) symbols.push_back(std::move(s));
   return symbols;
 }
 

@@ -462,7 +462,9 @@ std::unique_ptr<llvm::Module> lower_to_llvm_ir(const std::string& mlir_text, con
     pm.addPass(mlir::createConvertSCFToCFPass());
     pm.addPass(mlir::memref::createExpandStridedMetadataPass());
     pm.addPass(mlir::createLowerAffinePass());
-    pm.addPass(mlir::createFinalizeMemRefToLLVMConversionPass());
+    mlir::FinalizeMemRefToLLVMConversionPassOptions memref_options;
+    memref_options.useGenericFunctions = true;  // Note [Temporary buffer cache]
+    pm.addPass(mlir::createFinalizeMemRefToLLVMConversionPass(memref_options));
     pm.addPass(mlir::createArithToLLVMConversionPass());
     pm.addPass(mlir::createConvertMathToLLVMPass());
     pm.addPass(mlir::createConvertMathToLibmPass());
@@ -523,7 +525,8 @@ std::string emit_object(llvm::Module& m, llvm::TargetMachine& tm) {
 
 const char* pipeline_build_id() {
   static const std::string id = std::string(__DATE__ " " __TIME__ ", fusion ") + fusion_build_id() +
-                                      ", contraction calls " + contraction_calls_build_id();
+                                ", contraction calls " + contraction_calls_build_id() + ", workspace " +
+                                workspace_build_id();
   return id.c_str();
 }
 

@@ -18,6 +18,8 @@
 #include "kiln/core/op_def.h"
 #include "kiln/ops.h"
 #include "kiln/tracer/interpreter.h"
+#include "kiln/tracer/relaxed_dims.h"
+#include "kiln/tracer/signature.h"
 
 namespace kiln::compiler {
 
@@ -45,9 +47,12 @@ std::string graph_to_linalg(const tracer::Graph& graph) { return lower_graph(gra
 // The function takes one memref per FunctionArg (LinalgModule::args) through the C interface
 // (`_mlir_ciface_<name>`, llvm.emit_c_interface): each argument is a pointer to a descriptor
 // {allocated, aligned, offset, sizes[rank], strides[rank]} over a Kiln tensor's storage (the two
-// pointers are the same; offset 0; contiguous strides). Shapes are static, so sizes and strides
+// pointers are the same; offset 0; contiguous strides). With static shapes, sizes and strides
 // are filled once here, and a call only copies that template and stores the data pointers:
-// no heap allocation for graphs of up to kInlineWords descriptor words.
+// no heap allocation for graphs of up to kInlineWords descriptor words. With dynamic dims (Note
+// [Dynamic dims]) a call first reads its sizes from the arguments (bind_sizes: every static dim
+// and each class's agreement checked) and writes the sizes and strides of the arguments, outputs
+// and host-drawn tensors that have `?` dims into its copy; the static path is not touched.
 // Variables are passed with their current storage, which the code writes in place; so that a
 // tensor sharing that storage (an output that aliased the variable on an earlier call, a tape's
 // snapshot, an argument) keeps its value, run() first gives such a variable storage of its own,
@@ -61,6 +66,10 @@ struct CompiledGraph::Plan {
   std::map<int, HostNode> host_nodes;
   std::vector<size_t> offsets;        // descriptor start (in words) per function argument
   std::vector<int64_t> descriptors;   // the template: sizes and strides filled in
+  // Note [Dynamic dims]: per function argument and dim, the placeholder class a `?` dim
+  // follows (-1: static) and its multiple; only filled when the module is dynamic.
+  bool dynamic = false;
+  std::vector<Shape> dim_class, dim_multiple;
   std::array<std::string, kNumStages> stages;
   bool lowered = false;  // stages fused..llvm-ir are filled (false after a disk cache hit)
   mutable std::once_flag lower_once, asm_once;
@@ -115,7 +124,20 @@ std::unique_ptr<CompiledGraph> CompiledGraph::compile(const tracer::Graph& g) {
     }
     for (int64_t d : a.shape) p.descriptors.push_back(d);
     for (int64_t s : strides) p.descriptors.push_back(s);
+    if (p.module.dynamic) {
+      Shape cls = a.shape, mult = a.shape;
+      for (int d = 0; d < a.shape.rank(); ++d) {
+        int k;
+        int64_t m;
+        const bool relaxed = tracer::relaxed_dim_multiple(a.shape[d], &k, &m);
+        cls[d] = relaxed ? k : -1;
+        mult[d] = relaxed ? m : 1;
+      }
+      p.dim_class.push_back(cls);
+      p.dim_multiple.push_back(mult);
+    }
   }
+  p.dynamic = p.module.dynamic;
   p.stages[static_cast<size_t>(Stage::Traced)] = p.module.text;
   const double emit_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 
@@ -212,6 +234,43 @@ std::string check_message(const RuntimeCheck& c, int64_t position, int64_t value
 }
 }  // namespace
 
+// Note [Dynamic dims]: the call's size of each placeholder class, read from the tensor
+// arguments, which must agree on it and match every static dim (kiln::Error otherwise).
+void CompiledGraph::bind_sizes(const std::vector<Tensor>& arguments, int64_t* sizes) const {
+  const Plan& p = *plan_;
+  const LinalgModule& m = p.module;
+  std::array<int64_t, tracer::kMaxRelaxedClasses> source_arg, source_dim, source_size;
+  for (int k = 0; k < tracer::kMaxRelaxedClasses; ++k) sizes[k] = -1;
+  for (size_t i = 0; i < m.args.size(); ++i) {
+    const FunctionArg& a = m.args[i];
+    if (a.kind != FunctionArg::Argument) continue;
+    KILN_CHECK(static_cast<size_t>(a.index) < arguments.size() && arguments[static_cast<size_t>(a.index)].defined(),
+               "kiln::function '", p.name, "': argument ", a.index, " is missing");
+    const Tensor& t = arguments[static_cast<size_t>(a.index)];
+    const Shape& cls = p.dim_class[i];
+    bool fits = t.dtype() == a.dtype && t.shape().rank() == a.shape.rank();
+    for (int d = 0; fits && d < a.shape.rank(); ++d)
+      fits = cls[d] < 0 ? t.shape()[d] == a.shape[d] : t.shape()[d] % p.dim_multiple[i][d] == 0;
+    KILN_CHECK(fits, "kiln::function '", p.name, "': argument ", a.index, " is ", dtype_name(t.dtype()), t.shape().str(),
+               ", the compiled code takes ", tracer::type_str(a.dtype, a.shape));
+    for (int d = 0; d < a.shape.rank(); ++d) {
+      if (cls[d] < 0) continue;
+      const size_t k = static_cast<size_t>(cls[d]);
+      const int64_t n = t.shape()[d] / p.dim_multiple[i][d];
+      if (sizes[k] < 0) {
+        sizes[k] = n;
+        source_arg[k] = a.index;
+        source_dim[k] = d;
+        source_size[k] = t.shape()[d];
+        continue;
+      }
+      KILN_CHECK(sizes[k] == n, "kiln::function '", p.name, "': argument ", a.index, " dim ", d, " is ", t.shape()[d],
+                 " but argument ", source_arg[k], " dim ", source_dim[k], " is ",
+                 source_size[k], ": the compiled code gives them one size (one -1 dim of the input signature)");
+    }
+  }
+}
+
 std::vector<Tensor> CompiledGraph::run(const std::vector<Tensor>& arguments) const {
   const Plan& p = *plan_;
   const LinalgModule& m = p.module;
@@ -239,6 +298,24 @@ std::vector<Tensor> CompiledGraph::run(const std::vector<Tensor>& arguments) con
     status = heap_status.data();
   }
 
+  std::array<int64_t, tracer::kMaxRelaxedClasses> sizes;
+  if (p.dynamic) bind_sizes(arguments, sizes.data());
+  // The shape of function argument i at this call (its descriptor's sizes and strides follow).
+  auto shape_of = [&](size_t i) {
+    const FunctionArg& a = m.args[i];
+    if (!p.dynamic) return a.shape;
+    Shape s = a.shape;
+    int64_t* desc = words + p.offsets[i];
+    int64_t stride = 1;
+    for (int d = s.rank() - 1; d >= 0; --d) {
+      if (p.dim_class[i][d] >= 0) s[d] = p.dim_multiple[i][d] * sizes[static_cast<size_t>(p.dim_class[i][d])];
+      desc[3 + d] = s[d];
+      desc[3 + s.rank() + d] = stride;
+      stride *= s[d];
+    }
+    return s;
+  };
+
   for (int k : m.written_variables) make_storage_unique(p.variables[static_cast<size_t>(k)]);
   std::vector<Tensor> outputs(m.outputs.size());
   std::vector<Tensor> host_values;
@@ -250,7 +327,8 @@ std::vector<Tensor> CompiledGraph::run(const std::vector<Tensor>& arguments) con
         KILN_CHECK(static_cast<size_t>(a.index) < arguments.size() && arguments[static_cast<size_t>(a.index)].defined(),
                    "kiln::function '", p.name, "': argument ", a.index, " is missing");
         const Tensor& t = arguments[static_cast<size_t>(a.index)];
-        KILN_CHECK(t.dtype() == a.dtype && t.shape() == a.shape, "kiln::function '", p.name, "': argument ", a.index, " is ",
+        if (p.dynamic) shape_of(i);  // checked by bind_sizes
+        KILN_CHECK(p.dynamic || (t.dtype() == a.dtype && t.shape() == a.shape), "kiln::function '", p.name, "': argument ", a.index, " is ",
                    dtype_name(t.dtype()), t.shape().str(), ", the compiled code takes ", dtype_name(a.dtype), a.shape.str());
         data = t.raw_data();
         break;
@@ -260,8 +338,9 @@ std::vector<Tensor> CompiledGraph::run(const std::vector<Tensor>& arguments) con
       case FunctionArg::Variable: data = p.variables[static_cast<size_t>(a.index)].impl().storage->data; break;
       case FunctionArg::HostNode: {
         const Plan::HostNode& h = p.host_nodes.at(a.index);
-        Tensor t = Tensor::empty(a.shape, a.dtype);
+        Tensor t = Tensor::empty(shape_of(i), a.dtype);
         OpAttrs attrs = h.attrs;
+        if (p.dynamic) attrs.shape = t.shape();
         draw_seed(attrs);  // a random op: new numbers on every call
         op_def(h.op).kernels[static_cast<int>(DeviceType::CPU)](Inputs{}, attrs, t);
         data = t.raw_data();
@@ -269,7 +348,7 @@ std::vector<Tensor> CompiledGraph::run(const std::vector<Tensor>& arguments) con
         break;
       }
       case FunctionArg::Output: {
-        Tensor t = Tensor::empty(a.shape, a.dtype);
+        Tensor t = Tensor::empty(shape_of(i), a.dtype);
         data = t.raw_data();
         outputs[static_cast<size_t>(a.index)] = std::move(t);
         break;

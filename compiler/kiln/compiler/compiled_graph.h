@@ -25,13 +25,19 @@ const char* stage_extension(Stage stage);
 /// op without one (kiln::function then runs the graph on the interpreter).
 std::string lowering_gap(const tracer::Graph& graph);
 
+/// Empty when `graph` (a template with -1 dims, Note [Relaxed dims]) can compile once for every
+/// size (Note [Dynamic dims]): every live node that touches a -1 dim has a dynamic-dims
+/// lowering. Otherwise why not: "conv2d (node 3) has no dynamic-dims lowering".
+std::string dynamic_gap(const tracer::Graph& graph);
+
 /// The MLIR module (linalg on tensors) that `graph` lowers to: the "traced" stage's text.
 /// Throws kiln::Error for a graph that cannot be lowered (see lowering_gap).
 std::string graph_to_linalg(const tracer::Graph& graph);
 
 class CompiledModule;  // the JIT-compiled code (LinalgToLLVM.cc)
 
-/// A graph compiled to native code. The graph must have static shapes (no relaxed dims).
+/// A graph compiled to native code: static shapes, or a template whose -1 dims compile as `?`
+/// (then dynamic_gap(graph) must be empty) and take their sizes from each call's arguments.
 ///
 /// Calling convention (Note [Compiled calling convention] in compiled_graph.cc): one function
 /// whose arguments are memrefs, in order: the tensor arguments, the constants, the captured
@@ -70,6 +76,7 @@ class CompiledGraph {
 
  private:
   CompiledGraph();
+  void bind_sizes(const std::vector<Tensor>& arguments, int64_t* sizes) const;
   struct Plan;
   std::unique_ptr<Plan> plan_;
   std::unique_ptr<CompiledModule> module_;

@@ -59,20 +59,20 @@ Executable::Executable(Graph graph, bool compile)
   }
 }
 
-std::vector<Tensor> Executable::run(const std::vector<Tensor>& arguments) const {
+std::vector<Tensor> Executable::run(const std::vector<Tensor>& arguments, const GraphRunner* eager) const {
   if (compiled_ == nullptr) return runner_.run(arguments);
-  if (verify_) return run_verified(arguments);
+  if (verify_) return run_verified(arguments, eager != nullptr ? *eager : runner_);
   return compiled_->run(arguments);
 }
 
-std::vector<Tensor> Executable::run_verified(const std::vector<Tensor>& arguments) const {
+std::vector<Tensor> Executable::run_verified(const std::vector<Tensor>& arguments, const GraphRunner& eager_runner) const {
   std::vector<Tensor> before;
   for (const GraphVariable& gv : graph_.variables) before.push_back(gv.var.clone());
   std::vector<Tensor> compiled = compiled_->run(arguments);
   std::vector<Tensor> compiled_vars;
   for (const GraphVariable& gv : graph_.variables) compiled_vars.push_back(gv.var.clone());
   for (size_t k = 0; k < before.size(); ++k) restore(graph_.variables[k].var, before[k]);
-  std::vector<Tensor> eager = runner_.run(arguments);
+  std::vector<Tensor> eager = eager_runner.run(arguments);
   auto fail = [&](const std::string& what, const std::string& diff) {
     throw Error("KILN_VERIFY: kiln::function '" + graph_.name + "': " + what +
                 " differs between the compiled code and eager execution: " + diff);

@@ -21,7 +21,9 @@ class Executable {
   /// Runs with GraphRunner's contract. With KILN_VERIFY=1 a compiled call also runs on the eager
   /// kernels from the same variable values and throws kiln::Error naming the first result or
   /// variable that differs beyond its dtype's tolerance (Note [KILN_VERIFY]).
-  std::vector<Tensor> run(const std::vector<Tensor>& arguments) const;
+  /// `eager`, when given, is what KILN_VERIFY compares with instead of this graph's interpreter:
+  /// for code compiled from a template (Note [Dynamic dims]), the graph traced at the call's sizes.
+  std::vector<Tensor> run(const std::vector<Tensor>& arguments, const GraphRunner* eager = nullptr) const;
 
   bool compiled() const { return compiled_ != nullptr; }
   /// Why the graph runs on the interpreter (empty when compiled).
@@ -33,7 +35,7 @@ class Executable {
   const Graph& graph() const { return graph_; }
 
  private:
-  std::vector<Tensor> run_verified(const std::vector<Tensor>& arguments) const;
+  std::vector<Tensor> run_verified(const std::vector<Tensor>& arguments, const GraphRunner& eager) const;
 
   Graph graph_;
   GraphRunner runner_;

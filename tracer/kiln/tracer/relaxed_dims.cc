@@ -8,14 +8,11 @@
 
 namespace kiln::tracer {
 
-namespace {
-
-// (class, multiple) when `d` is a positive multiple of a relaxed-dim placeholder.
-bool placeholder_multiple(int64_t d, int* cls, int64_t* multiple) {
+bool relaxed_dim_multiple(int64_t d, int* cls, int64_t* multiple) {
   if (d <= 0) return false;
   for (int k = 0; k < kMaxRelaxedClasses; ++k) {
     int64_t p = relaxed_dim_placeholder(k);
-    if (d % p == 0) {
+    if (d % p == 0 && d / p < relaxed_dim_placeholder(0)) {
       *cls = k;
       *multiple = d / p;
       return true;
@@ -24,10 +21,30 @@ bool placeholder_multiple(int64_t d, int* cls, int64_t* multiple) {
   return false;
 }
 
+std::optional<RelaxedScalar> relaxed_scalar(const Tensor& t) {
+  if (t.num_elements() != 1 || t.dtype() == DType::Bool) return std::nullopt;
+  double v = t.item<double>();
+  int cls;
+  int64_t m;
+  if (std::fabs(v) >= static_cast<double>(relaxed_dim_placeholder(0)) && v == std::floor(v) &&
+      relaxed_dim_multiple(static_cast<int64_t>(std::fabs(v)), &cls, &m))
+    return RelaxedScalar{cls, v < 0 ? -m : m, false};
+  if (v == 0 || std::fabs(v) >= 1 || !is_floating(t.dtype())) return std::nullopt;
+  double r = 1.0 / v;
+  for (int k = 0; k < kMaxRelaxedClasses; ++k) {
+    double q = r / static_cast<double>(relaxed_dim_placeholder(k));
+    if (std::fabs(q) >= 1 && std::fabs(q - std::round(q)) < 1e-4 * std::fabs(q))
+      return RelaxedScalar{k, static_cast<int64_t>(std::round(q)), true};
+  }
+  return std::nullopt;
+}
+
+namespace {
+
 int64_t follow(int64_t d, const std::vector<int64_t>& sizes) {
   int cls;
   int64_t m;
-  if (!placeholder_multiple(d, &cls, &m)) return d;
+  if (!relaxed_dim_multiple(d, &cls, &m)) return d;
   KILN_ASSERT(static_cast<size_t>(cls) < sizes.size(), "every placeholder class of a template has a call size");
   return m * sizes[static_cast<size_t>(cls)];
 }
@@ -45,26 +62,12 @@ Tensor one_element(double value, DType dtype, const Shape& like) {
   return t;
 }
 
-// A scalar constant the host computed from a placeholder: a multiple (a count) or the
-// reciprocal of one (reduce_mean's gradient scales by 1/count).
+// A scalar constant the host computed from a placeholder (relaxed_scalar), at the call's sizes.
 std::optional<Tensor> follow_scalar(const Tensor& t, const std::vector<int64_t>& sizes) {
-  if (t.num_elements() != 1 || t.dtype() == DType::Bool) return std::nullopt;
-  double v = t.item<double>();
-  int cls;
-  int64_t m;
-  if (std::fabs(v) >= static_cast<double>(relaxed_dim_placeholder(0)) && v == std::floor(v) &&
-      placeholder_multiple(static_cast<int64_t>(std::fabs(v)), &cls, &m))
-    return one_element(std::copysign(static_cast<double>(m * sizes[static_cast<size_t>(cls)]), v), t.dtype(),
-                       t.shape());
-  if (v == 0 || std::fabs(v) >= 1 || !is_floating(t.dtype())) return std::nullopt;
-  double r = 1.0 / v;
-  for (int k = 0; k < kMaxRelaxedClasses && static_cast<size_t>(k) < sizes.size(); ++k) {
-    double q = r / static_cast<double>(relaxed_dim_placeholder(k));
-    if (std::fabs(q) >= 1 && std::fabs(q - std::round(q)) < 1e-4 * std::fabs(q))
-      return one_element(1.0 / (std::round(q) * static_cast<double>(sizes[static_cast<size_t>(k)])), t.dtype(),
-                         t.shape());
-  }
-  return std::nullopt;
+  std::optional<RelaxedScalar> r = relaxed_scalar(t);
+  if (!r || static_cast<size_t>(r->cls) >= sizes.size()) return std::nullopt;
+  const double n = static_cast<double>(r->multiple) * static_cast<double>(sizes[static_cast<size_t>(r->cls)]);
+  return one_element(r->reciprocal ? 1.0 / n : n, t.dtype(), t.shape());
 }
 
 std::string attrs_str(const OpAttrs& a) {

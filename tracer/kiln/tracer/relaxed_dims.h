@@ -10,6 +10,22 @@
 
 namespace kiln::tracer {
 
+/// Whether `d` is `multiple` times the placeholder of class `cls` (Note [Relaxed dims]), with
+/// 0 < multiple < the smallest placeholder: a -1 dim, or a dim a reshape or flatten made of one
+/// ([k*N]). A product of two placeholders is not one (no single size follows it).
+bool relaxed_dim_multiple(int64_t d, int* cls, int64_t* multiple);
+
+/// How a one-element host constant of a template follows the -1 dims: the value is
+/// `multiple * N` (a count) or, with `reciprocal`, `1 / (multiple * N)` (reduce_mean's gradient
+/// scales by 1/count), where N is the call's size of class `cls`. `multiple` may be negative.
+struct RelaxedScalar {
+  int cls = 0;
+  int64_t multiple = 1;
+  bool reciprocal = false;
+};
+/// std::nullopt when `t` is not such a constant (or not one element, or bool).
+std::optional<RelaxedScalar> relaxed_scalar(const Tensor& t);
+
 /// The graph `tmpl` (traced with placeholder sizes) becomes for the call sizes `sizes` (one per
 /// placeholder class): every shape, shape attribute and integer attribute that is a multiple of a
 /// placeholder, and every scalar constant that is a multiple or the reciprocal of one, follows

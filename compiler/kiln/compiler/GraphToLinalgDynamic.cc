@@ -1,0 +1,174 @@
+// GraphToLinalgDynamic: a template graph's -1 dims as dynamic sizes (Note [Dynamic dims]): where
+// the emitter reads their sizes, the host scalars computed from them, and which ops can follow.
+#include <optional>
+
+#include "kiln/compiler/GraphToLinalg.h"
+#include "kiln/compiler/compiled_graph.h"
+#include "kiln/tracer/relaxed_dims.h"
+#include "kiln/tracer/signature.h"
+
+namespace kiln::compiler {
+
+// Note [Dynamic dims]
+// A template graph (Note [Relaxed dims]) compiles once for every size of its -1 dims: a dim
+// that is a multiple k*N of a placeholder prints as `?`, and where an op needs its size
+// (tensor.empty, expand_shape's output_shape, a mean's 1/count) it reads an `index` value
+// computed once at function entry: N = tensor.dim of the first argument that has the dim
+// (divided by its multiple), k*N = muli. Host scalars the trace computed from N (relaxed_scalar:
+// reduce_mean's gradient's 1/N) become such values too, never literals. Loop bounds follow the
+// operands' (dynamic) shapes by themselves. CompiledGraph::run fills the descriptors' sizes and
+// strides per call and checks that the arguments agree on N (compiled_graph.cc).
+// The ops whose lowerings only ever ask for sizes that way are listed in lowers_dynamic; a live
+// op outside it that touches a -1 dim (conv, pool, concat, slice, gather, control flow), or a dim
+// that is the product of two placeholders, makes dynamic_gap() say why, and kiln::function then
+// compiles per size (Note [One compiled code for every size] in function.cc). Fusion and
+// bufferization need nothing new: the passes that want static loop ranges skip dynamic generics,
+// and the iris step fuses into as many loop nests (21) either way; its temporaries become
+// dynamic allocations, which Note [Temporary buffer cache] serves.
+void LinalgEmitter::add_dim_source(const std::string& ssa, DType dtype, const Shape& shape) {
+  for (int d = 0; d < shape.rank(); ++d) {
+    int cls;
+    int64_t m;
+    if (!tracer::relaxed_dim_multiple(shape[d], &cls, &m)) continue;
+    auto it = dim_sources_.find(cls);
+    if (it == dim_sources_.end() || (it->second.multiple != 1 && m == 1))
+      dim_sources_[cls] = DimSource{ssa, tensor_type(dtype, shape), d, m};
+  }
+}
+
+std::string LinalgEmitter::dim_value(int64_t d) {
+  if (auto it = dim_values_.find(d); it != dim_values_.end()) return it->second;
+  auto emit = [this](const std::string& text) {
+    std::string r = tmp();
+    prologue_ << "  " << r << " = " << text << "\n";
+    return r;
+  };
+  int cls;
+  int64_t m;
+  std::string v;
+  if (!tracer::relaxed_dim_multiple(d, &cls, &m)) {
+    v = emit("arith.constant " + std::to_string(d) + " : index");
+  } else {
+    auto src = dim_sources_.find(cls);
+    KILN_CHECK(src != dim_sources_.end(), "compiler: a -1 dim of class ", cls, " appears in no tensor argument");
+    const int64_t base_key = tracer::relaxed_dim_placeholder(cls);
+    if (m == 1 || dim_values_.count(base_key) == 0) {
+      const DimSource& s = src->second;
+      std::string n = emit("tensor.dim " + s.ssa + ", " + dim_value(s.dim) + " : " + s.type);
+      if (s.multiple != 1) n = emit("arith.divui " + n + ", " + dim_value(s.multiple) + " : index");
+      dim_values_[base_key] = n;
+    }
+    v = dim_values_[base_key];
+    if (m != 1) v = emit("arith.muli " + v + ", " + dim_value(m) + " : index");
+  }
+  dim_values_[d] = v;
+  return v;
+}
+
+std::string LinalgEmitter::dynamic_sizes(const Shape& shape) {
+  std::string s;
+  int cls;
+  int64_t m;
+  for (int64_t d : shape)
+    if (tracer::relaxed_dim_multiple(d, &cls, &m)) s += (s.empty() ? "" : ", ") + dim_value(d);
+  return s;
+}
+
+std::string LinalgEmitter::sizes_list(const Shape& shape) {
+  std::string s = "[";
+  int cls;
+  int64_t m;
+  for (int i = 0; i < shape.rank(); ++i)
+    s += (i ? ", " : "") + (tracer::relaxed_dim_multiple(shape[i], &cls, &m) ? dim_value(shape[i]) : std::to_string(shape[i]));
+  return s + "]";
+}
+
+std::string LinalgEmitter::relaxed_scalar_value(const tracer::RelaxedScalar& r, DType dtype) {
+  const std::pair<std::string, int> key{std::to_string(r.cls) + "/" + std::to_string(r.multiple) + (r.reciprocal ? "r" : ""),
+                                        static_cast<int>(dtype)};
+  if (auto it = scalar_values_.find(key); it != scalar_values_.end()) return it->second;
+  auto emit = [this](const std::string& text) {
+    std::string v = tmp();
+    prologue_ << "  " << v << " = " << text << "\n";
+    return v;
+  };
+  const int64_t sign = r.multiple < 0 ? -1 : 1;
+  std::string n = emit("arith.index_cast " + dim_value((sign * r.multiple) * tracer::relaxed_dim_placeholder(r.cls)) +
+                       " : index to i64");
+  if (sign < 0) n = emit("arith.subi " + emit("arith.constant 0 : i64") + ", " + n + " : i64");
+  std::string v;
+  if (is_floating(dtype) || r.reciprocal) {
+    v = emit("arith.sitofp " + n + " : i64 to f64");
+    if (r.reciprocal) v = emit("arith.divf " + emit("arith.constant 1.0 : f64") + ", " + v + " : f64");
+    if (dtype == DType::Float32) v = emit("arith.truncf " + v + " : f64 to f32");
+    else if (!is_floating(dtype)) v = emit("arith.fptosi " + v + " : f64 to " + elem_type(dtype));
+  } else if (dtype == DType::Int32) {
+    v = emit("arith.trunci " + n + " : i64 to i32");
+  } else {
+    KILN_CHECK(dtype == DType::Int64, "compiler: a ", dtype_name(dtype), " constant follows a -1 dim");
+    v = n;
+  }
+  scalar_values_[key] = v;
+  return v;
+}
+
+std::string LinalgEmitter::filled(DType dtype, const Shape& shape, const std::string& lit) {
+  std::string c = op("arith.constant " + lit + " : " + elem_type(dtype));
+  std::string e = empty(dtype, shape);
+  const std::string t = tensor_type(dtype, shape);
+  return op("linalg.fill ins(" + c + " : " + elem_type(dtype) + ") outs(" + e + " : " + t + ") -> " + t);
+}
+
+namespace {
+// Ops whose lowering handles `?` dims (Note [Dynamic dims]): sizes only through empty(),
+// filled(), sizes_list() and loop bounds, counts through relaxed_scalar_value().
+bool lowers_dynamic(OpId id) {
+  switch (id) {
+    case OpId::Add: case OpId::Sub: case OpId::Mul: case OpId::Div: case OpId::Pow: case OpId::Maximum:
+    case OpId::Minimum: case OpId::Equal: case OpId::NotEqual: case OpId::Less: case OpId::Greater: case OpId::Where:
+    case OpId::Neg: case OpId::Exp: case OpId::Log: case OpId::Sqrt: case OpId::Rsqrt: case OpId::Square: case OpId::Abs:
+    case OpId::Relu: case OpId::Sigmoid: case OpId::Tanh: case OpId::ReluGrad: case OpId::Cast: case OpId::Dropout:
+    case OpId::Softmax: case OpId::LogSoftmax: case OpId::SoftmaxCrossEntropy: case OpId::SparseSoftmaxCrossEntropy:
+    case OpId::MatMul: case OpId::ReduceSum: case OpId::ReduceMean: case OpId::ReduceMax: case OpId::ArgMax:
+    case OpId::Reshape: case OpId::Transpose: case OpId::BroadcastTo: case OpId::OneHot: case OpId::Fill:
+    case OpId::RandomNormal: case OpId::TruncatedNormal: case OpId::RandomUniform: case OpId::Assign:
+    case OpId::AssignAdd: case OpId::AssignSub: case OpId::ApplyAdam: return true;
+    default: return false;
+  }
+}
+
+bool has_relaxed_dim(const Shape& s) {
+  int cls;
+  int64_t m;
+  for (int64_t d : s)
+    if (tracer::relaxed_dim_multiple(d, &cls, &m)) return true;
+  return false;
+}
+}  // namespace
+
+std::string dynamic_gap(const tracer::Graph& graph) {
+  const std::vector<bool> live = graph.live_nodes();
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    if (!live[i]) continue;
+    const tracer::GraphNode& n = graph.nodes[i];
+    std::vector<const Shape*> shapes{&n.attrs.shape};
+    for (int v : n.inputs) shapes.push_back(&graph.values[static_cast<size_t>(v)].shape);
+    for (int v : n.defined_values()) shapes.push_back(&graph.values[static_cast<size_t>(v)].shape);
+    bool relaxed = false;
+    for (const Shape* s : shapes) {
+      relaxed = relaxed || has_relaxed_dim(*s);
+      for (int64_t d : *s) {
+        int cls;
+        int64_t m;
+        if (d >= tracer::relaxed_dim_placeholder(0) && !tracer::relaxed_dim_multiple(d, &cls, &m))
+          return std::string(n.name()) + " (node " + std::to_string(i) + ") has a dim (" + std::to_string(d) +
+                 ") that no single -1 size follows (a product of two)";
+      }
+    }
+    if (relaxed && (n.has_regions() || !lowers_dynamic(n.op)))
+      return std::string(n.name()) + " (node " + std::to_string(i) + ") has no dynamic-dims lowering";
+  }
+  return "";
+}
+
+}  // namespace kiln::compiler

@@ -1,0 +1,153 @@
+// Compiled code with dynamic dims (Note [Dynamic dims]): one CompiledGraph run at several sizes,
+// its argument checks, the temporary buffer cache (no allocation on a second call at a size),
+// a classifier step with sparse labels, accuracy and dropout, and the golden traced stage.
+#include "kiln/compiler/TemporaryBufferCache.h"
+#include "kiln/tracer/signature.h"
+#include "tests/compiler/compiler_test_util.h"
+#include "tests/error_of.h"
+
+namespace kiln::test {
+namespace {
+
+using compiler::CompiledGraph;
+using compiler::Stage;
+
+// Traces `fn` on symbolic arguments whose shapes may hold placeholders (a template graph).
+tracer::Graph trace_template(const std::string& name, const GraphFn& fn, const std::vector<Shape>& shapes) {
+  tracer::Graph g;
+  g.name = name;
+  {
+    tracer::TraceContext ctx(g, true);
+    std::vector<Tensor> args;
+    for (size_t k = 0; k < shapes.size(); ++k) args.push_back(ctx.add_argument(k, DType::Float32, shapes[k]));
+    ctx.set_outputs(fn(args));
+  }
+  return g.pruned();
+}
+
+const int64_t N = tracer::relaxed_dim_placeholder(0);
+
+TEST(CompiledDynamic, OneCodeRunsEverySizeAndChecksItsArguments) {
+  auto fn = [](const std::vector<Tensor>& a) { return std::vector<Tensor>{kiln::exp(a[0]) + a[1], kiln::reduce_sum(a[1], {0})}; };
+  tracer::Graph g = trace_template("add", fn, {Shape{N, 4}, Shape{N, 4}});
+  ASSERT_EQ(compiler::dynamic_gap(g), "");
+  auto cg = CompiledGraph::compile(g);
+  EXPECT_NE(cg->stage_text(Stage::Traced).find("tensor<?x4xf32>"), std::string::npos);
+  for (int64_t n : {5, 1, 9}) {
+    std::vector<Tensor> args = {random_values({n, 4}, DType::Float32, -1, 1, 1), random_values({n, 4}, DType::Float32, -1, 1, 2)};
+    std::vector<Tensor> got = cg->run(args), want = fn(args);
+    EXPECT_TRUE(tensors_match(got[0], want[0])) << "n = " << n;
+    EXPECT_TRUE(tensors_match(got[1], want[1])) << "n = " << n;
+  }
+  std::string msg = error_of([&] {
+    cg->run({random_values({5, 3}, DType::Float32, -1, 1, 1), random_values({5, 3}, DType::Float32, -1, 1, 2)});
+  });
+  EXPECT_NE(msg.find("kiln::function 'add': argument 0 is float32[5,3], the compiled code takes float32[?,4]"), std::string::npos)
+      << msg;
+  msg = error_of([&] {
+    cg->run({random_values({5, 4}, DType::Float32, -1, 1, 1), random_values({6, 4}, DType::Float32, -1, 1, 2)});
+  });
+  EXPECT_NE(msg.find("kiln::function 'add': argument 1 dim 0 is 6 but argument 0 dim 0 is 5: the compiled code gives them "
+                     "one size"),
+            std::string::npos)
+      << msg;
+}
+
+TEST(CompiledDynamic, ProductOfTwoMinusOneDimsHasNoDynamicLowering) {
+  const int64_t M = tracer::relaxed_dim_placeholder(1);
+  auto fn = [](const std::vector<Tensor>& a) { return std::vector<Tensor>{kiln::reshape(a[0], {-1})}; };
+  tracer::Graph g = trace_template("flat", fn, {Shape{N, M}});
+  EXPECT_NE(compiler::dynamic_gap(g).find("reshape (node 0) has"), std::string::npos) << compiler::dynamic_gap(g);
+}
+
+// A Dense 4-16-3 classifier step with Adam and one-hot labels, as the iris example trains.
+struct Classifier {
+  nn::Sequential model;
+  optim::Adam opt{{.learning_rate = 0.01}};
+  Classifier() {
+    namespace init = nn::initializers;
+    model.add(nn::Dense(16, {.activation = nn::activations::relu, .kernel_initializer = init::glorot_uniform(7), .input_dim = 4}));
+    model.add(nn::Dense(3, {.kernel_initializer = init::glorot_uniform(8), .input_dim = 16}));
+  }
+  Tensor step(const Tensor& x, const Tensor& y) {
+    GradientTape tape;
+    Tensor loss = kiln::reduce_mean(kiln::softmax_cross_entropy_with_logits(y, model(x)));
+    std::vector<Variable> vars = model.trainable_variables();
+    opt.apply_gradients(tape.gradient(loss, vars), vars);
+    return loss;
+  }
+};
+
+Tensor features(int64_t n, uint32_t seed) { return random_values({n, 4}, DType::Float32, -1, 1, seed); }
+Tensor one_hot_of(int64_t n, uint32_t seed) {
+  return kiln::one_hot(kiln::cast(random_values({n}, DType::Float32, 0, 3, seed), DType::Int64), 3);
+}
+
+// Note [Temporary buffer cache]: the dynamic step's temporaries are memref.allocs (the bufferized
+// stage shows them), served by the cache: after the first call at a size, calls at that size or
+// a smaller one take nothing from the system allocator.
+TEST(CompiledDynamic, SecondCallAtASizeAllocatesNothing) {
+  Classifier c;
+  auto step = kiln::function([&](const Tensor& x, const Tensor& y) { return c.step(x, y); },
+                             {.name = "dense_step", .input_signature = {TensorSpec{{-1, 4}}, TensorSpec{{-1, 3}}}});
+  step(features(16, 1), one_hot_of(16, 2));
+  const std::string bufferized = step.lower(Stage::Bufferized, features(16, 1), one_hot_of(16, 2));
+  EXPECT_NE(bufferized.find("memref.alloc("), std::string::npos) << "the dynamic step has dynamic temporaries";
+  const compiler::TemporaryBufferStats first = compiler::temporary_buffer_stats();
+  step(features(16, 3), one_hot_of(16, 4));
+  const compiler::TemporaryBufferStats second = compiler::temporary_buffer_stats();
+  EXPECT_EQ(second.system_allocations, first.system_allocations);
+  EXPECT_GT(second.reuses, first.reuses) << "the second call's temporaries came from the cache";
+  step(features(8, 5), one_hot_of(8, 6));  // a smaller last batch
+  EXPECT_EQ(compiler::temporary_buffer_stats().system_allocations, first.system_allocations);
+  EXPECT_EQ(step.compile_count(), 1) << step.explain();
+}
+
+// Golden: the traced stage of the dynamic step: `?` batch dims, sizes read once with tensor.dim,
+// tensor.empty with a size operand, and reduce_mean's 1/N computed from N (arith.divf), not a literal.
+TEST(CompilerGolden, DynamicDenseStepTracesQuestionMarkDims) {
+  Classifier c;
+  auto step = kiln::function([&](const Tensor& x, const Tensor& y) { return c.step(x, y); },
+                             {.name = "dense_step", .input_signature = {TensorSpec{{-1, 4}}, TensorSpec{{-1, 3}}}});
+  const std::string traced = step.lower(Stage::Traced, features(16, 1), one_hot_of(16, 2));
+  EXPECT_TRUE(file_check("dynamic_step.traced.mlir", traced));
+  // 1/1000003 (the placeholder's reciprocal) as an f64 or f32 literal: a baked 1/N.
+  EXPECT_EQ(traced.find("0x3EB0C6F45449CB5A"), std::string::npos);
+  EXPECT_EQ(traced.find("0x358637A3"), std::string::npos);
+  EXPECT_EQ(traced.find("1000003"), std::string::npos) << "no placeholder size is baked into the code";
+}
+
+// Sparse labels, the accuracy ops (argmax, equal, cast, mean) and dropout: one code for all sizes.
+TEST(CompiledDynamic, SparseLabelsAccuracyAndDropoutShareTheCode) {
+  Variable w(random_values({4, 3}, DType::Float32, -1, 1, 9), true, "w");
+  auto body = [&](const Tensor& x, const Tensor& labels) {
+    GradientTape tape;
+    Tensor logits = kiln::matmul(x, w);
+    Tensor loss = kiln::reduce_mean(kiln::sparse_softmax_cross_entropy_with_logits(labels, logits));
+    Tensor g = tape.gradient(loss, {w})[0];
+    Tensor accuracy = kiln::reduce_mean(kiln::cast(kiln::equal(kiln::argmax(logits, 1), labels), DType::Float32));
+    return std::vector<Tensor>{loss, g, accuracy};
+  };
+  auto f = kiln::function(body, {.name = "sparse", .input_signature = {TensorSpec{{-1, 4}}, TensorSpec{{-1}, DType::Int64}}});
+  for (int64_t n : {12, 5, 12}) {
+    Tensor x = features(n, static_cast<uint32_t>(n)), labels = kiln::cast(random_values({n}, DType::Float32, 0, 3, 3), DType::Int64);
+    std::vector<Tensor> got = f(x, labels), want = body(x, labels);
+    for (size_t k = 0; k < got.size(); ++k) EXPECT_TRUE(tensors_match(got[k], want[k])) << "n = " << n << ", output " << k;
+  }
+  EXPECT_EQ(f.compile_count(), 1) << f.explain();
+  std::string msg = error_of([&] { f(features(2, 1), Tensor::from_vector<int64_t>({0, 3})); });
+  EXPECT_NE(msg.find("label 3 at row 1 is outside [0, 3)"), std::string::npos) << msg;
+
+  auto drop = kiln::function([](const Tensor& x) { return kiln::dropout(x, 0.5, true); },
+                             {.name = "drop", .input_signature = {TensorSpec{{-1, 4}}}});
+  for (int64_t n : {6, 3}) {
+    Tensor x = kiln::ones({n, 4});
+    std::vector<float> y = drop(x).to_vector<float>();
+    ASSERT_EQ(y.size(), static_cast<size_t>(n * 4));
+    for (float v : y) EXPECT_TRUE(v == 0.0f || v == 2.0f) << v;
+  }
+  EXPECT_EQ(drop.compile_count(), 1) << drop.explain();
+}
+
+}  // namespace
+}  // namespace kiln::test
