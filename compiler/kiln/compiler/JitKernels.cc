@@ -21,6 +21,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <thread>
 #include <type_traits>
 #include <vector>
 
@@ -64,11 +66,14 @@ void strided_gemm(const Memref2<T>* a, const Memref2<T>* b, Memref2<T>* c, bool 
 // operands swapped. LIBXSMM 1.17 has no transposed first operand, which a row-major B^T would
 // need: those (and shapes LIBXSMM declines, larger than its JIT threshold) stay on Eigen.
 //
-// LIBXSMM sets itself up on the first dispatch of a process (~5 ms: CPU detection, its code
-// registry) and generates each shape's kernel on its first use (~0.1-0.3 ms). Measured: a fresh
-// process's first compiled iris call from the disk cache takes ~12 ms with it, ~7 without;
-// every later call 2.7 us against 3.1. Running the set-up on a second thread while the first
-// step links made that first call slower still (17 ms), so it stays where it is.
+// LIBXSMM sets itself up once per process (~5-6 ms: CPU detection, timer calibration, an 8 MB
+// locked code registry) and generates each shape's kernel on its first use (~0.1-0.3 ms).
+// Measured: a fresh process's first compiled iris call from the disk cache took ~12 ms with it,
+// ~7 without; every later call 2.7 us against 3.1. start_kernel_setup() runs the set-up on a
+// thread of its own from the first compiled call's start, overlapping its trace and compile:
+// that first call from the disk cache measured 13.3 -> 12.1 ms (medians of 21 interleaved fresh
+// processes each, `kiln-bench --first-call-ms`, quiet machine). (With the ORC LLJIT of session 3,
+// the set-up overlapping the link had made it slower: 17 ms.)
 template <typename T>
 bool small_gemm(const Memref2<T>* a, const Memref2<T>* b, Memref2<T>* c, bool ta, bool tb, bool accumulate) {
   if (tb || a->strides[1] != 1 || b->strides[1] != 1 || c->strides[1] != 1) return false;
@@ -177,6 +182,23 @@ std::vector<std::pair<std::string, void*>> jit_kernel_symbols() {
   for (auto& s : conv_kernel_symbols()) symbols.push_back(std::move(s));
   for (auto& s : temporary_buffer_symbols()) symbols.push_back(std::move(s));
   return symbols;
+}
+
+namespace {
+// The set-up thread of start_kernel_setup(), joined before the process's static destructors run
+// LIBXSMM's own finalization.
+struct SetupThread {
+  std::thread thread;
+  ~SetupThread() {
+    if (thread.joinable()) thread.join();
+  }
+};
+}  // namespace
+
+void start_kernel_setup() {
+  static SetupThread setup;
+  static std::once_flag once;
+  std::call_once(once, [] { setup.thread = std::thread([] { libxsmm_init(); }); });
 }
 
 bool use_library_gemm() {
