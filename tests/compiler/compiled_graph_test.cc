@@ -134,6 +134,32 @@ TEST(CompiledGraph, ReshapedMatmulStaysALibraryCall) {
   EXPECT_TRUE(tensors_match(cg->run({a, b})[0], fn({a, b})[0]));
 }
 
+// Note [Contractions in compiled code]: batched float matmuls (any rank) and a^T b^T are GEMM
+// calls too, not loops (a reduction iterator is what a loop lowering would leave).
+TEST(CompiledGraph, BatchedAndDoublyTransposedMatmulsAreLibraryCalls) {
+  struct Case {
+    Shape a, b;
+    bool ta, tb;
+    const char* call;
+  };
+  const Case cases[] = {{{3, 5, 4}, {3, 4, 6}, false, false, "call @kiln_batch_gemm_f32"},
+                        {{3, 4, 5}, {3, 4, 6}, true, false, "call @kiln_batch_gemm_f32"},
+                        {{2, 3, 5, 4}, {2, 3, 6, 4}, false, true, "call @kiln_batch_gemm_f32"},
+                        {{2, 3, 4, 5}, {2, 3, 6, 4}, true, true, "call @kiln_batch_gemm_f32"},
+                        {{4, 5}, {6, 4}, true, true, "call @kiln_gemm_f32"}};
+  for (const Case& c : cases) {
+    Tensor a = random_values(c.a, DType::Float32, -1, 1, 1), b = random_values(c.b, DType::Float32, -1, 1, 2);
+    GraphFn fn = [&c](const std::vector<Tensor>& x) {
+      return std::vector<Tensor>{kiln::matmul(x[0], x[1], c.ta, c.tb)};
+    };
+    auto cg = CompiledGraph::compile(trace_graph("batched_matmul", fn, {a, b}));
+    const std::string& buffers = cg->stage_text(Stage::Bufferized);
+    EXPECT_NE(buffers.find(c.call), std::string::npos) << c.a.str() << c.b.str() << buffers;
+    EXPECT_EQ(buffers.find("\"reduction\""), std::string::npos) << c.a.str() << c.b.str() << buffers;
+    EXPECT_TRUE(tensors_match(cg->run({a, b})[0], fn({a, b})[0])) << c.a.str() << c.b.str();
+  }
+}
+
 // ---- GraphRunner's contract ----
 
 TEST(CompiledGraph, OutputsThatAreArgumentsConstantsVariablesOrUndefined) {

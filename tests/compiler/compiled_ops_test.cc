@@ -231,16 +231,16 @@ COMPILED_CASE(matmul_cases, "matmul") {
   compiled_vs_eager("matmul iris shapes", [](const std::vector<Tensor>& x) { return std::vector<Tensor>{kiln::matmul(x[0], x[1])}; },
                     {rnd({32, 4}, DType::Float32, -1, 1, 5), rnd({4, 10}, DType::Float32, -1, 1, 6)});
   // Above LIBXSMM's size and gemm's threading threshold (2^21 multiply-adds): kernels::gemm's
-  // row panels, column panels and chunks of k, against eager (which runs the same gemm). Not
-  // a^T b^T: compiled code runs that form as a loop (lower_MatMul), which sums k = 6000 terms in
-  // another order than gemm's chunks, beyond float32's 1e-5.
+  // row panels, column panels and chunks of k, against eager (which runs the same gemm; a^T b^T
+  // compiled as a copy of a^T times b^T).
   struct Large {
     Shape a, b;
   };
   const Large large[] = {{{3000, 40}, {40, 24}}, {{24, 40}, {40, 3000}}, {{24, 6000}, {6000, 20}}, {{150, 130}, {130, 120}}};
   for (DType t : kFloats)
     for (const Large& l : large)
-      for (const std::pair<bool, bool>& form : {std::pair{false, false}, std::pair{true, false}, std::pair{false, true}}) {
+      for (const std::pair<bool, bool>& form :
+           {std::pair{false, false}, std::pair{true, false}, std::pair{false, true}, std::pair{true, true}}) {
         const bool ta = form.first, tb = form.second;
         Shape sa = ta ? Shape{l.a[1], l.a[0]} : l.a, sb = tb ? Shape{l.b[1], l.b[0]} : l.b;
         compiled_vs_eager(std::string("large matmul ") + dtype_name(t) + sa.str() + sb.str() + (ta ? " ta" : "") + (tb ? " tb" : ""),

@@ -53,6 +53,23 @@ TEST(CompiledDynamic, OneCodeRunsEverySizeAndChecksItsArguments) {
       << msg;
 }
 
+// Batched matmuls over a -1 dim (rank 4: the batch dims collapsed into one `?` dim and expanded
+// back with the call's size; a^T b^T through a transposed copy) are one batched GEMM call.
+TEST(CompiledDynamic, BatchedMatmulOverAMinusOneDim) {
+  for (bool both : {false, true}) {
+    auto fn = [both](const std::vector<Tensor>& a) { return std::vector<Tensor>{kiln::matmul(a[0], a[1], both, both)}; };
+    tracer::Graph g = trace_template("bmm", fn, {Shape{N, 3, 5, 4}, both ? Shape{N, 3, 6, 5} : Shape{N, 3, 4, 6}});
+    ASSERT_EQ(compiler::dynamic_gap(g), "");
+    auto cg = CompiledGraph::compile(g);
+    EXPECT_NE(cg->stage_text(Stage::Bufferized).find("call @kiln_batch_gemm_f32"), std::string::npos);
+    for (int64_t n : {2, 1, 3}) {
+      std::vector<Tensor> args = {random_values({n, 3, 5, 4}, DType::Float32, -1, 1, 1),
+                                  random_values(both ? Shape{n, 3, 6, 5} : Shape{n, 3, 4, 6}, DType::Float32, -1, 1, 2)};
+      EXPECT_TRUE(tensors_match(cg->run(args)[0], fn(args)[0])) << "n = " << n << (both ? " a^T b^T" : "");
+    }
+  }
+}
+
 TEST(CompiledDynamic, ProductOfTwoMinusOneDimsHasNoDynamicLowering) {
   const int64_t M = tracer::relaxed_dim_placeholder(1);
   auto fn = [](const std::vector<Tensor>& a) { return std::vector<Tensor>{kiln::reshape(a[0], {-1})}; };

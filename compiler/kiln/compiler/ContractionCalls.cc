@@ -78,7 +78,8 @@ bool is_contraction(Operation* op) {
 int first_written_operand(llvm::StringRef callee) {
   if (!callee.starts_with("kiln_")) return 0;
   if (callee.starts_with("kiln_gemm_bias_") || callee.starts_with("kiln_conv2d_bias_")) return 3;
-  if (callee.starts_with("kiln_gemm_") || callee.starts_with("kiln_conv2d_")) return 2;
+  if (callee.starts_with("kiln_gemm_") || callee.starts_with("kiln_batch_gemm_") || callee.starts_with("kiln_conv2d_"))
+    return 2;
   return 0;
 }
 
@@ -367,25 +368,52 @@ void matmul_to_call(mlir::ModuleOp module, mlir::linalg::LinalgOp op) {
   op->erase();
 }
 
+// A batched float matmul (linalg.batch_matmul / _transpose_a / _transpose_b on [batch, rows,
+// cols] buffers, GraphToLinalgReduce.cc) becomes a call of kiln_batch_gemm_<t>: one GEMM per
+// batch entry, as eager matmul runs it. No epilogue is fused into it.
+void batch_matmul_to_call(mlir::ModuleOp module, mlir::linalg::LinalgOp op) {
+  mlir::MLIRContext* ctx = module.getContext();
+  const mlir::Type et = mlir::cast<mlir::MemRefType>(op.getDpsInits()[0].getType()).getElementType();
+  const mlir::MemRefType any3 = any_strided(et, 3);
+  const mlir::IntegerType i64 = mlir::IntegerType::get(ctx, 64);
+  auto callee = declare(module, std::string("kiln_batch_gemm_") + suffix(et),
+                        mlir::FunctionType::get(ctx, {any3, any3, any3, i64, i64, i64}, {}));
+  const bool accumulate = !drop_zero_fill(op);
+  mlir::OpBuilder b(op);
+  const mlir::Location loc = op.getLoc();
+  auto cast = [&](Value v) -> Value { return b.create<mlir::memref::CastOp>(loc, any3, v); };
+  auto flag = [&](bool f) -> Value { return b.create<mlir::arith::ConstantIntOp>(loc, f ? 1 : 0, 64); };
+  const bool ta = mlir::isa<mlir::linalg::BatchMatmulTransposeAOp>(op);
+  const bool tb = mlir::isa<mlir::linalg::BatchMatmulTransposeBOp>(op);
+  b.create<mlir::func::CallOp>(loc, callee,
+                               mlir::ValueRange{cast(op.getDpsInputs()[0]), cast(op.getDpsInputs()[1]),
+                                                cast(op.getDpsInits()[0]), flag(ta), flag(tb), flag(accumulate)});
+  op->erase();
+}
+
 }  // namespace
 
 void contractions_to_library_calls(mlir::Operation* module_op, bool library_gemm) {
   auto module = mlir::cast<mlir::ModuleOp>(module_op);
   llvm::SmallVector<mlir::linalg::LinalgOp> matmuls;
   llvm::SmallVector<mlir::func::CallOp> convs;
+  llvm::SmallVector<mlir::linalg::LinalgOp> batched;
   module.walk([&](Operation* op) {
     if (auto call = mlir::dyn_cast<mlir::func::CallOp>(op)) {
       if (call.getCallee() == "kiln_conv2d_f32" || call.getCallee() == "kiln_conv2d_f64") convs.push_back(call);
       return;
     }
     auto linalg_op = mlir::dyn_cast<mlir::linalg::LinalgOp>(op);
-    if (!library_gemm || !linalg_op || !is_contraction(op) || !linalg_op.hasPureBufferSemantics()) return;
+    const bool batch = mlir::isa<mlir::linalg::BatchMatmulOp, mlir::linalg::BatchMatmulTransposeAOp,
+                                 mlir::linalg::BatchMatmulTransposeBOp>(op);
+    if (!library_gemm || !linalg_op || !(batch || is_contraction(op)) || !linalg_op.hasPureBufferSemantics()) return;
     mlir::Type t = mlir::cast<mlir::MemRefType>(linalg_op.getDpsInits()[0].getType()).getElementType();
-    if (t.isF32() || t.isF64()) matmuls.push_back(linalg_op);
+    if (t.isF32() || t.isF64()) (batch ? batched : matmuls).push_back(linalg_op);
   });
   for (mlir::func::CallOp call : convs) (void)fuse_conv_epilogue(module, call);
   for (mlir::linalg::LinalgOp op : matmuls)
     if (!fuse_matmul_epilogue(module, op)) matmul_to_call(module, op);
+  for (mlir::linalg::LinalgOp op : batched) batch_matmul_to_call(module, op);
 }
 
 const char* contraction_calls_build_id() { return __DATE__ " " __TIME__; }

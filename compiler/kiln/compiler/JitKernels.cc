@@ -1,7 +1,8 @@
 // JitKernels: the contractions compiled code hands to LIBXSMM (small) or kiln::kernels::gemm
-// (linalg.matmul and its transposed forms, float32/float64; Eigen's GEMM directly for rows with a
-// non-unit inner stride): LinalgToLLVM.cc rewrites them, after bufferization, into calls of
-// kiln_gemm_f32/f64 with memref descriptors (through MLIR's C interface, `_mlir_ciface_`).
+// (linalg.matmul, linalg.batch_matmul and their transposed forms, float32/float64; Eigen's GEMM
+// directly for rows with a non-unit inner stride): ContractionCalls.cc rewrites them, after
+// bufferization, into calls of kiln_gemm_<t> / kiln_batch_gemm_<t> with memref descriptors
+// (through MLIR's C interface, `_mlir_ciface_`).
 //
 // Note [Contractions in compiled code]
 // convert-linalg-to-loops turns a matmul into a scalar triple loop that LLVM vectorizes poorly
@@ -146,6 +147,22 @@ void gemm_bias(const Memref2<T>* a, const Memref2<T>* b, const Memref1<T>* bias,
   gemm(a, b, c, ta, tb, /*accumulate=*/false, kernels::GemmEpilogue<T>{unit_stride_values(bias, copy), relu});
 }
 
+// c[i] = op(a[i]) * op(b[i]) (c[i] += ... when `accumulate`) for each batch entry i of [batch,
+// rows, cols] buffers: one gemm per entry, as eager matmul loops over its batch dims.
+template <typename T>
+void batch_gemm(const MemrefDescriptor<T, 3>* a, const MemrefDescriptor<T, 3>* b, MemrefDescriptor<T, 3>* c, bool ta,
+                bool tb, bool accumulate) {
+  auto entry = [](const MemrefDescriptor<T, 3>* m, int64_t i) {
+    return Memref2<T>{m->allocated, m->aligned, m->offset + i * m->strides[0], {m->sizes[1], m->sizes[2]},
+                      {m->strides[1], m->strides[2]}};
+  };
+  for (int64_t i = 0; i < c->sizes[0]; ++i) {
+    const Memref2<T> ai = entry(a, i), bi = entry(b, i);
+    Memref2<T> ci = entry(c, i);
+    gemm(&ai, &bi, &ci, ta, tb, accumulate, kernels::GemmEpilogue<T>{});
+  }
+}
+
 }  // namespace
 }  // namespace kiln::compiler
 
@@ -162,6 +179,12 @@ extern "C" {
                                    kiln::compiler::Memref1<T>* bias, kiln::compiler::Memref2<T>* c, int64_t ta, \
                                    int64_t tb, int64_t relu) {                                                  \
     kiln::compiler::gemm_bias(a, b, bias, c, ta != 0, tb != 0, relu != 0);                                      \
+  }                                                                                                             \
+  void kiln_jit_batch_gemm_##suffix(kiln::compiler::MemrefDescriptor<T, 3>* a,                                  \
+                                    kiln::compiler::MemrefDescriptor<T, 3>* b,                                  \
+                                    kiln::compiler::MemrefDescriptor<T, 3>* c, int64_t ta, int64_t tb,          \
+                                    int64_t accumulate) {                                                       \
+    kiln::compiler::batch_gemm(a, b, c, ta != 0, tb != 0, accumulate != 0);                                     \
   }
 KILN_GEMM_KERNELS(float, f32)
 KILN_GEMM_KERNELS(double, f64)
@@ -178,7 +201,9 @@ std::vector<std::pair<std::string, void*>> jit_kernel_symbols() {
       {"_mlir_ciface_kiln_gemm_f32", reinterpret_cast<void*>(&kiln_jit_gemm_f32)},
       {"_mlir_ciface_kiln_gemm_f64", reinterpret_cast<void*>(&kiln_jit_gemm_f64)},
       {"_mlir_ciface_kiln_gemm_bias_f32", reinterpret_cast<void*>(&kiln_jit_gemm_bias_f32)},
-      {"_mlir_ciface_kiln_gemm_bias_f64", reinterpret_cast<void*>(&kiln_jit_gemm_bias_f64)}};
+      {"_mlir_ciface_kiln_gemm_bias_f64", reinterpret_cast<void*>(&kiln_jit_gemm_bias_f64)},
+      {"_mlir_ciface_kiln_batch_gemm_f32", reinterpret_cast<void*>(&kiln_jit_batch_gemm_f32)},
+      {"_mlir_ciface_kiln_batch_gemm_f64", reinterpret_cast<void*>(&kiln_jit_batch_gemm_f64)}};
   for (auto& s : conv_kernel_symbols()) symbols.push_back(std::move(s));
   for (auto& s : temporary_buffer_symbols()) symbols.push_back(std::move(s));
   return symbols;
