@@ -65,7 +65,9 @@ void strided_gemm(const Memref2<T>* a, const Memref2<T>* b, Memref2<T>* c, bool 
 // 16x20x20 102 against 229, dispatch included). LIBXSMM is column-major: a row-major
 // C = op(A) op(B) is the column-major C^T = op(B)^T op(A)^T, i.e. the same buffers with the
 // operands swapped. LIBXSMM 1.17 has no transposed first operand, which a row-major B^T would
-// need: those (and shapes LIBXSMM declines, larger than its JIT threshold) stay on Eigen.
+// need: B (n x k, at most kSmallPackedB elements) is copied transposed into a per-thread buffer
+// first (the iris step's dy W^T products: 400 and 60 elements), which measured cheaper than
+// Eigen's packing; shapes LIBXSMM declines (larger than its JIT threshold) stay on Eigen.
 //
 // LIBXSMM sets itself up once per process (~5-6 ms: CPU detection, timer calibration, an 8 MB
 // locked code registry) and generates each shape's kernel on its first use (~0.1-0.3 ms).
@@ -75,17 +77,27 @@ void strided_gemm(const Memref2<T>* a, const Memref2<T>* b, Memref2<T>* c, bool 
 // that first call from the disk cache measured 13.3 -> 12.1 ms (medians of 21 interleaved fresh
 // processes each, `kiln-bench --first-call-ms`, quiet machine). (With the ORC LLJIT of session 3,
 // the set-up overlapping the link had made it slower: 17 ms.)
+constexpr int64_t kSmallPackedB = 4096;
+
 template <typename T>
 bool small_gemm(const Memref2<T>* a, const Memref2<T>* b, Memref2<T>* c, bool ta, bool tb, bool accumulate) {
-  if (tb || a->strides[1] != 1 || b->strides[1] != 1 || c->strides[1] != 1) return false;
+  if (a->strides[1] != 1 || b->strides[1] != 1 || c->strides[1] != 1) return false;
   const libxsmm_blasint m = c->sizes[0], n = c->sizes[1], k = ta ? a->sizes[0] : a->sizes[1];
-  if (m * n * k > 64 * 64 * 64) return false;
-  const libxsmm_blasint lda = a->strides[0], ldb = b->strides[0], ldc = c->strides[0];
+  if (m * n * k > 64 * 64 * 64 || (tb && n * k > kSmallPackedB)) return false;
+  const libxsmm_blasint lda = a->strides[0], ldc = c->strides[0];
+  libxsmm_blasint ldb = b->strides[0];
   const T one = 1, beta = accumulate ? 1 : 0;
   const int flags = ta ? LIBXSMM_GEMM_FLAG_TRANS_B : LIBXSMM_GEMM_FLAG_NONE;
   const T* A = a->aligned + a->offset;
   const T* B = b->aligned + b->offset;
   T* C = c->aligned + c->offset;
+  if (tb) {  // B^T as a row-major k x n copy
+    thread_local T packed[kSmallPackedB];
+    for (libxsmm_blasint j = 0; j < n; ++j)
+      for (libxsmm_blasint p = 0; p < k; ++p) packed[p * n + j] = B[j * ldb + p];
+    B = packed;
+    ldb = n;
+  }
   if constexpr (std::is_same_v<T, float>) {
     libxsmm_smmfunction kernel = libxsmm_smmdispatch(n, m, k, &ldb, &lda, &ldc, &one, &beta, &flags, nullptr);
     if (kernel == nullptr) return false;
