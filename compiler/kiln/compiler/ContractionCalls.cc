@@ -346,45 +346,25 @@ bool drop_zero_fill(mlir::linalg::LinalgOp op) {
   return true;
 }
 
-// Note [Contractions in compiled code] (JitKernels.cc): a rank-2 float32/float64 matmul (plain
-// or transposed) becomes a call of kiln_gemm_<t>, on memrefs cast to fully dynamic strided
-// layouts (so slices and views pass through as they are).
-void matmul_to_call(mlir::ModuleOp module, mlir::linalg::LinalgOp op) {
+// Note [Contractions in compiled code] (JitKernels.cc): a float32/float64 matmul (plain or
+// transposed) becomes a call of kiln_gemm_<t>, a batched one (linalg.batch_matmul and its
+// transposed forms on [batch, rows, cols] buffers, GraphToLinalgReduce.cc) of kiln_batch_gemm_<t>
+// (one GEMM per batch entry, as eager matmul runs it), on memrefs cast to fully dynamic strided
+// layouts (so slices and views pass through as they are). No epilogue is fused into batched ones.
+void matmul_to_call(mlir::ModuleOp module, mlir::linalg::LinalgOp op, bool batched) {
   mlir::MLIRContext* ctx = module.getContext();
   const mlir::Type et = mlir::cast<mlir::MemRefType>(op.getDpsInits()[0].getType()).getElementType();
-  const mlir::MemRefType any2 = any_strided(et, 2);
+  const mlir::MemRefType any = any_strided(et, batched ? 3 : 2);
   const mlir::IntegerType i64 = mlir::IntegerType::get(ctx, 64);
-  auto callee = declare(module, std::string("kiln_gemm_") + suffix(et),
-                        mlir::FunctionType::get(ctx, {any2, any2, any2, i64, i64, i64}, {}));
+  auto callee = declare(module, std::string(batched ? "kiln_batch_gemm_" : "kiln_gemm_") + suffix(et),
+                        mlir::FunctionType::get(ctx, {any, any, any, i64, i64, i64}, {}));
   const bool accumulate = !drop_zero_fill(op);
   mlir::OpBuilder b(op);
   const mlir::Location loc = op.getLoc();
-  auto cast = [&](Value v) -> Value { return b.create<mlir::memref::CastOp>(loc, any2, v); };
+  auto cast = [&](Value v) -> Value { return b.create<mlir::memref::CastOp>(loc, any, v); };
   auto flag = [&](bool f) -> Value { return b.create<mlir::arith::ConstantIntOp>(loc, f ? 1 : 0, 64); };
-  const bool ta = mlir::isa<mlir::linalg::MatmulTransposeAOp>(op), tb = mlir::isa<mlir::linalg::MatmulTransposeBOp>(op);
-  b.create<mlir::func::CallOp>(loc, callee,
-                               mlir::ValueRange{cast(op.getDpsInputs()[0]), cast(op.getDpsInputs()[1]),
-                                                cast(op.getDpsInits()[0]), flag(ta), flag(tb), flag(accumulate)});
-  op->erase();
-}
-
-// A batched float matmul (linalg.batch_matmul / _transpose_a / _transpose_b on [batch, rows,
-// cols] buffers, GraphToLinalgReduce.cc) becomes a call of kiln_batch_gemm_<t>: one GEMM per
-// batch entry, as eager matmul runs it. No epilogue is fused into it.
-void batch_matmul_to_call(mlir::ModuleOp module, mlir::linalg::LinalgOp op) {
-  mlir::MLIRContext* ctx = module.getContext();
-  const mlir::Type et = mlir::cast<mlir::MemRefType>(op.getDpsInits()[0].getType()).getElementType();
-  const mlir::MemRefType any3 = any_strided(et, 3);
-  const mlir::IntegerType i64 = mlir::IntegerType::get(ctx, 64);
-  auto callee = declare(module, std::string("kiln_batch_gemm_") + suffix(et),
-                        mlir::FunctionType::get(ctx, {any3, any3, any3, i64, i64, i64}, {}));
-  const bool accumulate = !drop_zero_fill(op);
-  mlir::OpBuilder b(op);
-  const mlir::Location loc = op.getLoc();
-  auto cast = [&](Value v) -> Value { return b.create<mlir::memref::CastOp>(loc, any3, v); };
-  auto flag = [&](bool f) -> Value { return b.create<mlir::arith::ConstantIntOp>(loc, f ? 1 : 0, 64); };
-  const bool ta = mlir::isa<mlir::linalg::BatchMatmulTransposeAOp>(op);
-  const bool tb = mlir::isa<mlir::linalg::BatchMatmulTransposeBOp>(op);
+  const bool ta = mlir::isa<mlir::linalg::MatmulTransposeAOp, mlir::linalg::BatchMatmulTransposeAOp>(op);
+  const bool tb = mlir::isa<mlir::linalg::MatmulTransposeBOp, mlir::linalg::BatchMatmulTransposeBOp>(op);
   b.create<mlir::func::CallOp>(loc, callee,
                                mlir::ValueRange{cast(op.getDpsInputs()[0]), cast(op.getDpsInputs()[1]),
                                                 cast(op.getDpsInits()[0]), flag(ta), flag(tb), flag(accumulate)});
@@ -412,8 +392,8 @@ void contractions_to_library_calls(mlir::Operation* module_op, bool library_gemm
   });
   for (mlir::func::CallOp call : convs) (void)fuse_conv_epilogue(module, call);
   for (mlir::linalg::LinalgOp op : matmuls)
-    if (!fuse_matmul_epilogue(module, op)) matmul_to_call(module, op);
-  for (mlir::linalg::LinalgOp op : batched) batch_matmul_to_call(module, op);
+    if (!fuse_matmul_epilogue(module, op)) matmul_to_call(module, op, /*batched=*/false);
+  for (mlir::linalg::LinalgOp op : batched) matmul_to_call(module, op, /*batched=*/true);
 }
 
 const char* contraction_calls_build_id() { return __DATE__ " " __TIME__; }
