@@ -93,6 +93,8 @@ class Tensor {
   /// TF-style text: `tf.Tensor([1. 2.], shape=(2,), dtype=float32)`; rank >= 2 starts on a new
   /// line with one row per line, as numpy prints arrays.
   std::string str() const;
+  /// `float32[16,4]`: the dtype and shape, as error messages name a tensor (defined tensors).
+  std::string type_str() const;
 
   TensorImpl& impl() const {
     KILN_CHECK(impl_ != nullptr, "tensor: use of an undefined (empty) Tensor");

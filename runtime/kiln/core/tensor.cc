@@ -247,6 +247,8 @@ void format_array(std::ostream& os, const T* p, const Shape& s, int dim, int64_t
 }
 }  // namespace
 
+std::string Tensor::type_str() const { return std::string(dtype_name(dtype())) + shape().str(); }
+
 std::string Tensor::str() const {
   if (!defined()) return "tf.Tensor(<undefined>)";
   std::ostringstream os;

@@ -6,8 +6,6 @@
 
 namespace kiln::metrics {
 namespace {
-std::string describe(const Tensor& t) { return std::string(dtype_name(t.dtype())) + t.shape().str(); }
-
 // Throws unless every id of `ids` is in [0, n); `what` is "label" or "prediction".
 void check_ids(const std::vector<int64_t>& ids, int64_t n, const char* what, const Shape& shape) {
   for (size_t i = 0; i < ids.size(); ++i)
@@ -26,9 +24,9 @@ void ConfusionMatrix::update_state(const Tensor& labels, const Tensor& predictio
              "ConfusionMatrix.update_state: labels or predictions is an undefined Tensor");
   KILN_CHECK(is_integer(labels.dtype()) && is_integer(predictions.dtype()),
              "ConfusionMatrix.update_state: labels and predictions must be class ids (int32 or int64), got labels ",
-             describe(labels), " and predictions ", describe(predictions));
-  KILN_CHECK(labels.shape() == predictions.shape(), "ConfusionMatrix.update_state: labels ", describe(labels),
-             " and predictions ", describe(predictions), " differ in shape");
+             labels.type_str(), " and predictions ", predictions.type_str());
+  KILN_CHECK(labels.shape() == predictions.shape(), "ConfusionMatrix.update_state: labels ", labels.type_str(),
+             " and predictions ", predictions.type_str(), " differ in shape");
   std::vector<int64_t> y = labels.to_vector<int64_t>(), p = predictions.to_vector<int64_t>();
   check_ids(y, num_classes_, "label", labels.shape());
   check_ids(p, num_classes_, "prediction", predictions.shape());

@@ -4,9 +4,6 @@
 #include "kiln/ops.h"
 
 namespace kiln::nn {
-namespace {
-std::string shape_of(const Tensor& t) { return std::string(dtype_name(t.dtype())) + t.shape().str(); }
-}  // namespace
 
 Conv2D::Conv2D(int64_t filters, std::array<int64_t, 2> kernel_size, Conv2DOptions options, std::string name)
     : Layer(name.empty() ? unique_name("conv2d") : std::move(name)),
@@ -31,17 +28,10 @@ void Conv2D::build(int64_t channels) {
   KILN_CHECK(!built(), "Conv2D '", name(), "': already built with kernel ", kernel_.shape().str());
   KILN_CHECK(channels > 0, "Conv2D '", name(), "': channels must be positive, got ", channels);
   const Shape kernel_shape{kernel_size_[0], kernel_size_[1], channels, filters_}, bias_shape{filters_};
-  Tensor k = options_.kernel_initializer(kernel_shape, options_.dtype);
-  KILN_CHECK(k.defined() && k.shape() == kernel_shape && k.dtype() == options_.dtype, "Conv2D '", name(),
-             "': kernel_initializer returned ", k.defined() ? shape_of(k) : "an undefined tensor", ", expected ",
-             dtype_name(options_.dtype), kernel_shape.str());
+  const std::string who = "Conv2D '" + name() + "': ";
+  Tensor k = initial_value(options_.kernel_initializer, kernel_shape, options_.dtype, who + "kernel_initializer");
   Tensor b;
-  if (options_.use_bias) {
-    b = options_.bias_initializer(bias_shape, options_.dtype);
-    KILN_CHECK(b.defined() && b.shape() == bias_shape && b.dtype() == options_.dtype, "Conv2D '", name(),
-               "': bias_initializer returned ", b.defined() ? shape_of(b) : "an undefined tensor", ", expected ",
-               dtype_name(options_.dtype), bias_shape.str());
-  }
+  if (options_.use_bias) b = initial_value(options_.bias_initializer, bias_shape, options_.dtype, who + "bias_initializer");
   kernel_ = add_variable("kernel", k);
   if (options_.use_bias) bias_ = add_variable("bias", b);
 }
@@ -49,14 +39,14 @@ void Conv2D::build(int64_t channels) {
 Tensor Conv2D::call(const Tensor& x) {
   KILN_CHECK(x.defined(), "Conv2D '", name(), "': input is an undefined Tensor");
   KILN_CHECK(x.rank() == 4, "Conv2D '", name(), "' expects a 4-D input [batch, height, width, channels], got ",
-             shape_of(x));
-  KILN_CHECK(x.dtype() == options_.dtype, "Conv2D '", name(), "': input is ", shape_of(x), " but the layer's dtype is ",
+             x.type_str());
+  KILN_CHECK(x.dtype() == options_.dtype, "Conv2D '", name(), "': input is ", x.type_str(), " but the layer's dtype is ",
              dtype_name(options_.dtype), " (cast the input, or set Conv2DOptions::dtype)");
   if (!built()) build(x.dim(3));
-  KILN_CHECK(x.dim(3) == kernel_.dim(2), "Conv2D '", name(), "': input ", shape_of(x), " has ", x.dim(3),
+  KILN_CHECK(x.dim(3) == kernel_.dim(2), "Conv2D '", name(), "': input ", x.type_str(), " has ", x.dim(3),
              " channels, but the layer was built for ", kernel_.dim(2), " (kernel ", kernel_.shape().str(), ")");
   KILN_CHECK(options_.padding == "same" || (x.dim(1) >= kernel_size_[0] && x.dim(2) >= kernel_size_[1]), "Conv2D '",
-             name(), "': input ", shape_of(x), " is smaller than the kernel [", kernel_size_[0], ",", kernel_size_[1],
+             name(), "': input ", x.type_str(), " is smaller than the kernel [", kernel_size_[0], ",", kernel_size_[1],
              "] with padding \"valid\"");
   Tensor y = conv2d(x, kernel_, options_.strides, options_.padding);
   if (options_.use_bias) y = y + bias_;

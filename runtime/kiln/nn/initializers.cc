@@ -6,7 +6,16 @@
 
 #include "kiln/ops.h"
 
-namespace kiln::nn::initializers {
+namespace kiln::nn {
+
+Tensor initial_value(const Initializer& init, const Shape& shape, DType dtype, const std::string& who) {
+  Tensor t = init(shape, dtype);
+  KILN_CHECK(t.defined() && t.shape() == shape && t.dtype() == dtype, who, " returned ",
+             t.defined() ? t.type_str() : "an undefined tensor", ", expected ", dtype_name(dtype), shape.str());
+  return t;
+}
+
+namespace initializers {
 
 Fans compute_fans(const Shape& shape) {
   if (shape.rank() == 0) return {1.0, 1.0};
@@ -52,4 +61,5 @@ Initializer constant(double value) {
   return [value](const Shape& shape, DType dtype) { return kiln::fill(shape, value, dtype); };
 }
 
-}  // namespace kiln::nn::initializers
+}  // namespace initializers
+}  // namespace kiln::nn

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <string>
 
 #include "kiln/tensor.h"
 
@@ -10,6 +11,11 @@ namespace kiln::nn {
 
 /// Makes the initial value of a variable of `shape` and `dtype`.
 using Initializer = std::function<Tensor(const Shape&, DType)>;
+
+/// init(shape, dtype), checked: kiln::Error "<who> returned float32[3], expected float32[4,3]"
+/// when the initializer gives an undefined tensor or another shape or dtype. `who` names the
+/// initializer in its layer: "dense 'dense': kernel_initializer".
+Tensor initial_value(const Initializer& init, const Shape& shape, DType dtype, const std::string& who);
 
 namespace initializers {
 

@@ -4,9 +4,6 @@
 #include "kiln/ops.h"
 
 namespace kiln::nn {
-namespace {
-std::string shape_of(const Tensor& t) { return std::string(dtype_name(t.dtype())) + t.shape().str(); }
-}  // namespace
 
 Dense::Dense(int64_t units, DenseOptions options, std::string name)
     : Layer(name.empty() ? unique_name("dense") : std::move(name)), units_(units), options_(std::move(options)) {
@@ -22,28 +19,21 @@ void Dense::build(int64_t input_dim) {
   KILN_CHECK(!built(), "dense '", name(), "': already built with kernel ", kernel_.shape().str());
   KILN_CHECK(input_dim > 0, "dense '", name(), "': input_dim must be positive, got ", input_dim);
   const Shape kernel_shape{input_dim, units_}, bias_shape{units_};
-  Tensor k = options_.kernel_initializer(kernel_shape, options_.dtype);
-  KILN_CHECK(k.defined() && k.shape() == kernel_shape && k.dtype() == options_.dtype, "dense '", name(),
-             "': kernel_initializer returned ", k.defined() ? shape_of(k) : "an undefined tensor", ", expected ",
-             dtype_name(options_.dtype), kernel_shape.str());
+  const std::string who = "dense '" + name() + "': ";
+  Tensor k = initial_value(options_.kernel_initializer, kernel_shape, options_.dtype, who + "kernel_initializer");
   Tensor b;
-  if (options_.use_bias) {
-    b = options_.bias_initializer(bias_shape, options_.dtype);
-    KILN_CHECK(b.defined() && b.shape() == bias_shape && b.dtype() == options_.dtype, "dense '", name(),
-               "': bias_initializer returned ", b.defined() ? shape_of(b) : "an undefined tensor", ", expected ",
-               dtype_name(options_.dtype), bias_shape.str());
-  }
+  if (options_.use_bias) b = initial_value(options_.bias_initializer, bias_shape, options_.dtype, who + "bias_initializer");
   kernel_ = add_variable("kernel", k);
   if (options_.use_bias) bias_ = add_variable("bias", b);
 }
 
 Tensor Dense::call(const Tensor& x) {
   KILN_CHECK(x.defined(), "dense '", name(), "': input is an undefined Tensor");
-  KILN_CHECK(x.rank() == 2, "dense '", name(), "': expected a rank-2 input [batch, features], got ", shape_of(x));
-  KILN_CHECK(x.dtype() == options_.dtype, "dense '", name(), "': input is ", shape_of(x), " but the layer's dtype is ",
+  KILN_CHECK(x.rank() == 2, "dense '", name(), "': expected a rank-2 input [batch, features], got ", x.type_str());
+  KILN_CHECK(x.dtype() == options_.dtype, "dense '", name(), "': input is ", x.type_str(), " but the layer's dtype is ",
              dtype_name(options_.dtype), " (cast the input, or set DenseOptions::dtype)");
   if (!built()) build(x.dim(1));
-  KILN_CHECK(x.dim(1) == kernel_.dim(0), "dense '", name(), "': input ", shape_of(x), " has ", x.dim(1),
+  KILN_CHECK(x.dim(1) == kernel_.dim(0), "dense '", name(), "': input ", x.type_str(), " has ", x.dim(1),
              " features, but the layer was built for ", kernel_.dim(0), " (kernel ", kernel_.shape().str(), ")");
   Tensor y = matmul(x, kernel_);
   if (options_.use_bias) y = y + bias_;
@@ -65,7 +55,7 @@ Flatten::Flatten(std::string name) : Layer(name.empty() ? unique_name("flatten")
 
 Tensor Flatten::call(const Tensor& x) {
   KILN_CHECK(x.defined(), "flatten '", name(), "': input is an undefined Tensor");
-  KILN_CHECK(x.rank() >= 1, "flatten '", name(), "': expected an input of rank >= 1 [batch, ...], got ", shape_of(x));
+  KILN_CHECK(x.rank() >= 1, "flatten '", name(), "': expected an input of rank >= 1 [batch, ...], got ", x.type_str());
   // The product is computed rather than left to reshape's -1, which cannot be inferred when the
   // batch is empty.
   int64_t features = 1;

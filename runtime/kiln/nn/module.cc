@@ -130,7 +130,7 @@ Tensor Layer::predict(const Tensor& x, int64_t batch_size) {
   KILN_CHECK(batch_size >= 1, "predict of '", name(), "': batch_size must be at least 1, got ", batch_size);
   KILN_CHECK(x.defined() && x.rank() >= 1 && x.dim(0) >= 1, "predict of '", name(),
              "': the input needs a batch dim of at least one row, got ",
-             x.defined() ? dtype_name(x.dtype()) + x.shape().str() : std::string("an undefined Tensor"));
+             x.defined() ? x.type_str() : std::string("an undefined Tensor"));
   detail::PauseTapes paused;
   LearningPhase inference(false);  // Dropout and the like run as in inference
   const int64_t n = x.dim(0);

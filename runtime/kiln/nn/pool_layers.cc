@@ -9,8 +9,6 @@
 namespace kiln::nn {
 namespace {
 
-std::string shape_of(const Tensor& t) { return std::string(dtype_name(t.dtype())) + t.shape().str(); }
-
 std::string lowercase(const std::string& s) {
   std::string out;
   for (char ch : s) out += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
@@ -52,11 +50,11 @@ Pool2D::Pool2D(Reduction reduction, const char* layer, const char* default_name,
 
 Tensor Pool2D::call(const Tensor& x) {
   KILN_CHECK(x.defined(), layer_, " '", name(), "': input is an undefined Tensor");
-  KILN_CHECK(x.rank() == 4, layer_, " '", name(), "' expects a 4-D input [batch, height, width, channels], got ", shape_of(x));
-  KILN_CHECK(is_floating(x.dtype()), layer_, " '", name(), "' expects a float32 or float64 input, got ", shape_of(x));
+  KILN_CHECK(x.rank() == 4, layer_, " '", name(), "' expects a 4-D input [batch, height, width, channels], got ", x.type_str());
+  KILN_CHECK(is_floating(x.dtype()), layer_, " '", name(), "' expects a float32 or float64 input, got ", x.type_str());
   KILN_CHECK(padding_ == "same" || (x.dim(1) >= pool_size_[0] && x.dim(2) >= pool_size_[1]), layer_, " '", name(),
              "': the ", pool_size_[0], "x", pool_size_[1], " pool is larger than the ", x.dim(1), "x", x.dim(2),
-             " (height x width) input ", shape_of(x), " (use padding \"same\")");
+             " (height x width) input ", x.type_str(), " (use padding \"same\")");
   return reduction_ == Reduction::Max ? max_pool2d(x, pool_size_, strides_, padding_)
                                       : avg_pool2d(x, pool_size_, strides_, padding_);
 }
@@ -72,7 +70,7 @@ Dropout::Dropout(double rate, DropoutOptions options, std::string name)
 
 Tensor Dropout::call(const Tensor& x) {
   KILN_CHECK(x.defined(), "Dropout '", name(), "': input is an undefined Tensor");
-  KILN_CHECK(is_floating(x.dtype()), "Dropout '", name(), "' expects a float32 or float64 input, got ", shape_of(x));
+  KILN_CHECK(is_floating(x.dtype()), "Dropout '", name(), "' expects a float32 or float64 input, got ", x.type_str());
   return dropout(x, rate_, learning_phase(), generator_);
 }
 

@@ -7,8 +7,6 @@
 namespace kiln {
 namespace {
 
-std::string meta_str(const Tensor& t) { return std::string(dtype_name(t.dtype())) + t.shape().str(); }
-
 // The window, strides and input of a pooling op, checked; `what` names the tensor ("x", "dy").
 PoolGeometry checked_geometry(const Shape& x, DType dtype, const OpAttrs& attrs, const char* op, const char* what) {
   KILN_ASSERT(attrs.ints.size() == 4, "pooling attributes are {kh, kw, sh, sw}");
@@ -26,7 +24,7 @@ PoolGeometry checked_geometry(const Shape& x, DType dtype, const OpAttrs& attrs,
 }
 
 void check_same(const Tensor& t, const Shape& shape, DType dtype, const char* op, const char* what, const char* expected) {
-  KILN_CHECK(t.dtype() == dtype && t.shape() == shape, op, ": ", what, " is ", meta_str(t), ", expected ",
+  KILN_CHECK(t.dtype() == dtype && t.shape() == shape, op, ": ", what, " is ", t.type_str(), ", expected ",
              dtype_name(dtype), shape.str(), " (", expected, ")");
 }
 
@@ -73,7 +71,7 @@ TensorMeta infer_AvgPool2DGrad(Inputs in, const OpAttrs& attrs) {
 
 TensorMeta infer_Dropout(Inputs in, const OpAttrs& attrs) {
   const Tensor &x = in[0], &u = in[1];
-  KILN_CHECK(is_floating(x.dtype()), "dropout: x must be float32 or float64, got ", meta_str(x));
+  KILN_CHECK(is_floating(x.dtype()), "dropout: x must be float32 or float64, got ", x.type_str());
   KILN_CHECK(attrs.f0 >= 0 && attrs.f0 < 1, "dropout: rate must be in [0, 1), got ", attrs.f0);
   check_same(u, x.shape(), x.dtype(), "dropout", "the uniform noise u", "x's dtype and shape");
   return {x.shape(), x.dtype()};

@@ -89,7 +89,7 @@ void write_predictions_png(const std::string& path, const Tensor& images, const 
   KILN_CHECK(images.defined() && !images.is_symbolic() && images.dtype() == DType::Float32 && images.rank() == 4 &&
                  images.dim(3) == 1 && images.dim(0) > 0,
              op, ": ", path, ": images must be float32 [N, H, W, 1] with N > 0, got ",
-             images.defined() ? std::string(dtype_name(images.dtype())) + images.shape().str() : "an undefined tensor");
+             images.defined() ? images.type_str() : "an undefined tensor");
   KILN_CHECK(n >= 1, op, ": ", path, ": n must be >= 1, got ", n);
   const std::vector<int64_t> y = class_ids(labels, op, "labels");
   const std::vector<int64_t> pred = class_ids(predictions, op, "predictions");
