@@ -130,6 +130,7 @@ std::string elem_of(const std::string& type) {
 std::string Body::op(const std::string& text) { return e_.op(text); }
 
 std::string Body::constant(const std::string& lit, DType dtype) {
+  if (lit[0] == '%') return lit;  // an entry scalar (Operand::scalar): defined above the loops
   return op("arith.constant " + lit + " : " + elem_type(dtype));
 }
 
@@ -569,11 +570,9 @@ LinalgModule lower_graph(const tracer::Graph& g) {
     const Tensor& c = g.constants[static_cast<size_t>(gv.index)];
     if (c.num_elements() == 1 && e.dynamic())
       if (std::optional<tracer::RelaxedScalar> r = tracer::relaxed_scalar(c)) {
-        // Note [Dynamic dims]: computed from the call's size (a tensor, so that no fold bakes it).
-        const std::string ssa = "%c" + std::to_string(gv.index);
-        e.line(ssa + " = tensor.from_elements " + e.relaxed_scalar_value(*r, gv.dtype) + " : " +
-               tensor_type(gv.dtype, gv.shape));
-        vals[v] = Operand{ssa, gv.dtype, gv.shape, ""};
+        // Note [Dynamic dims]: computed from the call's size at entry, read by the loop bodies
+        // as a value (hoisted, kept in a register), never folded as a splat's literal would be.
+        vals[v] = Operand{"", gv.dtype, gv.shape, e.relaxed_scalar_value(*r, gv.dtype)};
         continue;
       }
     if (c.num_elements() == 1) {  // inlined into the loop bodies that read it

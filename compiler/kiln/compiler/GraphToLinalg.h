@@ -64,9 +64,12 @@ struct Operand {
   DType dtype;
   Shape shape;
   std::string scalar;  ///< for a splat (a one-element constant, a fill, shape ops of those): its
-                       ///< MLIR literal, inlined into the loop bodies that read it
+                       ///< MLIR literal, inlined into the loop bodies that read it; or, for a
+                       ///< scalar computed at function entry from a -1 size (`%n3`, Note
+                       ///< [Dynamic dims]), its SSA name, read the same way but never folded
   double value = 0;    ///< the splat's value (already converted to dtype)
-  bool is_splat() const { return ssa.empty() && !scalar.empty(); }
+  bool is_entry_scalar() const { return ssa.empty() && !scalar.empty() && scalar[0] == '%'; }
+  bool is_splat() const { return ssa.empty() && !scalar.empty() && scalar[0] != '%'; }
 };
 
 /// `value` converted to `dtype` as a C++ static_cast would, back in a double.
