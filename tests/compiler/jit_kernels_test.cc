@@ -1,0 +1,76 @@
+// The GEMM kernels compiled code calls (JitKernels.cc), called directly through the symbols the
+// JIT links: many small shapes in turn against a plain reference, so that LIBXSMM's kernels, the
+// per-thread kernel table (Note [Small GEMM kernel cache]) and the B^T copy are all exercised.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kiln/compiler/JitKernels.h"
+
+namespace {
+using kiln::compiler::MemrefDescriptor;
+using Memref2 = MemrefDescriptor<float, 2>;
+using GemmFn = void (*)(Memref2*, Memref2*, Memref2*, int64_t, int64_t, int64_t);
+
+GemmFn gemm_kernel() {
+  for (const auto& [name, address] : kiln::compiler::jit_kernel_symbols())
+    if (name == "_mlir_ciface_kiln_gemm_f32") return reinterpret_cast<GemmFn>(address);
+  return nullptr;
+}
+
+Memref2 row_major(std::vector<float>& data, int64_t rows, int64_t cols) {
+  return Memref2{data.data(), data.data(), 0, {rows, cols}, {cols, 1}};
+}
+
+struct Case {
+  int64_t m, n, k;
+  bool ta, tb, accumulate;
+};
+
+// c = op(a) op(b) (+ c) for each case, in a shuffled order that repeats every case, against the
+// same product summed in double.
+TEST(JitKernels, SmallGemmsOfManyShapesInTurn) {
+  const GemmFn gemm = gemm_kernel();
+  ASSERT_NE(gemm, nullptr);
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int64_t> size(1, 24);
+  std::uniform_real_distribution<float> value(-1, 1);
+  std::vector<Case> cases;
+  for (int i = 0; i < 150; ++i)  // more shapes than the kernel table has slots
+    cases.push_back({size(rng), size(rng), size(rng), (i & 1) != 0, (i & 2) != 0, (i & 4) != 0});
+  std::vector<size_t> order;
+  for (int round = 0; round < 3; ++round)
+    for (size_t i = 0; i < cases.size(); ++i) order.push_back(i);
+  std::shuffle(order.begin(), order.end(), rng);
+  for (size_t i : order) {
+    const Case& c = cases[i];
+    std::vector<float> a(static_cast<size_t>(c.m * c.k)), b(static_cast<size_t>(c.k * c.n)),
+        out(static_cast<size_t>(c.m * c.n));
+    for (float& x : a) x = value(rng);
+    for (float& x : b) x = value(rng);
+    for (float& x : out) x = value(rng);
+    const std::vector<float> before = out;
+    Memref2 A = c.ta ? row_major(a, c.k, c.m) : row_major(a, c.m, c.k);
+    Memref2 B = c.tb ? row_major(b, c.n, c.k) : row_major(b, c.k, c.n);
+    Memref2 C = row_major(out, c.m, c.n);
+    gemm(&A, &B, &C, c.ta, c.tb, c.accumulate);
+    for (int64_t r = 0; r < c.m; ++r)
+      for (int64_t j = 0; j < c.n; ++j) {
+        double want = c.accumulate ? before[static_cast<size_t>(r * c.n + j)] : 0.0;
+        for (int64_t p = 0; p < c.k; ++p) {
+          const float x = c.ta ? a[static_cast<size_t>(p * c.m + r)] : a[static_cast<size_t>(r * c.k + p)];
+          const float y = c.tb ? b[static_cast<size_t>(j * c.k + p)] : b[static_cast<size_t>(p * c.n + j)];
+          want += static_cast<double>(x) * y;
+        }
+        ASSERT_NEAR(out[static_cast<size_t>(r * c.n + j)], want, 1e-4)
+            << "m=" << c.m << " n=" << c.n << " k=" << c.k << " ta=" << c.ta << " tb=" << c.tb
+            << " accumulate=" << c.accumulate << " at [" << r << "," << j << "]";
+      }
+  }
+}
+
+}  // namespace
