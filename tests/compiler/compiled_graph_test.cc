@@ -134,6 +134,22 @@ TEST(CompiledGraph, ReshapedMatmulStaysALibraryCall) {
   EXPECT_TRUE(tensors_match(cg->run({a, b})[0], fn({a, b})[0]));
 }
 
+// Note [Tiny inner loops]: a row reduction over 3 columns loses its inner loop (one loop fewer
+// in the LLVM dialect than over 5 columns, where the loop stays), and both match eager.
+TEST(CompiledGraph, InnerLoopsOfTwoToFourTripsAreUnrolled) {
+  auto loops = [](int64_t cols) {
+    Tensor x = random_values({9, cols}, DType::Float32, -1, 1, 3);
+    GraphFn fn = [](const std::vector<Tensor>& a) { return std::vector<Tensor>{kiln::reduce_max(a[0], {1})}; };
+    auto cg = CompiledGraph::compile(trace_graph("row_max_" + std::to_string(cols), fn, {x}));
+    EXPECT_TRUE(tensors_match(cg->run({x})[0], fn({x})[0])) << cols << " columns";
+    const std::string& text = cg->stage_text(Stage::LlvmDialect);
+    int branches = 0;
+    for (size_t at = text.find("llvm.cond_br"); at != std::string::npos; at = text.find("llvm.cond_br", at + 1)) ++branches;
+    return branches;
+  };
+  EXPECT_EQ(loops(3) + 1, loops(5));
+}
+
 // Note [Contractions in compiled code]: batched float matmuls (any rank) and a^T b^T are GEMM
 // calls too, not loops (a reduction iterator is what a loop lowering would leave).
 TEST(CompiledGraph, BatchedAndDoublyTransposedMatmulsAreLibraryCalls) {
