@@ -174,6 +174,26 @@ TEST(FunctionCompiled, VerifyModeRunsEagerlyToo) {
   expect_close(got, kiln::reduce_sum(kiln::exp(Tensor::from_vector<float>({1.5f, 2.25f, 3.125f}))));
 }
 
+// Note [KILN_VERIFY] with random ops: the eager run draws what the compiled call drew (no false
+// mismatch), and the generator moves on as for one call, so results equal the unverified ones.
+TEST(FunctionCompiled, VerifyModeReplaysRandomDraws) {
+  setenv("KILN_VERIFY", "1", 1);
+  kiln::Generator gen(11);
+  auto f = kiln::function(
+      [&](const Tensor& x) { return kiln::dropout(x + kiln::random_normal({6}, 0.0, 1.0, DType::Float32, &gen), 0.5, true, &gen); },
+      {.name = "verified_noise"});
+  Tensor x = random_tensor({6}, 3);
+  std::vector<Tensor> got;
+  for (int i = 0; i < 3; ++i) got.push_back(f(x));  // each would throw on a mismatch
+  unsetenv("KILN_VERIFY");
+  EXPECT_EQ(f.compile_count(), 1);
+  kiln::Generator replay(11);
+  auto g = kiln::function(
+      [&](const Tensor& x) { return kiln::dropout(x + kiln::random_normal({6}, 0.0, 1.0, DType::Float32, &replay), 0.5, true, &replay); },
+      {.name = "unverified_noise"});
+  for (int i = 0; i < 3; ++i) expect_close(got[static_cast<size_t>(i)], g(x));
+}
+
 TEST(FunctionTrace, ScalarArgumentsAreBakedAndKeyTheCache) {
   auto f = kiln::function([](const Tensor& x, int power, double scale) {
     Tensor y = x;

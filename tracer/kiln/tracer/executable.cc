@@ -1,6 +1,9 @@
 // Executable: compile-or-interpret for one traced graph, and KILN_VERIFY's eager cross-check.
 #include "kiln/tracer/executable.h"
 
+#include "kiln/ops.h"
+
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -18,6 +21,9 @@ bool verify_requested() {
 // A compiled call and the interpreter (each node's eager kernel) agree up to the rounding of a
 // different evaluation order: float32 1e-4 relative (above an absolute 1e-5), float64 1e-10,
 // integers and bools exactly. The first difference beyond that names the value and the element.
+// Random ops draw a new seed from their generator on every run (draw_seed): the eager run starts
+// from the generators' states the compiled call started from, so both draw the same numbers, and
+// the generators end where one run leaves them.
 std::string difference(const Tensor& compiled, const Tensor& eager) {
   if (compiled.defined() != eager.defined()) return "one result is undefined";
   if (!compiled.defined()) return "";
@@ -68,10 +74,17 @@ std::vector<Tensor> Executable::run(const std::vector<Tensor>& arguments, const 
 std::vector<Tensor> Executable::run_verified(const std::vector<Tensor>& arguments, const GraphRunner& eager_runner) const {
   std::vector<Tensor> before;
   for (const GraphVariable& gv : graph_.variables) before.push_back(gv.var.clone());
+  std::vector<std::pair<Generator*, Generator>> generators;
+  for (const GraphNode& n : graph_.nodes) {
+    Generator* g = n.attrs.generator;
+    if (g != nullptr && std::none_of(generators.begin(), generators.end(), [g](const auto& s) { return s.first == g; }))
+      generators.emplace_back(g, *g);
+  }
   std::vector<Tensor> compiled = compiled_->run(arguments);
   std::vector<Tensor> compiled_vars;
   for (const GraphVariable& gv : graph_.variables) compiled_vars.push_back(gv.var.clone());
   for (size_t k = 0; k < before.size(); ++k) restore(graph_.variables[k].var, before[k]);
+  for (auto& [generator, state] : generators) *generator = state;
   std::vector<Tensor> eager = eager_runner.run(arguments);
   auto fail = [&](const std::string& what, const std::string& diff) {
     throw Error("KILN_VERIFY: kiln::function '" + graph_.name + "': " + what +
