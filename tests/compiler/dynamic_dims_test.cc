@@ -166,5 +166,117 @@ TEST(CompiledDynamic, SparseLabelsAccuracyAndDropoutShareTheCode) {
   EXPECT_EQ(drop.compile_count(), 1) << drop.explain();
 }
 
+
+// ---- Convolutions over a -1 batch dim (Note [Convolutions in compiled code]) ----
+
+// conv2d and its two backprops ("valid" and "same" with strides, and conv2d + bias + relu as one
+// fused call) compiled once with a `?` batch, run at several batch sizes against eager.
+TEST(CompiledDynamic, ConvolutionsAndTheirBackpropsOverAMinusOneBatch) {
+  struct Case {
+    std::array<int64_t, 2> strides;
+    std::string padding;
+    int64_t oh;
+  };
+  for (const Case& k : {Case{{1, 1}, "valid", 4}, Case{{2, 2}, "same", 3}}) {
+    auto fn = [&](const std::vector<Tensor>& a) {
+      return std::vector<Tensor>{kiln::conv2d(a[0], a[1], k.strides, k.padding),
+                                 kiln::conv2d_backprop_input(a[0].shape(), a[1], a[2], k.strides, k.padding),
+                                 kiln::conv2d_backprop_filter(a[0], a[1].shape(), a[2], k.strides, k.padding)};
+    };
+    tracer::Graph g = trace_template("conv", fn, {Shape{N, 6, 6, 2}, Shape{3, 3, 2, 4}, Shape{N, k.oh, k.oh, 4}});
+    ASSERT_EQ(compiler::dynamic_gap(g), "");
+    auto cg = CompiledGraph::compile(g);
+    const std::string traced = cg->stage_text(Stage::Traced);
+    EXPECT_NE(traced.find("memref<?x6x6x2xf32>"), std::string::npos) << traced;
+    EXPECT_EQ(traced.find("1000003"), std::string::npos) << "no placeholder size is baked into the code";
+    for (int64_t n : {8, 5, 1, 8}) {
+      std::vector<Tensor> args = {random_values({n, 6, 6, 2}, DType::Float32, -1, 1, 1),
+                                  random_values({3, 3, 2, 4}, DType::Float32, -1, 1, 2),
+                                  random_values({n, k.oh, k.oh, 4}, DType::Float32, -1, 1, 3)};
+      std::vector<Tensor> got = cg->run(args), want = fn(args);
+      for (size_t i = 0; i < got.size(); ++i)
+        EXPECT_TRUE(tensors_match(got[i], want[i])) << k.padding << ", n = " << n << ", output " << i;
+    }
+  }
+  auto biased = [](const std::vector<Tensor>& a) {
+    return std::vector<Tensor>{kiln::relu(kiln::conv2d(a[0], a[1], {1, 1}, "same") + a[2])};
+  };
+  tracer::Graph g = trace_template("conv_bias", biased, {Shape{N, 5, 5, 3}, Shape{3, 3, 3, 4}, Shape{4}});
+  ASSERT_EQ(compiler::dynamic_gap(g), "");
+  auto cg = CompiledGraph::compile(g);
+  EXPECT_NE(cg->stage_text(Stage::Bufferized).find("call @kiln_conv2d_bias_f32"), std::string::npos)
+      << "the bias and relu fold into the call with a `?` batch too";
+  for (int64_t n : {3, 2, 7}) {
+    std::vector<Tensor> args = {random_values({n, 5, 5, 3}, DType::Float32, -1, 1, 4),
+                                random_values({3, 3, 3, 4}, DType::Float32, -1, 1, 5), random_values({4}, DType::Float32, -1, 1, 6)};
+    EXPECT_TRUE(tensors_match(cg->run(args)[0], biased(args)[0])) << "n = " << n;
+  }
+}
+
+// The MNIST CNN's shape at small sizes (Conv2D, Conv2D, Flatten, Dense, Dense, Adam) with a -1
+// batch: one trace, one compile for batches 8, 5, 8; loss and every variable as eager's after each
+// step; after the first call at a size no temporary comes from the system allocator.
+TEST(CompiledDynamic, CnnTrainStepCompilesOnceForEveryBatch) {
+  struct Cnn {
+    nn::Sequential model;
+    optim::Adam opt{{.learning_rate = 0.01}};
+    Cnn() {
+      namespace init = nn::initializers;
+      model.add(nn::Conv2D(4, {3, 3}, {.activation = nn::activations::relu, .kernel_initializer = init::glorot_uniform(1)}));
+      model.add(nn::Conv2D(5, {3, 3}, {.activation = nn::activations::relu, .kernel_initializer = init::glorot_uniform(2)}));
+      model.add(nn::Flatten());
+      model.add(nn::Dense(12, {.activation = nn::activations::relu, .kernel_initializer = init::glorot_uniform(3)}));
+      model.add(nn::Dense(3, {.kernel_initializer = init::glorot_uniform(4)}));
+      model(kiln::zeros({1, 8, 8, 1}));  // builds the variables
+    }
+    Tensor step(const Tensor& x, const Tensor& y) {
+      GradientTape tape;
+      Tensor loss = kiln::reduce_mean(kiln::softmax_cross_entropy_with_logits(y, model(x)));
+      std::vector<Variable> vars = model.trainable_variables();
+      opt.apply_gradients(tape.gradient(loss, vars), vars);
+      return loss;
+    }
+  };
+  Cnn eager, compiled;
+  auto step = kiln::function([&](const Tensor& x, const Tensor& y) { return compiled.step(x, y); },
+                             {.name = "cnn_step", .input_signature = {TensorSpec{{-1, 8, 8, 1}}, TensorSpec{{-1, 3}}}});
+  compiler::TemporaryBufferStats after_first{};
+  int64_t calls = 0;
+  for (int64_t n : {8, 5, 8, 5}) {
+    const uint32_t seed = static_cast<uint32_t>(10 + calls);
+    Tensor x = random_values({n, 8, 8, 1}, DType::Float32, 0, 1, seed), y = one_hot_of(n, seed);
+    Tensor got = step(x, y), want = eager.step(x, y);
+    EXPECT_TRUE(tensors_match(got, want)) << "n = " << n << ", call " << calls;
+    std::vector<Variable> gv = compiled.model.trainable_variables(), wv = eager.model.trainable_variables();
+    for (size_t i = 0; i < gv.size(); ++i)
+      EXPECT_TRUE(tensors_match(gv[i], wv[i])) << "n = " << n << ", call " << calls << ", " << wv[i].name();
+    if (++calls == 2) after_first = compiler::temporary_buffer_stats();  // 8 and 5 seen
+  }
+  EXPECT_EQ(compiler::temporary_buffer_stats().system_allocations, after_first.system_allocations);
+  EXPECT_EQ(step.trace_count(), 1) << step.explain();
+  EXPECT_EQ(step.compile_count(), 1) << step.explain();
+  const std::string traced = step.lower(Stage::Traced, kiln::zeros({2, 8, 8, 1}), one_hot_of(2, 1));
+  EXPECT_NE(traced.find("call @kiln_conv2d_f32"), std::string::npos);
+  EXPECT_NE(traced.find("call @kiln_conv2d_backprop_filter_f32"), std::string::npos);
+  EXPECT_NE(traced.find("tensor<?x8x8x1xf32>"), std::string::npos);
+}
+
+// A -1 dim elsewhere than a convolution's batch has no dynamic lowering: code per size, and
+// explain() says which dim of which operand.
+TEST(CompiledDynamic, ConvolutionOverAMinusOneImageDimCompilesPerSize) {
+  Tensor filter = random_values({2, 2, 1, 3}, DType::Float32, -1, 1, 7);
+  auto body = [&](const Tensor& x) { return kiln::reduce_sum(kiln::conv2d(x, filter, {1, 1}, "same")); };
+  auto f = kiln::function(body, {.name = "tall", .input_signature = {TensorSpec{{2, -1, 4, 1}}}});
+  for (int64_t h : {5, 3}) {
+    Tensor x = random_values({2, h, 4, 1}, DType::Float32, -1, 1, static_cast<uint32_t>(h));
+    EXPECT_TRUE(tensors_match(f(x), body(x))) << "h = " << h;
+  }
+  EXPECT_EQ(f.compile_count(), 2) << f.explain();
+  EXPECT_NE(f.explain().find("compiled per size: conv2d (node 0) has no dynamic-dims lowering for a -1 dim at dim 1 of "
+                             "input 0 (only the batch dim, 0, of a convolution's images follows one)"),
+            std::string::npos)
+      << f.explain();
+}
+
 }  // namespace
 }  // namespace kiln::test
