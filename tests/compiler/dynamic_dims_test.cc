@@ -278,5 +278,94 @@ TEST(CompiledDynamic, ConvolutionOverAMinusOneImageDimCompilesPerSize) {
       << f.explain();
 }
 
+
+// ---- Pooling over a -1 batch dim (Note [Pooling in compiled code]) ----
+
+// max/avg pooling and the three gradient ops, "valid" and "same" with strides (padding: the
+// insert_slice of a `?` batch), compiled once and run at several batch sizes against eager.
+TEST(CompiledDynamic, PoolingAndItsGradientsOverAMinusOneBatch) {
+  struct Case {
+    std::array<int64_t, 2> ksize, strides;
+    std::string padding;
+    int64_t oh;
+  };
+  for (const Case& k : {Case{{2, 2}, {2, 2}, "valid", 3}, Case{{3, 3}, {2, 2}, "same", 4}}) {
+    auto fn = [&](const std::vector<Tensor>& a) {
+      const Tensor &x = a[0], &dy = a[1];
+      Tensor y = kiln::max_pool2d(x, k.ksize, k.strides, k.padding);
+      return std::vector<Tensor>{y, kiln::avg_pool2d(x, k.ksize, k.strides, k.padding),
+                                 kiln::max_pool2d_grad(x, y, dy, k.ksize, k.strides, k.padding),
+                                 kiln::max_pool2d_grad_grad(x, y, x * 0.5, k.ksize, k.strides, k.padding),
+                                 kiln::avg_pool2d_grad(x.shape(), dy, k.ksize, k.strides, k.padding)};
+    };
+    tracer::Graph g = trace_template("pool", fn, {Shape{N, 7, 7, 3}, Shape{N, k.oh, k.oh, 3}});
+    ASSERT_EQ(compiler::dynamic_gap(g), "");
+    auto cg = CompiledGraph::compile(g);
+    const std::string traced = cg->stage_text(Stage::Traced);
+    EXPECT_NE(traced.find("tensor<?x7x7x3xf32>"), std::string::npos) << traced;
+    EXPECT_EQ(traced.find("1000003"), std::string::npos) << "no placeholder size is baked into the code";
+    for (int64_t n : {4, 3, 1, 4}) {
+      std::vector<Tensor> args = {random_values({n, 7, 7, 3}, DType::Float32, -1, 1, static_cast<uint32_t>(n)),
+                                  random_values({n, k.oh, k.oh, 3}, DType::Float32, -1, 1, 9)};
+      std::vector<Tensor> got = cg->run(args), want = fn(args);
+      for (size_t i = 0; i < got.size(); ++i)
+        EXPECT_TRUE(tensors_match(got[i], want[i])) << k.padding << ", n = " << n << ", output " << i;
+    }
+  }
+}
+
+// A CNN step with both pooling layers and Adam under kiln::function: one compile for batches
+// 6, 4, 6, equal to eager after each step.
+TEST(CompiledDynamic, PooledCnnTrainStepCompilesOnce) {
+  struct PooledCnn {
+    nn::Sequential model;
+    optim::Adam opt{{.learning_rate = 0.01}};
+    PooledCnn() {
+      namespace init = nn::initializers;
+      model.add(nn::Conv2D(4, {3, 3}, {.padding = "same", .activation = nn::activations::relu,
+                                       .kernel_initializer = init::glorot_uniform(1)}));
+      model.add(nn::MaxPool2D({2, 2}));
+      model.add(nn::Conv2D(3, {3, 3}, {.activation = nn::activations::relu, .kernel_initializer = init::glorot_uniform(2)}));
+      model.add(nn::AveragePooling2D({2, 2}, {.strides = {1, 1}, .padding = "same"}));
+      model.add(nn::Flatten());
+      model.add(nn::Dense(3, {.kernel_initializer = init::glorot_uniform(3)}));
+      model(kiln::zeros({1, 8, 8, 2}));
+    }
+    Tensor step(const Tensor& x, const Tensor& y) {
+      GradientTape tape;
+      Tensor loss = kiln::reduce_mean(kiln::softmax_cross_entropy_with_logits(y, model(x)));
+      std::vector<Variable> vars = model.trainable_variables();
+      opt.apply_gradients(tape.gradient(loss, vars), vars);
+      return loss;
+    }
+  };
+  PooledCnn eager, compiled;
+  auto step = kiln::function([&](const Tensor& x, const Tensor& y) { return compiled.step(x, y); },
+                             {.name = "pooled_step", .input_signature = {TensorSpec{{-1, 8, 8, 2}}, TensorSpec{{-1, 3}}}});
+  uint32_t seed = 20;
+  for (int64_t n : {6, 4, 6}) {
+    Tensor x = random_values({n, 8, 8, 2}, DType::Float32, 0, 1, ++seed), y = one_hot_of(n, seed);
+    EXPECT_TRUE(tensors_match(step(x, y), eager.step(x, y))) << "n = " << n;
+    std::vector<Variable> gv = compiled.model.trainable_variables(), wv = eager.model.trainable_variables();
+    for (size_t i = 0; i < gv.size(); ++i) EXPECT_TRUE(tensors_match(gv[i], wv[i])) << "n = " << n << ", " << wv[i].name();
+  }
+  EXPECT_EQ(step.compile_count(), 1) << step.explain();
+}
+
+// A -1 channel dim of a pool: code per size, with the reason.
+TEST(CompiledDynamic, PoolingOverAMinusOneChannelDimCompilesPerSize) {
+  auto body = [](const Tensor& x) { return kiln::reduce_sum(kiln::max_pool2d(x, {2, 2}, {2, 2})); };
+  auto f = kiln::function(body, {.name = "wide", .input_signature = {TensorSpec{{2, 4, 4, -1}}}});
+  for (int64_t c : {3, 2}) {
+    Tensor x = random_values({2, 4, 4, c}, DType::Float32, -1, 1, static_cast<uint32_t>(c));
+    EXPECT_TRUE(tensors_match(f(x), body(x))) << "c = " << c;
+  }
+  EXPECT_EQ(f.compile_count(), 2) << f.explain();
+  EXPECT_NE(f.explain().find("compiled per size: max_pool2d (node 0) has no dynamic-dims lowering for a -1 dim at dim 3 of "
+                             "input 0 (only the batch dim, 0, of a pooling's images follows one)"),
+            std::string::npos)
+      << f.explain();
+}
+
 }  // namespace
 }  // namespace kiln::test

@@ -19,9 +19,9 @@ namespace kiln::compiler {
 // operands' (dynamic) shapes by themselves. CompiledGraph::run fills the descriptors' sizes and
 // strides per call and checks that the arguments agree on N (compiled_graph.cc).
 // The ops whose lowerings only ever ask for sizes that way are listed in lowers_dynamic; those
-// that follow a -1 dim in some positions only (conv2d and its backprops: the batch) are checked
-// per node by positional_gap. A live op that touches a -1 dim elsewhere (pool, concat, slice,
-// gather, control flow, a convolution's height), or a dim that is the product of two
+// that follow a -1 dim in some positions only (conv2d, pooling and their gradients: the batch)
+// are checked per node by positional_gap. A live op that touches a -1 dim elsewhere (concat,
+// slice, gather, control flow, a convolution's height), or a dim that is the product of two
 // placeholders, makes dynamic_gap() say why, and kiln::function then compiles per size (Note
 // [One compiled code for every size] in function.cc). Fusion and
 // bufferization need nothing new: the passes that want static loop ranges skip dynamic generics,
@@ -142,7 +142,8 @@ bool lowers_dynamic(OpId id) {
 // Ops whose lowering follows a -1 dim in some positions: positional_gap says which.
 bool has_positional_lowering(OpId id) {
   switch (id) {
-    case OpId::Conv2D: case OpId::Conv2DBackpropInput: case OpId::Conv2DBackpropFilter: return true;
+    case OpId::Conv2D: case OpId::Conv2DBackpropInput: case OpId::Conv2DBackpropFilter: case OpId::MaxPool2D:
+    case OpId::AvgPool2D: case OpId::MaxPool2DGrad: case OpId::MaxPool2DGradGrad: case OpId::AvgPool2DGrad: return true;
     default: return false;
   }
 }
