@@ -367,5 +367,83 @@ TEST(CompiledDynamic, PoolingOverAMinusOneChannelDimCompilesPerSize) {
       << f.explain();
 }
 
+
+// ---- Concat, slice, gather over a -1 dim they carry through ----
+
+// concat along a static axis, slice keeping the -1 dim whole, gather and unsorted_segment_sum
+// with a -1 batch of indices: one code for every size, as eager.
+TEST(CompiledDynamic, ConcatSliceGatherCarryAMinusOneDim) {
+  Tensor table = random_values({5, 3}, DType::Float32, -1, 1, 11);
+  auto fn = [&](const std::vector<Tensor>& a) {
+    const Tensor &x = a[0], &y = a[1];
+    Tensor ids = kiln::cast(a[2], DType::Int64);
+    return std::vector<Tensor>{kiln::concat({x, y, x}, 1), kiln::concat({x, x}, 0), kiln::slice(x, {0, 1}, {x.dim(0), 1}),
+                               kiln::gather(table, ids), kiln::unsorted_segment_sum(y, ids, 5)};
+  };
+  tracer::Graph g = trace_template("carry", fn, {Shape{N, 2}, Shape{N, 3}, Shape{N}});
+  // concat({x, x}, 0) joins along the -1 dim: no dynamic lowering (the second x's offset is N).
+  EXPECT_NE(compiler::dynamic_gap(g).find("has no dynamic-dims lowering for a -1 dim at dim 0 of input 0 (the concatenated "
+                                          "axis: the pieces' offsets along it are literals)"),
+            std::string::npos)
+      << compiler::dynamic_gap(g);
+  auto carried = [&](const std::vector<Tensor>& a) {
+    std::vector<Tensor> all = fn(a);
+    return std::vector<Tensor>{all[0], all[2], all[3], all[4]};
+  };
+  g = trace_template("carry", carried, {Shape{N, 2}, Shape{N, 3}, Shape{N}});
+  ASSERT_EQ(compiler::dynamic_gap(g), "");
+  auto cg = CompiledGraph::compile(g);
+  EXPECT_EQ(cg->stage_text(Stage::Traced).find("1000003"), std::string::npos) << "no placeholder size is baked into the code";
+  for (int64_t n : {6, 2, 1, 6}) {
+    std::vector<Tensor> args = {random_values({n, 2}, DType::Float32, -1, 1, 12), random_values({n, 3}, DType::Float32, -1, 1, 13),
+                                random_values({n}, DType::Float32, 0, 5, static_cast<uint32_t>(n))};
+    std::vector<Tensor> got = cg->run(args), want = carried(args);
+    for (size_t i = 0; i < got.size(); ++i) EXPECT_TRUE(tensors_match(got[i], want[i])) << "n = " << n << ", output " << i;
+  }
+  // The index range check over a `?` batch still reports the first bad index.
+  std::string msg = error_of([&] {
+    cg->run({random_values({3, 2}, DType::Float32, -1, 1, 1), random_values({3, 3}, DType::Float32, -1, 1, 2),
+             Tensor::from_vector<float>({1, 7, 2})});
+  });
+  EXPECT_NE(msg.find("gather: index 7 at position 1 is outside [0, 5)"), std::string::npos) << msg;
+}
+
+// The gradients of slice (a concat of zeros along the sliced axis), concat (slices) and gather
+// (unsorted_segment_sum) in one step under kiln::function: one compile for every batch.
+TEST(CompiledDynamic, EmbeddingSliceConcatGradientsCompileOnce) {
+  Variable emb(random_values({6, 3}, DType::Float32, -1, 1, 14), true, "emb");
+  Variable w(random_values({5, 2}, DType::Float32, -1, 1, 15), true, "w");
+  auto body = [&](const Tensor& x, const Tensor& ids) {
+    GradientTape tape;
+    Tensor features = kiln::concat({kiln::gather(emb, ids), kiln::slice(x, {0, 1}, {x.dim(0), 2})}, 1);  // [N,5]
+    Tensor loss = kiln::reduce_mean(kiln::square(kiln::matmul(features, w)));
+    std::vector<Tensor> g = tape.gradient(loss, {emb, w});
+    return std::vector<Tensor>{loss, g[0], g[1]};
+  };
+  auto f = kiln::function(body, {.name = "embed", .input_signature = {TensorSpec{{-1, 4}}, TensorSpec{{-1}, DType::Int64}}});
+  for (int64_t n : {7, 3, 7}) {
+    Tensor x = random_values({n, 4}, DType::Float32, -1, 1, static_cast<uint32_t>(n));
+    Tensor ids = kiln::cast(random_values({n}, DType::Float32, 0, 6, static_cast<uint32_t>(n + 1)), DType::Int64);
+    std::vector<Tensor> got = f(x, ids), want = body(x, ids);
+    for (size_t k = 0; k < got.size(); ++k) EXPECT_TRUE(tensors_match(got[k], want[k])) << "n = " << n << ", output " << k;
+  }
+  EXPECT_EQ(f.compile_count(), 1) << f.explain();
+}
+
+// Slicing into a -1 dim (the first N of 2N values) keeps its own code per size, and says why.
+TEST(CompiledDynamic, SliceIntoTheMinusOneDimCompilesPerSize) {
+  auto body = [](const Tensor& x) { return kiln::reduce_sum(kiln::slice(kiln::reshape(x, {-1}), {0}, {x.dim(0)})); };
+  auto f = kiln::function(body, {.name = "head", .input_signature = {TensorSpec{{-1, 2}}}});
+  for (int64_t n : {5, 3}) {
+    Tensor x = random_values({n, 2}, DType::Float32, -1, 1, static_cast<uint32_t>(n));
+    EXPECT_TRUE(tensors_match(f(x), body(x))) << "n = " << n;
+  }
+  EXPECT_EQ(f.compile_count(), 2) << f.explain();
+  EXPECT_NE(f.explain().find("compiled per size: slice (node 1) has no dynamic-dims lowering for a -1 dim at dim 0 of input 0 "
+                             "(a sliced dim: only a dim kept whole follows one)"),
+            std::string::npos)
+      << f.explain();
+}
+
 }  // namespace
 }  // namespace kiln::test

@@ -19,9 +19,10 @@ namespace kiln::compiler {
 // operands' (dynamic) shapes by themselves. CompiledGraph::run fills the descriptors' sizes and
 // strides per call and checks that the arguments agree on N (compiled_graph.cc).
 // The ops whose lowerings only ever ask for sizes that way are listed in lowers_dynamic; those
-// that follow a -1 dim in some positions only (conv2d, pooling and their gradients: the batch)
-// are checked per node by positional_gap. A live op that touches a -1 dim elsewhere (concat,
-// slice, gather, control flow, a convolution's height), or a dim that is the product of two
+// that follow a -1 dim in some positions only (conv2d, pooling and their gradients: the batch;
+// concat and slice: a dim they do not cut; gather and unsorted_segment_sum: a batch of indices)
+// are checked per node by positional_gap. A live op that touches a -1 dim elsewhere (a
+// convolution's height, a concatenated axis, control flow), or a dim that is the product of two
 // placeholders, makes dynamic_gap() say why, and kiln::function then compiles per size (Note
 // [One compiled code for every size] in function.cc). Fusion and
 // bufferization need nothing new: the passes that want static loop ranges skip dynamic generics,
@@ -143,7 +144,8 @@ bool lowers_dynamic(OpId id) {
 bool has_positional_lowering(OpId id) {
   switch (id) {
     case OpId::Conv2D: case OpId::Conv2DBackpropInput: case OpId::Conv2DBackpropFilter: case OpId::MaxPool2D:
-    case OpId::AvgPool2D: case OpId::MaxPool2DGrad: case OpId::MaxPool2DGradGrad: case OpId::AvgPool2DGrad: return true;
+    case OpId::AvgPool2D: case OpId::MaxPool2DGrad: case OpId::MaxPool2DGradGrad: case OpId::AvgPool2DGrad:
+    case OpId::Concat: case OpId::Slice: case OpId::Gather: case OpId::UnsortedSegmentSum: return true;
     default: return false;
   }
 }
@@ -221,6 +223,10 @@ std::string positional_gap(const tracer::Graph& g, const tracer::GraphNode& n) {
       if (n.op == OpId::Gather && is_relaxed(shape_of(n.inputs[0])[0])) return where("input 0 (the rows)", 0, why);
       if (n.op == OpId::UnsortedSegmentSum && is_relaxed(out[0])) return where("the result (the segments)", 0, why);
       if (int d = relaxed_dim_from(shape_of(n.inputs[1]), 1); d >= 0) return where("input 1 (the indices)", d, why);
+      // The data is flattened to [ids, row]: only its ids' batch may follow a -1 dim.
+      if (n.op == OpId::UnsortedSegmentSum)
+        if (int d = relaxed_dim_from(shape_of(n.inputs[0]), 1); d >= 0)
+          return where("input 0 (the data)", d, "the data's rows are flattened with a literal row length");
       return "";
     }
     default: return "";
