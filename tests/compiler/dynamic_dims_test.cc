@@ -445,5 +445,60 @@ TEST(CompiledDynamic, SliceIntoTheMinusOneDimCompilesPerSize) {
       << f.explain();
 }
 
+
+// ---- kiln::cond and kiln::while_loop over -1 dims ----
+
+// A cond whose branches compute on a [N,4] batch (matmul, reduce_mean over N: its 1/N), with a
+// tape gradient through it, and a while_loop whose loop var is [N,3]: one compile for every size.
+TEST(CompiledDynamic, CondAndWhileLoopOverAMinusOneDimCompileOnce) {
+  Variable w(random_values({4, 3}, DType::Float32, -1, 1, 16), true, "w");
+  auto body = [&](const Tensor& x, const Tensor& flag) {
+    GradientTape tape;
+    Tensor h = kiln::cond(
+        flag, [&] { return kiln::relu(kiln::matmul(x, w)) - kiln::reduce_mean(kiln::matmul(x, w), {0}); },
+        [&] { return kiln::matmul(x, w) * 2.0; });
+    Tensor loss = kiln::reduce_mean(kiln::square(h));
+    Tensor g = tape.gradient(loss, {w})[0];
+    std::vector<Tensor> loop = kiln::while_loop(
+        [](const std::vector<Tensor>& v) { return kiln::less(v[1], Tensor::scalar(int32_t{3})); },
+        [&](const std::vector<Tensor>& v) { return std::vector<Tensor>{v[0] * 0.5 + h, v[1] + Tensor::scalar(int32_t{1})}; },
+        {kiln::zeros_like(h), Tensor::scalar(int32_t{0})});
+    return std::vector<Tensor>{loss, g, loop[0]};
+  };
+  auto f = kiln::function(body, {.name = "branchy", .input_signature = {TensorSpec{{-1, 4}}, TensorSpec{{}, DType::Bool}}});
+  for (auto [n, take] : std::vector<std::pair<int64_t, bool>>{{6, true}, {3, false}, {6, false}, {2, true}}) {
+    Tensor x = random_values({n, 4}, DType::Float32, -1, 1, static_cast<uint32_t>(n));
+    Tensor flag = Tensor::from_vector(std::vector<bool>{take}, Shape{});
+    std::vector<Tensor> got = f(x, flag), want = body(x, flag);
+    for (size_t k = 0; k < got.size(); ++k)
+      EXPECT_TRUE(tensors_match(got[k], want[k])) << "n = " << n << (take ? ", then" : ", else") << ", output " << k;
+  }
+  EXPECT_EQ(f.trace_count(), 1) << f.explain();
+  EXPECT_EQ(f.compile_count(), 1) << f.explain();
+  const std::string traced = f.lower(Stage::Traced, random_values({2, 4}, DType::Float32, -1, 1, 1),
+                                     Tensor::from_vector(std::vector<bool>{true}, Shape{}));
+  EXPECT_NE(traced.find("scf.if"), std::string::npos);
+  EXPECT_NE(traced.find("scf.while"), std::string::npos);
+  EXPECT_EQ(traced.find("1000003"), std::string::npos) << "no placeholder size is baked into the code";
+}
+
+// An op inside a region that cannot follow its -1 dim: the reason names the region.
+TEST(CompiledDynamic, RegionOpWithoutADynamicLoweringSaysWhere) {
+  auto body = [](const Tensor& x, const Tensor& flag) {
+    return kiln::cond(flag, [&] { return kiln::reduce_sum(kiln::concat({x, x}, 0)); }, [&] { return kiln::reduce_sum(x); });
+  };
+  auto f = kiln::function(body, {.name = "cut", .input_signature = {TensorSpec{{-1, 2}}, TensorSpec{{}, DType::Bool}}});
+  for (int64_t n : {3, 4}) {
+    Tensor x = random_values({n, 2}, DType::Float32, -1, 1, static_cast<uint32_t>(n));
+    Tensor flag = Tensor::from_vector(std::vector<bool>{true}, Shape{});
+    EXPECT_TRUE(tensors_match(f(x, flag), body(x, flag))) << "n = " << n;
+  }
+  EXPECT_EQ(f.compile_count(), 2) << f.explain();
+  EXPECT_NE(f.explain().find("compiled per size: concat (node 0) inside kiln::cond's then has no dynamic-dims lowering for a "
+                             "-1 dim at dim 0 of input 0 (the concatenated axis"),
+            std::string::npos)
+      << f.explain();
+}
+
 }  // namespace
 }  // namespace kiln::test

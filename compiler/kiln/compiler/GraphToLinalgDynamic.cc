@@ -21,8 +21,10 @@ namespace kiln::compiler {
 // The ops whose lowerings only ever ask for sizes that way are listed in lowers_dynamic; those
 // that follow a -1 dim in some positions only (conv2d, pooling and their gradients: the batch;
 // concat and slice: a dim they do not cut; gather and unsorted_segment_sum: a batch of indices)
-// are checked per node by positional_gap. A live op that touches a -1 dim elsewhere (a
-// convolution's height, a concatenated axis, control flow), or a dim that is the product of two
+// are checked per node by positional_gap; the nodes of kiln::cond / kiln::while_loop regions
+// likewise (Note [Regions and dynamic dims] in GraphToLinalgControlFlow.cc). A live op that
+// touches a -1 dim elsewhere (a convolution's height, a concatenated axis, unsorted_segment_sum's
+// segments), or a dim that is the product of two
 // placeholders, makes dynamic_gap() say why, and kiln::function then compiles per size (Note
 // [One compiled code for every size] in function.cc). Fusion and
 // bufferization need nothing new: the passes that want static loop ranges skip dynamic generics,
@@ -234,11 +236,17 @@ std::string positional_gap(const tracer::Graph& g, const tracer::GraphNode& n) {
 }
 }  // namespace
 
-std::string dynamic_gap(const tracer::Graph& graph) {
+namespace {
+// dynamic_gap over `graph`, the function's graph or a region (`where` then names it: " inside
+// kiln::cond's then"). A cond or while_loop node follows its -1 dims by itself (its results'
+// and loop vars' types are `?` where the values' are, Note [Regions and dynamic dims]); what it
+// holds is checked as any other node.
+std::string gap_in(const tracer::Graph& graph, const std::string& where) {
   const std::vector<bool> live = graph.live_nodes();
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     if (!live[i]) continue;
     const tracer::GraphNode& n = graph.nodes[i];
+    const std::string name = std::string(n.name()) + " (node " + std::to_string(i) + ")" + where;
     std::vector<const Shape*> shapes{&n.attrs.shape};
     for (int v : n.inputs) shapes.push_back(&graph.values[static_cast<size_t>(v)].shape);
     for (int v : n.defined_values()) shapes.push_back(&graph.values[static_cast<size_t>(v)].shape);
@@ -249,17 +257,24 @@ std::string dynamic_gap(const tracer::Graph& graph) {
         int cls;
         int64_t m;
         if (d >= tracer::relaxed_dim_placeholder(0) && !tracer::relaxed_dim_multiple(d, &cls, &m))
-          return std::string(n.name()) + " (node " + std::to_string(i) + ") has a dim (" + std::to_string(d) +
-                 ") that no single -1 size follows (a product of two)";
+          return name + " has a dim (" + std::to_string(d) + ") that no single -1 size follows (a product of two)";
       }
     }
+    if (n.has_regions()) {
+      for (const auto& region : n.regions)
+        if (std::string gap = gap_in(*region, " inside kiln::" + std::string(n.name()) + "'s " + region->name); !gap.empty())
+          return gap;
+      continue;
+    }
     if (!relaxed) continue;
-    const std::string node = std::string(n.name()) + " (node " + std::to_string(i) + ") has no dynamic-dims lowering";
-    if (n.has_regions()) return node;
+    const std::string node = name + " has no dynamic-dims lowering";
     if (std::string gap = positional_gap(graph, n); !gap.empty()) return node + gap;
     if (!has_positional_lowering(n.op) && !lowers_dynamic(n.op)) return node;
   }
   return "";
 }
+}  // namespace
+
+std::string dynamic_gap(const tracer::Graph& graph) { return gap_in(graph, ""); }
 
 }  // namespace kiln::compiler
