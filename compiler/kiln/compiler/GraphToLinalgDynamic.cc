@@ -24,12 +24,12 @@ namespace kiln::compiler {
 // are checked per node by positional_gap; the nodes of kiln::cond / kiln::while_loop regions
 // likewise (Note [Regions and dynamic dims] in GraphToLinalgControlFlow.cc). A live op that
 // touches a -1 dim elsewhere (a convolution's height, a concatenated axis, unsorted_segment_sum's
-// segments), or a dim that is the product of two
-// placeholders, makes dynamic_gap() say why, and kiln::function then compiles per size (Note
-// [One compiled code for every size] in function.cc). Fusion and
-// bufferization need nothing new: the passes that want static loop ranges skip dynamic generics,
-// and the iris step fuses into as many loop nests (21) either way; its temporaries become
-// dynamic allocations, which Note [Temporary buffer cache] serves.
+// segments), or a dim that is the product of two placeholders, makes dynamic_gap() say why, and
+// kiln::function then compiles per size (Note [One compiled code for every size] in
+// function.cc). Fusion and bufferization need nothing new: the passes that want static loop
+// ranges skip dynamic generics, and the iris step fuses into as many loop nests (21) either way;
+// its temporaries become dynamic allocations, which Note [Temporary buffer cache] serves (the
+// MNIST CNN step's with a -1 batch: one allocation per call, Note [Dynamic workspace]).
 void LinalgEmitter::add_dim_source(const std::string& ssa, DType dtype, const Shape& shape) {
   for (int d = 0; d < shape.rank(); ++d) {
     int cls;
