@@ -29,7 +29,8 @@ namespace kiln::compiler {
 // function.cc). Fusion and bufferization need nothing new: the passes that want static loop
 // ranges skip dynamic generics, and the iris step fuses into as many loop nests (21) either way;
 // its temporaries become dynamic allocations, which Note [Temporary buffer cache] serves (the
-// MNIST CNN step's with a -1 batch: one allocation per call, Note [Dynamic workspace]).
+// Conv2D + Dense step of dynamic_dims_test with a -1 batch: one allocation per call, Note
+// [Dynamic workspace]).
 void LinalgEmitter::add_dim_source(const std::string& ssa, DType dtype, const Shape& shape) {
   for (int d = 0; d < shape.rank(); ++d) {
     int cls;
