@@ -23,16 +23,19 @@ class EpochTimes {
     std::sort(rest.begin(), rest.end());
     return rest.empty() ? 0.0 : rest[rest.size() / 2];
   }
-  /// `epoch time: first 152.301 ms, median of the rest 0.412 ms (compiled, train_step traced 1 time)`.
+  /// `epoch time: first 152.301 ms, median of the rest 0.412 ms (compiled, train_step traced 1 time)`;
+  /// with a `compile_count` (>= 0) `..., traced 1 time, compiled 1 time)`: a smaller last batch
+  /// that needs code of its own shows as a second compile.
   /// The first epoch stands apart: under --compiled it holds the trace and the compile (or the
   /// load from the disk compile cache).
-  std::string summary(bool compiled, int trace_count) const {
+  std::string summary(bool compiled, int trace_count, int compile_count = -1) const {
     char line[160];
     std::snprintf(line, sizeof line, "epoch time: first %.3f ms, median of the rest %.3f ms (",
                   ms_.empty() ? 0.0 : ms_[0], median_of_rest());
     if (!compiled) return line + std::string("eager)");
-    return line + ("compiled, train_step traced " + std::to_string(trace_count)) +
-           (trace_count == 1 ? " time)" : " times)");
+    auto times = [](int n) { return std::to_string(n) + (n == 1 ? " time" : " times"); };
+    return line + ("compiled, train_step traced " + times(trace_count)) +
+           (compile_count >= 0 ? ", compiled " + times(compile_count) : "") + ")";
   }
 
  private:

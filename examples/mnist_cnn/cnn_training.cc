@@ -198,7 +198,7 @@ Result run(const Options& o) {
     bar.write(line);
   }
   bar.close();
-  if (epochs > 0) std::cout << times.summary(o.compiled, train_step.trace_count()) << std::endl;
+  if (epochs > 0) std::cout << times.summary(o.compiled, train_step.trace_count(), train_step.compile_count()) << std::endl;
   result.median_epoch_ms = times.median_of_rest();
   if (!o.save.empty()) model.save(o.save);
 

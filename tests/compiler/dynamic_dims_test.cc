@@ -166,5 +166,339 @@ TEST(CompiledDynamic, SparseLabelsAccuracyAndDropoutShareTheCode) {
   EXPECT_EQ(drop.compile_count(), 1) << drop.explain();
 }
 
+
+// ---- Convolutions over a -1 batch dim (Note [Convolutions in compiled code]) ----
+
+// conv2d and its two backprops ("valid" and "same" with strides, and conv2d + bias + relu as one
+// fused call) compiled once with a `?` batch, run at several batch sizes against eager.
+TEST(CompiledDynamic, ConvolutionsAndTheirBackpropsOverAMinusOneBatch) {
+  struct Case {
+    std::array<int64_t, 2> strides;
+    std::string padding;
+    int64_t oh;
+  };
+  for (const Case& k : {Case{{1, 1}, "valid", 4}, Case{{2, 2}, "same", 3}}) {
+    auto fn = [&](const std::vector<Tensor>& a) {
+      return std::vector<Tensor>{kiln::conv2d(a[0], a[1], k.strides, k.padding),
+                                 kiln::conv2d_backprop_input(a[0].shape(), a[1], a[2], k.strides, k.padding),
+                                 kiln::conv2d_backprop_filter(a[0], a[1].shape(), a[2], k.strides, k.padding)};
+    };
+    tracer::Graph g = trace_template("conv", fn, {Shape{N, 6, 6, 2}, Shape{3, 3, 2, 4}, Shape{N, k.oh, k.oh, 4}});
+    ASSERT_EQ(compiler::dynamic_gap(g), "");
+    auto cg = CompiledGraph::compile(g);
+    const std::string traced = cg->stage_text(Stage::Traced);
+    EXPECT_NE(traced.find("memref<?x6x6x2xf32>"), std::string::npos) << traced;
+    EXPECT_EQ(traced.find("1000003"), std::string::npos) << "no placeholder size is baked into the code";
+    for (int64_t n : {8, 5, 1, 8}) {
+      std::vector<Tensor> args = {random_values({n, 6, 6, 2}, DType::Float32, -1, 1, 1),
+                                  random_values({3, 3, 2, 4}, DType::Float32, -1, 1, 2),
+                                  random_values({n, k.oh, k.oh, 4}, DType::Float32, -1, 1, 3)};
+      std::vector<Tensor> got = cg->run(args), want = fn(args);
+      for (size_t i = 0; i < got.size(); ++i)
+        EXPECT_TRUE(tensors_match(got[i], want[i])) << k.padding << ", n = " << n << ", output " << i;
+    }
+  }
+  auto biased = [](const std::vector<Tensor>& a) {
+    return std::vector<Tensor>{kiln::relu(kiln::conv2d(a[0], a[1], {1, 1}, "same") + a[2])};
+  };
+  tracer::Graph g = trace_template("conv_bias", biased, {Shape{N, 5, 5, 3}, Shape{3, 3, 3, 4}, Shape{4}});
+  ASSERT_EQ(compiler::dynamic_gap(g), "");
+  auto cg = CompiledGraph::compile(g);
+  EXPECT_NE(cg->stage_text(Stage::Bufferized).find("call @kiln_conv2d_bias_f32"), std::string::npos)
+      << "the bias and relu fold into the call with a `?` batch too";
+  for (int64_t n : {3, 2, 7}) {
+    std::vector<Tensor> args = {random_values({n, 5, 5, 3}, DType::Float32, -1, 1, 4),
+                                random_values({3, 3, 3, 4}, DType::Float32, -1, 1, 5), random_values({4}, DType::Float32, -1, 1, 6)};
+    EXPECT_TRUE(tensors_match(cg->run(args)[0], biased(args)[0])) << "n = " << n;
+  }
+}
+
+// The MNIST CNN's shape at small sizes (Conv2D, Conv2D, Flatten, Dense, Dense, Adam) with a -1
+// batch: one trace, one compile for batches 8, 5, 8; loss and every variable as eager's after each
+// step; after the first call at a size no temporary comes from the system allocator.
+TEST(CompiledDynamic, CnnTrainStepCompilesOnceForEveryBatch) {
+  struct Cnn {
+    nn::Sequential model;
+    optim::Adam opt{{.learning_rate = 0.01}};
+    Cnn() {
+      namespace init = nn::initializers;
+      model.add(nn::Conv2D(4, {3, 3}, {.activation = nn::activations::relu, .kernel_initializer = init::glorot_uniform(1)}));
+      model.add(nn::Conv2D(5, {3, 3}, {.activation = nn::activations::relu, .kernel_initializer = init::glorot_uniform(2)}));
+      model.add(nn::Flatten());
+      model.add(nn::Dense(12, {.activation = nn::activations::relu, .kernel_initializer = init::glorot_uniform(3)}));
+      model.add(nn::Dense(3, {.kernel_initializer = init::glorot_uniform(4)}));
+      model(kiln::zeros({1, 8, 8, 1}));  // builds the variables
+    }
+    Tensor step(const Tensor& x, const Tensor& y) {
+      GradientTape tape;
+      Tensor loss = kiln::reduce_mean(kiln::softmax_cross_entropy_with_logits(y, model(x)));
+      std::vector<Variable> vars = model.trainable_variables();
+      opt.apply_gradients(tape.gradient(loss, vars), vars);
+      return loss;
+    }
+  };
+  Cnn eager, compiled;
+  auto step = kiln::function([&](const Tensor& x, const Tensor& y) { return compiled.step(x, y); },
+                             {.name = "cnn_step", .input_signature = {TensorSpec{{-1, 8, 8, 1}}, TensorSpec{{-1, 3}}}});
+  compiler::TemporaryBufferStats after_first{};
+  int64_t calls = 0;
+  for (int64_t n : {8, 5, 8, 5}) {
+    const uint32_t seed = static_cast<uint32_t>(10 + calls);
+    Tensor x = random_values({n, 8, 8, 1}, DType::Float32, 0, 1, seed), y = one_hot_of(n, seed);
+    Tensor got = step(x, y), want = eager.step(x, y);
+    EXPECT_TRUE(tensors_match(got, want)) << "n = " << n << ", call " << calls;
+    std::vector<Variable> gv = compiled.model.trainable_variables(), wv = eager.model.trainable_variables();
+    for (size_t i = 0; i < gv.size(); ++i)
+      EXPECT_TRUE(tensors_match(gv[i], wv[i])) << "n = " << n << ", call " << calls << ", " << wv[i].name();
+    if (++calls == 2) after_first = compiler::temporary_buffer_stats();  // 8 and 5 seen
+  }
+  EXPECT_EQ(compiler::temporary_buffer_stats().system_allocations, after_first.system_allocations);
+  EXPECT_EQ(step.trace_count(), 1) << step.explain();
+  EXPECT_EQ(step.compile_count(), 1) << step.explain();
+  const std::string traced = step.lower(Stage::Traced, kiln::zeros({2, 8, 8, 1}), one_hot_of(2, 1));
+  EXPECT_NE(traced.find("call @kiln_conv2d_f32"), std::string::npos);
+  EXPECT_NE(traced.find("call @kiln_conv2d_backprop_filter_f32"), std::string::npos);
+  EXPECT_NE(traced.find("tensor<?x8x8x1xf32>"), std::string::npos);
+}
+
+// A -1 dim elsewhere than a convolution's batch has no dynamic lowering: code per size, and
+// explain() says which dim of which operand.
+TEST(CompiledDynamic, ConvolutionOverAMinusOneImageDimCompilesPerSize) {
+  Tensor filter = random_values({2, 2, 1, 3}, DType::Float32, -1, 1, 7);
+  auto body = [&](const Tensor& x) { return kiln::reduce_sum(kiln::conv2d(x, filter, {1, 1}, "same")); };
+  auto f = kiln::function(body, {.name = "tall", .input_signature = {TensorSpec{{2, -1, 4, 1}}}});
+  for (int64_t h : {5, 3}) {
+    Tensor x = random_values({2, h, 4, 1}, DType::Float32, -1, 1, static_cast<uint32_t>(h));
+    EXPECT_TRUE(tensors_match(f(x), body(x))) << "h = " << h;
+  }
+  EXPECT_EQ(f.compile_count(), 2) << f.explain();
+  EXPECT_NE(f.explain().find("compiled per size: conv2d (node 0) has no dynamic-dims lowering for a -1 dim at dim 1 of "
+                             "input 0 (only the batch dim, 0, of a convolution's images follows one)"),
+            std::string::npos)
+      << f.explain();
+}
+
+
+// ---- Pooling over a -1 batch dim (Note [Pooling in compiled code]) ----
+
+// max/avg pooling and the three gradient ops, "valid" and "same" with strides (padding: the
+// insert_slice of a `?` batch), compiled once and run at several batch sizes against eager.
+TEST(CompiledDynamic, PoolingAndItsGradientsOverAMinusOneBatch) {
+  struct Case {
+    std::array<int64_t, 2> ksize, strides;
+    std::string padding;
+    int64_t oh;
+  };
+  for (const Case& k : {Case{{2, 2}, {2, 2}, "valid", 3}, Case{{3, 3}, {2, 2}, "same", 4}}) {
+    auto fn = [&](const std::vector<Tensor>& a) {
+      const Tensor &x = a[0], &dy = a[1];
+      Tensor y = kiln::max_pool2d(x, k.ksize, k.strides, k.padding);
+      return std::vector<Tensor>{y, kiln::avg_pool2d(x, k.ksize, k.strides, k.padding),
+                                 kiln::max_pool2d_grad(x, y, dy, k.ksize, k.strides, k.padding),
+                                 kiln::max_pool2d_grad_grad(x, y, x * 0.5, k.ksize, k.strides, k.padding),
+                                 kiln::avg_pool2d_grad(x.shape(), dy, k.ksize, k.strides, k.padding)};
+    };
+    tracer::Graph g = trace_template("pool", fn, {Shape{N, 7, 7, 3}, Shape{N, k.oh, k.oh, 3}});
+    ASSERT_EQ(compiler::dynamic_gap(g), "");
+    auto cg = CompiledGraph::compile(g);
+    const std::string traced = cg->stage_text(Stage::Traced);
+    EXPECT_NE(traced.find("tensor<?x7x7x3xf32>"), std::string::npos) << traced;
+    EXPECT_EQ(traced.find("1000003"), std::string::npos) << "no placeholder size is baked into the code";
+    for (int64_t n : {4, 3, 1, 4}) {
+      std::vector<Tensor> args = {random_values({n, 7, 7, 3}, DType::Float32, -1, 1, static_cast<uint32_t>(n)),
+                                  random_values({n, k.oh, k.oh, 3}, DType::Float32, -1, 1, 9)};
+      std::vector<Tensor> got = cg->run(args), want = fn(args);
+      for (size_t i = 0; i < got.size(); ++i)
+        EXPECT_TRUE(tensors_match(got[i], want[i])) << k.padding << ", n = " << n << ", output " << i;
+    }
+  }
+}
+
+// A CNN step with both pooling layers and Adam under kiln::function: one compile for batches
+// 6, 4, 6, equal to eager after each step.
+TEST(CompiledDynamic, PooledCnnTrainStepCompilesOnce) {
+  struct PooledCnn {
+    nn::Sequential model;
+    optim::Adam opt{{.learning_rate = 0.01}};
+    PooledCnn() {
+      namespace init = nn::initializers;
+      model.add(nn::Conv2D(4, {3, 3}, {.padding = "same", .activation = nn::activations::relu,
+                                       .kernel_initializer = init::glorot_uniform(1)}));
+      model.add(nn::MaxPool2D({2, 2}));
+      model.add(nn::Conv2D(3, {3, 3}, {.activation = nn::activations::relu, .kernel_initializer = init::glorot_uniform(2)}));
+      model.add(nn::AveragePooling2D({2, 2}, {.strides = {1, 1}, .padding = "same"}));
+      model.add(nn::Flatten());
+      model.add(nn::Dense(3, {.kernel_initializer = init::glorot_uniform(3)}));
+      model(kiln::zeros({1, 8, 8, 2}));
+    }
+    Tensor step(const Tensor& x, const Tensor& y) {
+      GradientTape tape;
+      Tensor loss = kiln::reduce_mean(kiln::softmax_cross_entropy_with_logits(y, model(x)));
+      std::vector<Variable> vars = model.trainable_variables();
+      opt.apply_gradients(tape.gradient(loss, vars), vars);
+      return loss;
+    }
+  };
+  PooledCnn eager, compiled;
+  auto step = kiln::function([&](const Tensor& x, const Tensor& y) { return compiled.step(x, y); },
+                             {.name = "pooled_step", .input_signature = {TensorSpec{{-1, 8, 8, 2}}, TensorSpec{{-1, 3}}}});
+  uint32_t seed = 20;
+  for (int64_t n : {6, 4, 6}) {
+    Tensor x = random_values({n, 8, 8, 2}, DType::Float32, 0, 1, ++seed), y = one_hot_of(n, seed);
+    EXPECT_TRUE(tensors_match(step(x, y), eager.step(x, y))) << "n = " << n;
+    std::vector<Variable> gv = compiled.model.trainable_variables(), wv = eager.model.trainable_variables();
+    for (size_t i = 0; i < gv.size(); ++i) EXPECT_TRUE(tensors_match(gv[i], wv[i])) << "n = " << n << ", " << wv[i].name();
+  }
+  EXPECT_EQ(step.compile_count(), 1) << step.explain();
+}
+
+// A -1 channel dim of a pool: code per size, with the reason.
+TEST(CompiledDynamic, PoolingOverAMinusOneChannelDimCompilesPerSize) {
+  auto body = [](const Tensor& x) { return kiln::reduce_sum(kiln::max_pool2d(x, {2, 2}, {2, 2})); };
+  auto f = kiln::function(body, {.name = "wide", .input_signature = {TensorSpec{{2, 4, 4, -1}}}});
+  for (int64_t c : {3, 2}) {
+    Tensor x = random_values({2, 4, 4, c}, DType::Float32, -1, 1, static_cast<uint32_t>(c));
+    EXPECT_TRUE(tensors_match(f(x), body(x))) << "c = " << c;
+  }
+  EXPECT_EQ(f.compile_count(), 2) << f.explain();
+  EXPECT_NE(f.explain().find("compiled per size: max_pool2d (node 0) has no dynamic-dims lowering for a -1 dim at dim 3 of "
+                             "input 0 (only the batch dim, 0, of a pooling's images follows one)"),
+            std::string::npos)
+      << f.explain();
+}
+
+
+// ---- Concat, slice, gather over a -1 dim they carry through ----
+
+// concat along a static axis, slice keeping the -1 dim whole, gather and unsorted_segment_sum
+// with a -1 batch of indices: one code for every size, as eager.
+TEST(CompiledDynamic, ConcatSliceGatherCarryAMinusOneDim) {
+  Tensor table = random_values({5, 3}, DType::Float32, -1, 1, 11);
+  auto fn = [&](const std::vector<Tensor>& a) {
+    const Tensor &x = a[0], &y = a[1];
+    Tensor ids = kiln::cast(a[2], DType::Int64);
+    return std::vector<Tensor>{kiln::concat({x, y, x}, 1), kiln::concat({x, x}, 0), kiln::slice(x, {0, 1}, {x.dim(0), 1}),
+                               kiln::gather(table, ids), kiln::unsorted_segment_sum(y, ids, 5)};
+  };
+  tracer::Graph g = trace_template("carry", fn, {Shape{N, 2}, Shape{N, 3}, Shape{N}});
+  // concat({x, x}, 0) joins along the -1 dim: no dynamic lowering (the second x's offset is N).
+  EXPECT_NE(compiler::dynamic_gap(g).find("has no dynamic-dims lowering for a -1 dim at dim 0 of input 0 (the concatenated "
+                                          "axis: the pieces' offsets along it are literals)"),
+            std::string::npos)
+      << compiler::dynamic_gap(g);
+  auto carried = [&](const std::vector<Tensor>& a) {
+    std::vector<Tensor> all = fn(a);
+    return std::vector<Tensor>{all[0], all[2], all[3], all[4]};
+  };
+  g = trace_template("carry", carried, {Shape{N, 2}, Shape{N, 3}, Shape{N}});
+  ASSERT_EQ(compiler::dynamic_gap(g), "");
+  auto cg = CompiledGraph::compile(g);
+  EXPECT_EQ(cg->stage_text(Stage::Traced).find("1000003"), std::string::npos) << "no placeholder size is baked into the code";
+  for (int64_t n : {6, 2, 1, 6}) {
+    std::vector<Tensor> args = {random_values({n, 2}, DType::Float32, -1, 1, 12), random_values({n, 3}, DType::Float32, -1, 1, 13),
+                                random_values({n}, DType::Float32, 0, 5, static_cast<uint32_t>(n))};
+    std::vector<Tensor> got = cg->run(args), want = carried(args);
+    for (size_t i = 0; i < got.size(); ++i) EXPECT_TRUE(tensors_match(got[i], want[i])) << "n = " << n << ", output " << i;
+  }
+  // The index range check over a `?` batch still reports the first bad index.
+  std::string msg = error_of([&] {
+    cg->run({random_values({3, 2}, DType::Float32, -1, 1, 1), random_values({3, 3}, DType::Float32, -1, 1, 2),
+             Tensor::from_vector<float>({1, 7, 2})});
+  });
+  EXPECT_NE(msg.find("gather: index 7 at position 1 is outside [0, 5)"), std::string::npos) << msg;
+}
+
+// The gradients of slice (a concat of zeros along the sliced axis), concat (slices) and gather
+// (unsorted_segment_sum) in one step under kiln::function: one compile for every batch.
+TEST(CompiledDynamic, EmbeddingSliceConcatGradientsCompileOnce) {
+  Variable emb(random_values({6, 3}, DType::Float32, -1, 1, 14), true, "emb");
+  Variable w(random_values({5, 2}, DType::Float32, -1, 1, 15), true, "w");
+  auto body = [&](const Tensor& x, const Tensor& ids) {
+    GradientTape tape;
+    Tensor features = kiln::concat({kiln::gather(emb, ids), kiln::slice(x, {0, 1}, {x.dim(0), 2})}, 1);  // [N,5]
+    Tensor loss = kiln::reduce_mean(kiln::square(kiln::matmul(features, w)));
+    std::vector<Tensor> g = tape.gradient(loss, {emb, w});
+    return std::vector<Tensor>{loss, g[0], g[1]};
+  };
+  auto f = kiln::function(body, {.name = "embed", .input_signature = {TensorSpec{{-1, 4}}, TensorSpec{{-1}, DType::Int64}}});
+  for (int64_t n : {7, 3, 7}) {
+    Tensor x = random_values({n, 4}, DType::Float32, -1, 1, static_cast<uint32_t>(n));
+    Tensor ids = kiln::cast(random_values({n}, DType::Float32, 0, 6, static_cast<uint32_t>(n + 1)), DType::Int64);
+    std::vector<Tensor> got = f(x, ids), want = body(x, ids);
+    for (size_t k = 0; k < got.size(); ++k) EXPECT_TRUE(tensors_match(got[k], want[k])) << "n = " << n << ", output " << k;
+  }
+  EXPECT_EQ(f.compile_count(), 1) << f.explain();
+}
+
+// Slicing into a -1 dim (the first N of 2N values) keeps its own code per size, and says why.
+TEST(CompiledDynamic, SliceIntoTheMinusOneDimCompilesPerSize) {
+  auto body = [](const Tensor& x) { return kiln::reduce_sum(kiln::slice(kiln::reshape(x, {-1}), {0}, {x.dim(0)})); };
+  auto f = kiln::function(body, {.name = "head", .input_signature = {TensorSpec{{-1, 2}}}});
+  for (int64_t n : {5, 3}) {
+    Tensor x = random_values({n, 2}, DType::Float32, -1, 1, static_cast<uint32_t>(n));
+    EXPECT_TRUE(tensors_match(f(x), body(x))) << "n = " << n;
+  }
+  EXPECT_EQ(f.compile_count(), 2) << f.explain();
+  EXPECT_NE(f.explain().find("compiled per size: slice (node 1) has no dynamic-dims lowering for a -1 dim at dim 0 of input 0 "
+                             "(a sliced dim: only a dim kept whole follows one)"),
+            std::string::npos)
+      << f.explain();
+}
+
+
+// ---- kiln::cond and kiln::while_loop over -1 dims ----
+
+// A cond whose branches compute on a [N,4] batch (matmul, reduce_mean over N: its 1/N), with a
+// tape gradient through it, and a while_loop whose loop var is [N,3]: one compile for every size.
+TEST(CompiledDynamic, CondAndWhileLoopOverAMinusOneDimCompileOnce) {
+  Variable w(random_values({4, 3}, DType::Float32, -1, 1, 16), true, "w");
+  auto body = [&](const Tensor& x, const Tensor& flag) {
+    GradientTape tape;
+    Tensor h = kiln::cond(
+        flag, [&] { return kiln::relu(kiln::matmul(x, w)) - kiln::reduce_mean(kiln::matmul(x, w), {0}); },
+        [&] { return kiln::matmul(x, w) * 2.0; });
+    Tensor loss = kiln::reduce_mean(kiln::square(h));
+    Tensor g = tape.gradient(loss, {w})[0];
+    std::vector<Tensor> loop = kiln::while_loop(
+        [](const std::vector<Tensor>& v) { return kiln::less(v[1], Tensor::scalar(int32_t{3})); },
+        [&](const std::vector<Tensor>& v) { return std::vector<Tensor>{v[0] * 0.5 + h, v[1] + Tensor::scalar(int32_t{1})}; },
+        {kiln::zeros_like(h), Tensor::scalar(int32_t{0})});
+    return std::vector<Tensor>{loss, g, loop[0]};
+  };
+  auto f = kiln::function(body, {.name = "branchy", .input_signature = {TensorSpec{{-1, 4}}, TensorSpec{{}, DType::Bool}}});
+  for (auto [n, take] : std::vector<std::pair<int64_t, bool>>{{6, true}, {3, false}, {6, false}, {2, true}}) {
+    Tensor x = random_values({n, 4}, DType::Float32, -1, 1, static_cast<uint32_t>(n));
+    Tensor flag = Tensor::from_vector(std::vector<bool>{take}, Shape{});
+    std::vector<Tensor> got = f(x, flag), want = body(x, flag);
+    for (size_t k = 0; k < got.size(); ++k)
+      EXPECT_TRUE(tensors_match(got[k], want[k])) << "n = " << n << (take ? ", then" : ", else") << ", output " << k;
+  }
+  EXPECT_EQ(f.trace_count(), 1) << f.explain();
+  EXPECT_EQ(f.compile_count(), 1) << f.explain();
+  const std::string traced = f.lower(Stage::Traced, random_values({2, 4}, DType::Float32, -1, 1, 1),
+                                     Tensor::from_vector(std::vector<bool>{true}, Shape{}));
+  EXPECT_NE(traced.find("scf.if"), std::string::npos);
+  EXPECT_NE(traced.find("scf.while"), std::string::npos);
+  EXPECT_EQ(traced.find("1000003"), std::string::npos) << "no placeholder size is baked into the code";
+}
+
+// An op inside a region that cannot follow its -1 dim: the reason names the region.
+TEST(CompiledDynamic, RegionOpWithoutADynamicLoweringSaysWhere) {
+  auto body = [](const Tensor& x, const Tensor& flag) {
+    return kiln::cond(flag, [&] { return kiln::reduce_sum(kiln::concat({x, x}, 0)); }, [&] { return kiln::reduce_sum(x); });
+  };
+  auto f = kiln::function(body, {.name = "cut", .input_signature = {TensorSpec{{-1, 2}}, TensorSpec{{}, DType::Bool}}});
+  for (int64_t n : {3, 4}) {
+    Tensor x = random_values({n, 2}, DType::Float32, -1, 1, static_cast<uint32_t>(n));
+    Tensor flag = Tensor::from_vector(std::vector<bool>{true}, Shape{});
+    EXPECT_TRUE(tensors_match(f(x, flag), body(x, flag))) << "n = " << n;
+  }
+  EXPECT_EQ(f.compile_count(), 2) << f.explain();
+  EXPECT_NE(f.explain().find("compiled per size: concat (node 0) inside kiln::cond's then has no dynamic-dims lowering for a "
+                             "-1 dim at dim 0 of input 0 (the concatenated axis"),
+            std::string::npos)
+      << f.explain();
+}
+
 }  // namespace
 }  // namespace kiln::test

@@ -96,9 +96,10 @@ void trace_into(Graph& graph, bool first_trace, const std::vector<ArgValue>& arg
 // Where a new size's check holds (Note [Relaxed dims]: the trace at that size is the template
 // instantiated), the template itself runs, compiled once with its -1 dims dynamic (Note [Dynamic
 // dims] in GraphToLinalgDynamic.cc): a smaller last batch costs one size-check trace and no compile.
-// Sizes whose check fails, templates with an op that has no dynamic-dims lowering (conv, pool,
-// slice, kiln::cond, ...), and sizes with a zero dim (an integer mean would divide by it) get code
-// compiled for their own shapes, as before; explain() says which and why.
+// Sizes whose check fails, templates with an op that cannot follow a -1 dim where it is (a
+// convolution's height, a concatenated axis, kiln::cond, ...: dynamic_gap), and sizes with a zero
+// dim (an integer mean would divide by it) get code compiled for their own shapes, as before;
+// explain() says which and why.
 Executable* FunctionCore::shared_executable(Entry& e) {
   if (!e.shared_tried) {
     e.shared_tried = true;

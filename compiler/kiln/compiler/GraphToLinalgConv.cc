@@ -20,6 +20,15 @@
 //    so the workspace pass (Note [Workspace] in BufferWorkspace.cc) makes them views of the
 //    static workspace; the scratch's size comes from the same kernels/cpu/conv.h function eager
 //    uses (conv2d_scratch_elements), so the kernel never allocates.
+//  - With a -1 batch dim (Note [Dynamic dims]; only the batch: dynamic_gap keeps H, W, C and the
+//    filter static) the result is `memref.alloc(%n)`, which Note [Dynamic workspace] and Note
+//    [Temporary buffer cache] serve without malloc after a first call at a size. The scratch
+//    stays static: it holds the im2col matrix of one chunk of images, and the chunk
+//    (chunk_images in kernels/cpu/conv.cc) is about 8 MB of patches, fewer images only when the
+//    batch itself is smaller. Sized for the placeholder batch (1000003: more images than any
+//    chunk), it is that full chunk, enough for every batch, since the kernel's chunk at the
+//    call's n is never larger; ConvKernels.cc asserts it. In the workspace's zero-filled .bss,
+//    pages a small batch never touches are never committed.
 //  - One-Shot Bufferize sees `to_memref read_only` as a read of the tensor at that point (the
 //    call follows immediately, nothing is emitted between them), and `to_tensor restrict
 //    writable` as a fresh tensor no one else aliases. A buffer with a non-identity layout (a
@@ -40,10 +49,16 @@
 namespace kiln::compiler {
 namespace {
 
+// `memref<?x24x24x20xf32>`: a dim that follows a -1 dim (the batch) is `?` (Note [Dynamic dims]).
 std::string memref_type(DType t, const Shape& shape) {
   std::ostringstream s;
   s << "memref<";
-  for (int64_t d : shape) s << d << "x";
+  int cls;
+  int64_t m;
+  for (int64_t d : shape) {
+    if (tracer::relaxed_dim_multiple(d, &cls, &m)) s << "?x";
+    else s << d << "x";
+  }
   s << elem_type(t) << ">";
   return s.str();
 }
@@ -67,7 +82,7 @@ std::string kernel_call(LinalgEmitter& e, const std::string& kernel, const Lower
     dynamic(e.op("bufferization.to_memref " + e.tensor(in) + " read_only : " + type), type, any4);
   }
   const std::string out_type = memref_type(t, c.out_shape);
-  const std::string out = e.op("memref.alloc() {alignment = 64 : i64} : " + out_type);
+  const std::string out = e.op("memref.alloc(" + e.dynamic_sizes(c.out_shape) + ") {alignment = 64 : i64} : " + out_type);
   dynamic(out, out_type, any4);
   const int64_t scratch_elements = std::max<int64_t>(kernels::conv2d_scratch_elements(g, static_cast<int64_t>(dtype_size(t))), 1);
   const std::string scratch_type = memref_type(t, Shape{scratch_elements});

@@ -18,13 +18,19 @@ namespace kiln::compiler {
 // reduce_mean's gradient's 1/N) become such values too, never literals. Loop bounds follow the
 // operands' (dynamic) shapes by themselves. CompiledGraph::run fills the descriptors' sizes and
 // strides per call and checks that the arguments agree on N (compiled_graph.cc).
-// The ops whose lowerings only ever ask for sizes that way are listed in lowers_dynamic; a live
-// op outside it that touches a -1 dim (conv, pool, concat, slice, gather, control flow), or a dim
-// that is the product of two placeholders, makes dynamic_gap() say why, and kiln::function then
-// compiles per size (Note [One compiled code for every size] in function.cc). Fusion and
-// bufferization need nothing new: the passes that want static loop ranges skip dynamic generics,
-// and the iris step fuses into as many loop nests (21) either way; its temporaries become
-// dynamic allocations, which Note [Temporary buffer cache] serves.
+// The ops whose lowerings only ever ask for sizes that way are listed in lowers_dynamic; those
+// that follow a -1 dim in some positions only (conv2d, pooling and their gradients: the batch;
+// concat and slice: a dim they do not cut; gather and unsorted_segment_sum: a batch of indices)
+// are checked per node by positional_gap; the nodes of kiln::cond / kiln::while_loop regions
+// likewise (Note [Regions and dynamic dims] in GraphToLinalgControlFlow.cc). A live op that
+// touches a -1 dim elsewhere (a convolution's height, a concatenated axis, unsorted_segment_sum's
+// segments), or a dim that is the product of two placeholders, makes dynamic_gap() say why, and
+// kiln::function then compiles per size (Note [One compiled code for every size] in
+// function.cc). Fusion and bufferization need nothing new: the passes that want static loop
+// ranges skip dynamic generics, and the iris step fuses into as many loop nests (21) either way;
+// its temporaries become dynamic allocations, which Note [Temporary buffer cache] serves (the
+// Conv2D + Dense step of dynamic_dims_test with a -1 batch: one allocation per call, Note
+// [Dynamic workspace]).
 void LinalgEmitter::add_dim_source(const std::string& ssa, DType dtype, const Shape& shape) {
   for (int d = 0; d < shape.rank(); ++d) {
     int cls;
@@ -120,8 +126,8 @@ std::string LinalgEmitter::filled(DType dtype, const Shape& shape, const std::st
 }
 
 namespace {
-// Ops whose lowering handles `?` dims (Note [Dynamic dims]): sizes only through empty(),
-// filled(), sizes_list() and loop bounds, counts through relaxed_scalar_value().
+// Ops whose lowering handles `?` dims anywhere (Note [Dynamic dims]): sizes only through
+// empty(), filled(), sizes_list() and loop bounds, counts through relaxed_scalar_value().
 bool lowers_dynamic(OpId id) {
   switch (id) {
     case OpId::Add: case OpId::Sub: case OpId::Mul: case OpId::Div: case OpId::Pow: case OpId::Maximum:
@@ -137,20 +143,111 @@ bool lowers_dynamic(OpId id) {
   }
 }
 
-bool has_relaxed_dim(const Shape& s) {
+// Ops whose lowering follows a -1 dim in some positions: positional_gap says which.
+bool has_positional_lowering(OpId id) {
+  switch (id) {
+    case OpId::Conv2D: case OpId::Conv2DBackpropInput: case OpId::Conv2DBackpropFilter: case OpId::MaxPool2D:
+    case OpId::AvgPool2D: case OpId::MaxPool2DGrad: case OpId::MaxPool2DGradGrad: case OpId::AvgPool2DGrad:
+    case OpId::Concat: case OpId::Slice: case OpId::Gather: case OpId::UnsortedSegmentSum: return true;
+    default: return false;
+  }
+}
+
+bool is_relaxed(int64_t d) {
   int cls;
   int64_t m;
+  return tracer::relaxed_dim_multiple(d, &cls, &m);
+}
+
+bool has_relaxed_dim(const Shape& s) {
   for (int64_t d : s)
-    if (tracer::relaxed_dim_multiple(d, &cls, &m)) return true;
+    if (is_relaxed(d)) return true;
   return false;
+}
+
+// The first dim of `s` at or after `from` that follows a -1 dim, or -1.
+int relaxed_dim_from(const Shape& s, int from) {
+  for (int d = from; d < s.rank(); ++d)
+    if (is_relaxed(s[d])) return d;
+  return -1;
+}
+
+// Note [Dynamic dims]: ops whose lowering follows a -1 dim in some positions only. The
+// convolutions and pools bake their images' height, width and channels into the geometry (the C
+// kernels' im2col, the pools' window index arithmetic) and read only the batch (dim 0) from the
+// buffers; concat and slice place their pieces at literal offsets along the axis they cut; gather
+// and unsorted_segment_sum check indices against a literal row count with literal strides
+// (LinalgEmitter::check). For a node that touches a -1 dim: "" when its lowering follows it, else
+// why not, after "conv2d (node 3) has no dynamic-dims lowering".
+std::string positional_gap(const tracer::Graph& g, const tracer::GraphNode& n) {
+  auto shape_of = [&](int v) -> const Shape& { return g.values[static_cast<size_t>(v)].shape; };
+  const Shape& out = shape_of(n.output);
+  auto where = [](const std::string& what, int d, const std::string& why) {
+    return " for a -1 dim at dim " + std::to_string(d) + " of " + what + " (" + why + ")";
+  };
+  auto input = [](size_t k) { return "input " + std::to_string(k); };
+  switch (n.op) {
+    case OpId::Conv2D: case OpId::Conv2DBackpropInput: case OpId::Conv2DBackpropFilter: case OpId::MaxPool2D:
+    case OpId::AvgPool2D: case OpId::MaxPool2DGrad: case OpId::MaxPool2DGradGrad: case OpId::AvgPool2DGrad: {
+      const bool conv = n.op == OpId::Conv2D || n.op == OpId::Conv2DBackpropInput || n.op == OpId::Conv2DBackpropFilter;
+      const std::string why = conv ? "only the batch dim, 0, of a convolution's images follows one"
+                                   : "only the batch dim, 0, of a pooling's images follows one";
+      // The filter (conv2d's input 1, the input backprop's input 0, the filter backprop's
+      // result) is never batched.
+      const int filter_input = n.op == OpId::Conv2D ? 1 : n.op == OpId::Conv2DBackpropInput ? 0 : -1;
+      for (size_t k = 0; k < n.inputs.size(); ++k) {
+        const int d = relaxed_dim_from(shape_of(n.inputs[k]), static_cast<int>(k) == filter_input ? 0 : 1);
+        if (d >= 0) return where(input(k) + (static_cast<int>(k) == filter_input ? " (the filter)" : ""), d, why);
+      }
+      const int d = relaxed_dim_from(out, n.op == OpId::Conv2DBackpropFilter ? 0 : 1);
+      if (d >= 0) return where("the result", d, why);
+      if (int a = relaxed_dim_from(n.attrs.shape, n.op == OpId::Conv2DBackpropFilter ? 0 : 1); a >= 0)
+        return where("the shape attribute", a, why);
+      return "";
+    }
+    case OpId::Concat: {
+      const int ax = static_cast<int>(n.attrs.i0 < 0 ? n.attrs.i0 + out.rank() : n.attrs.i0);
+      for (size_t k = 0; k < n.inputs.size(); ++k)
+        if (is_relaxed(shape_of(n.inputs[k])[ax]))
+          return where(input(k), ax, "the concatenated axis: the pieces' offsets along it are literals");
+      return "";
+    }
+    case OpId::Slice: {
+      const Shape& in = shape_of(n.inputs[0]);
+      for (int d = 0; d < in.rank(); ++d) {
+        const int64_t begin = n.attrs.ints[static_cast<size_t>(d)];
+        if ((is_relaxed(in[d]) || is_relaxed(out[d]) || is_relaxed(begin)) && (begin != 0 || out[d] != in[d]))
+          return where(input(0), d, "a sliced dim: only a dim kept whole follows one");
+      }
+      return "";
+    }
+    case OpId::Gather: case OpId::UnsortedSegmentSum: {
+      const std::string why = "the index range check's limit and strides are literals";
+      if (n.op == OpId::Gather && is_relaxed(shape_of(n.inputs[0])[0])) return where("input 0 (the rows)", 0, why);
+      if (n.op == OpId::UnsortedSegmentSum && is_relaxed(out[0])) return where("the result (the segments)", 0, why);
+      if (int d = relaxed_dim_from(shape_of(n.inputs[1]), 1); d >= 0) return where("input 1 (the indices)", d, why);
+      // The data is flattened to [ids, row]: only its ids' batch may follow a -1 dim.
+      if (n.op == OpId::UnsortedSegmentSum)
+        if (int d = relaxed_dim_from(shape_of(n.inputs[0]), 1); d >= 0)
+          return where("input 0 (the data)", d, "the data's rows are flattened with a literal row length");
+      return "";
+    }
+    default: return "";
+  }
 }
 }  // namespace
 
-std::string dynamic_gap(const tracer::Graph& graph) {
+namespace {
+// dynamic_gap over `graph`, the function's graph or a region (`where` then names it: " inside
+// kiln::cond's then"). A cond or while_loop node follows its -1 dims by itself (its results'
+// and loop vars' types are `?` where the values' are, Note [Regions and dynamic dims]); what it
+// holds is checked as any other node.
+std::string gap_in(const tracer::Graph& graph, const std::string& where) {
   const std::vector<bool> live = graph.live_nodes();
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     if (!live[i]) continue;
     const tracer::GraphNode& n = graph.nodes[i];
+    const std::string name = std::string(n.name()) + " (node " + std::to_string(i) + ")" + where;
     std::vector<const Shape*> shapes{&n.attrs.shape};
     for (int v : n.inputs) shapes.push_back(&graph.values[static_cast<size_t>(v)].shape);
     for (int v : n.defined_values()) shapes.push_back(&graph.values[static_cast<size_t>(v)].shape);
@@ -161,14 +258,24 @@ std::string dynamic_gap(const tracer::Graph& graph) {
         int cls;
         int64_t m;
         if (d >= tracer::relaxed_dim_placeholder(0) && !tracer::relaxed_dim_multiple(d, &cls, &m))
-          return std::string(n.name()) + " (node " + std::to_string(i) + ") has a dim (" + std::to_string(d) +
-                 ") that no single -1 size follows (a product of two)";
+          return name + " has a dim (" + std::to_string(d) + ") that no single -1 size follows (a product of two)";
       }
     }
-    if (relaxed && (n.has_regions() || !lowers_dynamic(n.op)))
-      return std::string(n.name()) + " (node " + std::to_string(i) + ") has no dynamic-dims lowering";
+    if (n.has_regions()) {
+      for (const auto& region : n.regions)
+        if (std::string gap = gap_in(*region, " inside kiln::" + std::string(n.name()) + "'s " + region->name); !gap.empty())
+          return gap;
+      continue;
+    }
+    if (!relaxed) continue;
+    const std::string node = name + " has no dynamic-dims lowering";
+    if (std::string gap = positional_gap(graph, n); !gap.empty()) return node + gap;
+    if (!has_positional_lowering(n.op) && !lowers_dynamic(n.op)) return node;
   }
   return "";
 }
+}  // namespace
+
+std::string dynamic_gap(const tracer::Graph& graph) { return gap_in(graph, ""); }
 
 }  // namespace kiln::compiler

@@ -15,6 +15,9 @@
 // tensor.extract and adds what covers it. Candidates go in increasing window order, the order in
 // which eager's kernels scatter, so sums round as eager's (kernels/cpu/pool.cc). The maxima's
 // positions follow Note [Window maximum] there, as one generic with two (or three) results.
+// A -1 batch dim (Note [Dynamic dims]) is only a loop bound and a size of the fills, empties
+// and the padding's insert_slice; height, width and channels, which the index arithmetic bakes
+// in, stay static (dynamic_gap falls back for a -1 dim there).
 #include <limits>
 
 #include "kiln/compiler/GraphToLinalg.h"
@@ -82,9 +85,9 @@ std::string padded(LinalgEmitter& e, const Operand& x, const PoolGeometry& g, do
   if (!has_padding(g)) return xv;
   const Shape ps = padded_shape(g);
   const std::string acc = e.filled(x.dtype, ps, literal(value, x.dtype));
-  return e.op("tensor.insert_slice " + xv + " into " + acc + "[0, " + num(g.pad_top) + ", " + num(g.pad_left) + ", 0] [" +
-              num(g.n) + ", " + num(g.h) + ", " + num(g.w) + ", " + num(g.c) + "] [1, 1, 1, 1] : " +
-              tensor_type(x.dtype, x.shape) + " into " + tensor_type(x.dtype, ps));
+  return e.op("tensor.insert_slice " + xv + " into " + acc + "[0, " + num(g.pad_top) + ", " + num(g.pad_left) + ", 0] " +
+              e.sizes_list(g.input_shape()) + " [1, 1, 1, 1] : " + tensor_type(x.dtype, x.shape) + " into " +
+              tensor_type(x.dtype, ps));
 }
 
 // A padded input read at the window position of (n, i, j, a, b, c).

@@ -1,6 +1,9 @@
 // GraphToLinalgStructural: data movement (reshape, transpose, broadcast_to, concat, slice,
 // gather, unsorted_segment_sum, one_hot), fill, and the in-place variable updates (assign family,
 // apply_adam), whose lowerings return the variables' new values (GraphToLinalg.cc writes them).
+// With -1 dims (Note [Dynamic dims]) sizes come from sizes_list/dim_value; offsets along a
+// concatenated or sliced axis and the index checks' limits are literals, so dynamic_gap keeps
+// -1 dims out of those positions (GraphToLinalgDynamic.cc, positional_gap).
 #include "kiln/compiler/GraphToLinalg.h"
 
 namespace kiln::compiler {
@@ -91,7 +94,7 @@ std::vector<std::string> lower_Concat(LinalgEmitter& e, const LowerContext& c) {
   for (const Operand& x : c.in) {
     std::vector<int64_t> offsets(static_cast<size_t>(r), 0), strides(static_cast<size_t>(r), 1);
     offsets[static_cast<size_t>(ax)] = at;
-    acc = e.op("tensor.insert_slice " + e.tensor(x) + " into " + acc + ints(offsets) + " " + ints(x.shape.vec()) + " " +
+    acc = e.op("tensor.insert_slice " + e.tensor(x) + " into " + acc + ints(offsets) + " " + e.sizes_list(x.shape) + " " +
                ints(strides) + " : " + tensor_type(x.dtype, x.shape) + " into " + ot);
     at += x.shape[ax];
   }
@@ -104,7 +107,7 @@ std::vector<std::string> lower_Slice(LinalgEmitter& e, const LowerContext& c) {
   const int r = x.shape.rank();
   std::vector<int64_t> begin(c.node.attrs.ints.begin(), c.node.attrs.ints.end());
   std::vector<int64_t> strides(static_cast<size_t>(r), 1);
-  return {e.op("tensor.extract_slice " + e.tensor(x) + ints(begin) + " " + ints(c.out_shape.vec()) + " " + ints(strides) + " : " +
+  return {e.op("tensor.extract_slice " + e.tensor(x) + ints(begin) + " " + e.sizes_list(c.out_shape) + " " + ints(strides) + " : " +
                tensor_type(x.dtype, x.shape) + " to " + tensor_type(c.out_dtype, c.out_shape))};
 }
 
@@ -141,7 +144,11 @@ std::vector<std::string> lower_UnsortedSegmentSum(LinalgEmitter& e, const LowerC
   const std::string ids1 = flatten(e, e.tensor(ids), ids.dtype, ids.shape);
   const std::string zero = e.filled(t, out2, literal(0, t));
   const std::string c0 = e.op("arith.constant 0 : index"), c1 = e.op("arith.constant 1 : index");
-  const std::string ck = e.op("arith.constant " + std::to_string(k) + " : index");
+  int cls;
+  int64_t multiple;
+  const std::string ck = tracer::relaxed_dim_multiple(k, &cls, &multiple)
+                             ? e.dim_value(k)  // a -1 batch of ids (Note [Dynamic dims])
+                             : e.op("arith.constant " + std::to_string(k) + " : index");
   const std::string cr = e.op("arith.constant " + std::to_string(row) + " : index");
   const std::string ot = tensor_type(t, out2), dt = tensor_type(t, data2), it = tensor_type(ids.dtype, Shape{k});
   const std::string i = e.tmp(), j = e.tmp(), acc = e.tmp(), acc2 = e.tmp();

@@ -189,10 +189,10 @@ TEST(NnConv2D, RelaxedBatchDimFollowsEveryBatchSize) {
     }
   }
   EXPECT_EQ(step.trace_count(), 1) << step.explain();
-  // Note [One compiled code for every size]: conv2d has no dynamic-dims lowering yet, so each
-  // batch size (4, 3, 1) compiles on its own, and explain() says so.
-  EXPECT_EQ(step.compile_count(), 3) << step.explain();
-  EXPECT_NE(step.explain().find("compiled per size: conv2d (node "), std::string::npos) << step.explain();
+  // Note [One compiled code for every size]: conv2d and its backprops follow a -1 batch dim, so
+  // every batch size (4, 3, 1) runs one compiled code.
+  EXPECT_EQ(step.compile_count(), 1) << step.explain();
+  EXPECT_NE(step.explain().find("shared by -1 dims = [4] [3] [1]"), std::string::npos) << step.explain();
 }
 
 }  // namespace
