@@ -405,8 +405,8 @@ void contractions_to_library_calls(mlir::Operation* module_op, bool library_gemm
   });
   for (mlir::func::CallOp call : convs) (void)fuse_conv_epilogue(module, call);
   for (mlir::linalg::LinalgOp op : matmuls) {
-    const bool is_float = mlir::isa<mlir::FloatType>(mlir::cast<mlir::MemRefType>(op.getDpsInits()[0].getType()).getElementType());
-    if (!is_float || !fuse_matmul_epilogue(module, op)) matmul_to_call(module, op, /*batched=*/false);
+    const mlir::Type t = mlir::cast<mlir::MemRefType>(op.getDpsInits()[0].getType()).getElementType();
+    if (!mlir::isa<mlir::FloatType>(t) || !fuse_matmul_epilogue(module, op)) matmul_to_call(module, op, /*batched=*/false);
   }
   for (mlir::linalg::LinalgOp op : batched) matmul_to_call(module, op, /*batched=*/true);
 }

@@ -38,8 +38,8 @@ std::vector<std::pair<std::string, void*>> conv_kernel_symbols();
 /// The int32/int64 contractions' share of them (IntegerGemmKernels.cc).
 std::vector<std::pair<std::string, void*>> integer_gemm_kernel_symbols();
 
-/// Whether rank-2 float contractions call a library GEMM (default) or run as LLVM loops
-/// (KILN_COMPILER_GEMM=loops, for comparisons).
+/// Whether matmuls (float and integer, any rank) call a library GEMM (default) or run as LLVM
+/// loops (KILN_COMPILER_GEMM=loops, for comparisons).
 bool use_library_gemm();
 
 }  // namespace kiln::compiler
