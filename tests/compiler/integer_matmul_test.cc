@@ -82,15 +82,16 @@ struct Case {
   bool ta, tb;
   bool batched;
 };
-// 2-D in every transposition, batched (ranks 3 and 4) in every transposition, and products large
-// enough to be split over the kernel threads (row panels, then column panels).
+// 2-D in every transposition, batched (ranks 3 and 4) in every transposition, products large
+// enough to be split over the kernel threads (row panels, then column panels), and enough small
+// batched products to be shared out over the threads one each (2^21 multiply-adds in all).
 const Case kCases[] = {
     {{5, 4}, {4, 6}, false, false, false},       {{4, 5}, {4, 6}, true, false, false},
     {{5, 4}, {6, 4}, false, true, false},        {{4, 5}, {6, 4}, true, true, false},
     {{3, 5, 4}, {3, 4, 6}, false, false, true},  {{3, 4, 5}, {3, 4, 6}, true, false, true},
     {{2, 3, 5, 4}, {2, 3, 6, 4}, false, true, true}, {{2, 3, 4, 5}, {2, 3, 6, 4}, true, true, true},
     {{150, 200}, {200, 130}, false, false, false}, {{200, 130}, {150, 200}, true, true, false},
-    {{130, 200}, {150, 200}, false, true, false}};
+    {{130, 200}, {150, 200}, false, true, false}, {{4096, 8, 8}, {4096, 8, 8}, false, true, true}};
 
 Tensor compiled_matmul(const Case& c, DType t, const Tensor& a, const Tensor& b, std::unique_ptr<CompiledGraph>* keep) {
   GraphFn fn = [&c](const std::vector<Tensor>& x) { return std::vector<Tensor>{kiln::matmul(x[0], x[1], c.ta, c.tb)}; };
