@@ -1,17 +1,15 @@
-// CPU kernel of matmul: kiln::kernels::gemm for float32/float64 (Eigen's GEMM on integers),
-// looped over batch dimensions (over the kernel threads when the products are small).
-#include <Eigen/Core>
+// CPU kernel of matmul: kiln::kernels::gemm for float32/float64, kiln::kernels::integer_gemm for
+// int32/int64, looped over batch dimensions (over the kernel threads when the products are small).
+#include <algorithm>
 #include <type_traits>
 
 #include "kernels/cpu/gemm.h"
+#include "kernels/cpu/integer_gemm.h"
 #include "kernels/cpu/parallel_for.h"
 #include "kiln/core/op_def.h"
 
 namespace kiln {
 namespace {
-template <typename T>
-using RowMajor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-
 // gemm.cc's kParallelMinMacs: below it a product is not worth waking a thread for.
 constexpr double kParallelMinMacs = 1 << 21;
 
@@ -30,12 +28,7 @@ void matmul(const Tensor& a, const Tensor& b, bool ta, bool tb, const Tensor& ou
     if constexpr (std::is_floating_point_v<T>) {
       kernels::gemm<T>(ta, tb, m, n, k, T(1), A, ac, B, bc, T(0), C, n);
     } else {
-      Eigen::Map<const RowMajor<T>> Am(A, ar, ac), Bm(B, br, bc);
-      Eigen::Map<RowMajor<T>> Cm(C, m, n);
-      if (!ta && !tb) Cm.noalias() = Am * Bm;
-      else if (ta && !tb) Cm.noalias() = Am.transpose() * Bm;
-      else if (!ta && tb) Cm.noalias() = Am * Bm.transpose();
-      else Cm.noalias() = Am.transpose() * Bm.transpose();
+      kernels::integer_gemm<T>(ta, tb, m, n, k, A, ac, B, bc, /*accumulate=*/false, C, n);  // Note [Integer GEMM]
     }
   };
   // Small products, many of them, share out the threads one product each; a large one splits

@@ -229,7 +229,18 @@ mlir::MemRefType any_strided(mlir::Type element, int64_t rank) {
   return mlir::MemRefType::get(shape, element, mlir::StridedLayoutAttr::get(element.getContext(), dyn, shape));
 }
 
-const char* suffix(mlir::Type t) { return t.isF32() ? "f32" : "f64"; }
+// The kernels' dtype suffix (JitKernels.cc: f32, f64; IntegerGemmKernels.cc: i32, i64); nullptr
+// for any other element type, which keeps its loops.
+const char* suffix(mlir::Type t) {
+  if (t.isF32()) return "f32";
+  if (t.isF64()) return "f64";
+  if (t.isInteger(32)) return "i32";
+  if (t.isInteger(64)) return "i64";
+  return nullptr;
+}
+
+// A zero of the element type: what a GEMM output's fill writes (Note [Zero-filled GEMM output]).
+bool is_zero(Value v) { return mlir::matchPattern(v, mlir::m_PosZeroFloat()) || mlir::matchPattern(v, mlir::m_Zero()); }
 
 // The end of a fused rewrite: the contraction, its fill, the epilogue op and the buffer between
 // them go; deallocations of the operands that sat between them follow the new call.
@@ -334,7 +345,7 @@ bool drop_zero_fill(mlir::linalg::LinalgOp op) {
     if (auto f = mlir::dyn_cast<mlir::linalg::FillOp>(user);
         f && f->getBlock() == op->getBlock() && f->isBeforeInBlock(op) && (!fill || fill->isBeforeInBlock(f)))
       fill = f;
-  if (!fill || !mlir::matchPattern(fill.getDpsInputs()[0], mlir::m_PosZeroFloat())) return false;
+  if (!fill || !is_zero(fill.getDpsInputs()[0])) return false;
   for (Operation* between = fill->getNextNode(); between != op.getOperation(); between = between->getNextNode()) {
     bool uses_t = false;
     between->walk([&](Operation* inner) {
@@ -346,11 +357,13 @@ bool drop_zero_fill(mlir::linalg::LinalgOp op) {
   return true;
 }
 
-// Note [Contractions in compiled code] (JitKernels.cc): a float32/float64 matmul (plain or
-// transposed) becomes a call of kiln_gemm_<t>, a batched one (linalg.batch_matmul and its
-// transposed forms on [batch, rows, cols] buffers, GraphToLinalgReduce.cc) of kiln_batch_gemm_<t>
-// (one GEMM per batch entry, as eager matmul runs it), on memrefs cast to fully dynamic strided
-// layouts (so slices and views pass through as they are). No epilogue is fused into batched ones.
+// Note [Contractions in compiled code] (JitKernels.cc): a float32/float64/int32/int64 matmul
+// (plain or transposed) becomes a call of kiln_gemm_<t>, a batched one (linalg.batch_matmul and
+// its transposed forms on [batch, rows, cols] buffers, GraphToLinalgReduce.cc) of
+// kiln_batch_gemm_<t> (one GEMM per batch entry, as eager matmul runs it), on memrefs cast to
+// fully dynamic strided layouts (so slices and views pass through as they are). The integer
+// kernels are IntegerGemmKernels.cc's (Note [Integer GEMM]). No epilogue is fused into batched
+// ones, nor into integer ones (Note [Contraction epilogues] matches float bodies only).
 void matmul_to_call(mlir::ModuleOp module, mlir::linalg::LinalgOp op, bool batched) {
   mlir::MLIRContext* ctx = module.getContext();
   const mlir::Type et = mlir::cast<mlir::MemRefType>(op.getDpsInits()[0].getType()).getElementType();
@@ -388,11 +401,13 @@ void contractions_to_library_calls(mlir::Operation* module_op, bool library_gemm
                                  mlir::linalg::BatchMatmulTransposeBOp>(op);
     if (!library_gemm || !linalg_op || !(batch || is_contraction(op)) || !linalg_op.hasPureBufferSemantics()) return;
     mlir::Type t = mlir::cast<mlir::MemRefType>(linalg_op.getDpsInits()[0].getType()).getElementType();
-    if (t.isF32() || t.isF64()) (batch ? batched : matmuls).push_back(linalg_op);
+    if (suffix(t) != nullptr) (batch ? batched : matmuls).push_back(linalg_op);
   });
   for (mlir::func::CallOp call : convs) (void)fuse_conv_epilogue(module, call);
-  for (mlir::linalg::LinalgOp op : matmuls)
-    if (!fuse_matmul_epilogue(module, op)) matmul_to_call(module, op, /*batched=*/false);
+  for (mlir::linalg::LinalgOp op : matmuls) {
+    const mlir::Type t = mlir::cast<mlir::MemRefType>(op.getDpsInits()[0].getType()).getElementType();
+    if (!mlir::isa<mlir::FloatType>(t) || !fuse_matmul_epilogue(module, op)) matmul_to_call(module, op, /*batched=*/false);
+  }
   for (mlir::linalg::LinalgOp op : batched) matmul_to_call(module, op, /*batched=*/true);
 }
 

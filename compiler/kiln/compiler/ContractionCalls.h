@@ -9,8 +9,9 @@ class Operation;
 
 namespace kiln::compiler {
 
-/// On the bufferized `module`: a rank-2 float linalg.matmul (plain or transposed) becomes a call
-/// of kiln_gemm_<f32|f64> (Note [Contractions in compiled code] in JitKernels.cc), told to
+/// On the bufferized `module`: a float32/float64/int32/int64 linalg.matmul (plain or transposed)
+/// becomes a call of kiln_gemm_<f32|f64|i32|i64>, a linalg.batch_matmul (plain or transposed) of
+/// kiln_batch_gemm_<t> (Note [Contractions in compiled code] in JitKernels.cc), told to
 /// overwrite its output when the only thing before it was a zero fill (the fill goes); a matmul
 /// or conv2d call whose output only an elementwise bias add (+ relu) reads becomes one call of
 /// kiln_gemm_bias_* / kiln_conv2d_bias_* writing that op's output (Note [Contraction epilogues]

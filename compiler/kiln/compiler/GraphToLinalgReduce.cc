@@ -299,83 +299,63 @@ std::vector<std::string> lower_SparseSoftmaxCrossEntropy(LinalgEmitter& e, const
                    });
 }
 
-// Float matmuls become named linalg contractions, which ContractionCalls.cc turns into GEMM
-// calls after bufferization (Note [Contractions in compiled code]): rank 2 as linalg.matmul
-// (_transpose_a / _transpose_b), batched ones as linalg.batch_matmul (_transpose_a /
-// _transpose_b) over the batch dims collapsed into one; with both operands transposed, a is
-// transposed first (a copy of it: op(a) op(b) = a^T b^T). Integer matmuls stay one
-// linalg.generic with the batch dims parallel (loops: rare, and kernels::gemm is float only).
+// Matmuls become named linalg contractions, which ContractionCalls.cc turns into GEMM calls
+// after bufferization (Note [Contractions in compiled code]; integer ones Note [Integer GEMM]):
+// rank 2 as linalg.matmul (_transpose_a / _transpose_b), batched ones as linalg.batch_matmul
+// (_transpose_a / _transpose_b) over the batch dims collapsed into one; with both operands
+// transposed, a is transposed first (a copy of it: op(a) op(b) = a^T b^T).
 std::vector<std::string> lower_MatMul(LinalgEmitter& e, const LowerContext& c) {
   const Operand &a = c.in[0], &bm = c.in[1];
   const DType t = c.out_dtype;
   const bool ta = c.node.attrs.b0, tb = c.node.attrs.b1;
   const int r = a.shape.rank();
   const std::string av = e.tensor(a), bv = e.tensor(bm);
-  const std::string at = tensor_type(t, a.shape), bt = tensor_type(t, bm.shape), ct = tensor_type(t, c.out_shape);
-  if (is_floating(t)) {
-    // Views [batch, rows, cols] of the operands (the batch dims collapsed; none at rank 2).
-    auto batched = [&](const Shape& s) {
-      std::vector<int64_t> dims{1};
-      for (int d = 0; d < r - 2; ++d) dims[0] *= s[d];
-      dims.push_back(s[r - 2]);
-      dims.push_back(s[r - 1]);
-      return Shape(dims.begin(), dims.end());
-    };
-    std::string groups = "[[";  // the reassociation of those views, for rank > 3
-    for (int d = 0; d < r - 2; ++d) groups += (d ? ", " : "") + std::to_string(d);
-    groups += "], [" + std::to_string(r - 2) + "], [" + std::to_string(r - 1) + "]]";
-    auto collapse = [&](const std::string& v, const Shape& s) {
-      if (r == 3) return v;
-      return e.op("tensor.collapse_shape " + v + " " + groups + " : " + tensor_type(t, s) + " into " +
-                  tensor_type(t, batched(s)));
-    };
-    const bool batch = r > 2;
-    Shape as = batch ? batched(a.shape) : a.shape;
-    std::string a3 = batch ? collapse(av, a.shape) : av;
-    bool transpose_a = ta;
-    if (ta && tb) {  // a^T materialized: then the product is a^T (b^T)
-      const int n = as.rank();
-      Shape swapped = as;
-      std::swap(swapped[n - 2], swapped[n - 1]);
-      std::vector<std::string> ex;
-      for (int d = 0; d < n - 2; ++d) ex.push_back(dim(d));
-      ex.push_back(dim(n - 1));
-      ex.push_back(dim(n - 2));
-      a3 = e.generic(n, {}, {{a3, tensor_type(t, as), affine_map(n, ex)}},
-                     {{e.empty(t, swapped), tensor_type(t, swapped), identity_map(n)}},
-                     [](Body& body) -> Values { return {body.arg(0)}; })[0];
-      as = swapped;
-      transpose_a = false;
-    }
-    const Shape bs = batch ? batched(bm.shape) : bm.shape, cs = batch ? batched(c.out_shape) : c.out_shape;
-    const std::string b3 = batch ? collapse(bv, bm.shape) : bv;
-    const std::string acc = e.filled(t, cs, literal(0, t));
-    const std::string name = std::string(batch ? "linalg.batch_matmul" : "linalg.matmul") +
-                             (transpose_a ? "_transpose_a" : tb ? "_transpose_b" : "");
-    const std::string product = e.op(name + " ins(" + a3 + ", " + b3 + " : " + tensor_type(t, as) + ", " +
-                                     tensor_type(t, bs) + ") outs(" + acc + " : " + tensor_type(t, cs) + ") -> " +
-                                     tensor_type(t, cs));
-    if (!batch || r == 3) return {product};
-    return {e.op("tensor.expand_shape " + product + " " + groups + " output_shape " + e.sizes_list(c.out_shape) +
-                 " : " + tensor_type(t, cs) + " into " + ct)};
-  }
-  const std::string acc = e.filled(t, c.out_shape, literal(0, t));
-  // Loops: batch dims, then i, j, k.
-  const int n = r + 1;
-  std::vector<std::string> batch;
-  for (int d = 0; d < r - 2; ++d) batch.push_back(dim(d));
-  const std::string i = dim(r - 2), j = dim(r - 1), k = dim(r);
-  auto with = [&](const std::string& x, const std::string& y) {
-    std::vector<std::string> v = batch;
-    v.push_back(x);
-    v.push_back(y);
-    return affine_map(n, v);
+  const std::string ct = tensor_type(t, c.out_shape);
+  // Views [batch, rows, cols] of the operands (the batch dims collapsed; none at rank 2).
+  auto batched = [&](const Shape& s) {
+    std::vector<int64_t> dims{1};
+    for (int d = 0; d < r - 2; ++d) dims[0] *= s[d];
+    dims.push_back(s[r - 2]);
+    dims.push_back(s[r - 1]);
+    return Shape(dims.begin(), dims.end());
   };
-  std::vector<bool> red(static_cast<size_t>(n), false);
-  red.back() = true;
-  return e.generic(n, red, {{av, at, ta ? with(k, i) : with(i, k)}, {bv, bt, tb ? with(j, k) : with(k, j)}},
-                   {{acc, ct, with(i, j)}},
-                   [&](Body& b) -> Values { return {b.add(b.arg(2), b.mul(b.arg(0), b.arg(1), t), t)}; });
+  std::string groups = "[[";  // the reassociation of those views, for rank > 3
+  for (int d = 0; d < r - 2; ++d) groups += (d ? ", " : "") + std::to_string(d);
+  groups += "], [" + std::to_string(r - 2) + "], [" + std::to_string(r - 1) + "]]";
+  auto collapse = [&](const std::string& v, const Shape& s) {
+    if (r == 3) return v;
+    return e.op("tensor.collapse_shape " + v + " " + groups + " : " + tensor_type(t, s) + " into " +
+                tensor_type(t, batched(s)));
+  };
+  const bool batch = r > 2;
+  Shape as = batch ? batched(a.shape) : a.shape;
+  std::string a3 = batch ? collapse(av, a.shape) : av;
+  bool transpose_a = ta;
+  if (ta && tb) {  // a^T materialized: then the product is a^T (b^T)
+    const int n = as.rank();
+    Shape swapped = as;
+    std::swap(swapped[n - 2], swapped[n - 1]);
+    std::vector<std::string> ex;
+    for (int d = 0; d < n - 2; ++d) ex.push_back(dim(d));
+    ex.push_back(dim(n - 1));
+    ex.push_back(dim(n - 2));
+    a3 = e.generic(n, {}, {{a3, tensor_type(t, as), affine_map(n, ex)}},
+                   {{e.empty(t, swapped), tensor_type(t, swapped), identity_map(n)}},
+                   [](Body& body) -> Values { return {body.arg(0)}; })[0];
+    as = swapped;
+    transpose_a = false;
+  }
+  const Shape bs = batch ? batched(bm.shape) : bm.shape, cs = batch ? batched(c.out_shape) : c.out_shape;
+  const std::string b3 = batch ? collapse(bv, bm.shape) : bv;
+  const std::string acc = e.filled(t, cs, literal(0, t));
+  const std::string name = std::string(batch ? "linalg.batch_matmul" : "linalg.matmul") +
+                           (transpose_a ? "_transpose_a" : tb ? "_transpose_b" : "");
+  const std::string product = e.op(name + " ins(" + a3 + ", " + b3 + " : " + tensor_type(t, as) + ", " +
+                                   tensor_type(t, bs) + ") outs(" + acc + " : " + tensor_type(t, cs) + ") -> " +
+                                   tensor_type(t, cs));
+  if (!batch || r == 3) return {product};
+  return {e.op("tensor.expand_shape " + product + " " + groups + " output_shape " + e.sizes_list(c.out_shape) +
+               " : " + tensor_type(t, cs) + " into " + ct)};
 }
 
 }  // namespace kiln::compiler

@@ -245,6 +245,7 @@ std::vector<std::pair<std::string, void*>> jit_kernel_symbols() {
       {"_mlir_ciface_kiln_batch_gemm_f32", reinterpret_cast<void*>(&kiln_jit_batch_gemm_f32)},
       {"_mlir_ciface_kiln_batch_gemm_f64", reinterpret_cast<void*>(&kiln_jit_batch_gemm_f64)}};
   for (auto& s : conv_kernel_symbols()) symbols.push_back(std::move(s));
+  for (auto& s : integer_gemm_kernel_symbols()) symbols.push_back(std::move(s));
   for (auto& s : temporary_buffer_symbols()) symbols.push_back(std::move(s));
   return symbols;
 }

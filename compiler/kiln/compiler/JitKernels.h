@@ -35,9 +35,11 @@ const T* unit_stride_values(const MemrefDescriptor<T, 1>* m, std::vector<T>& cop
 std::vector<std::pair<std::string, void*>> jit_kernel_symbols();
 /// The convolution kernels' share of them (ConvKernels.cc).
 std::vector<std::pair<std::string, void*>> conv_kernel_symbols();
+/// The int32/int64 contractions' share of them (IntegerGemmKernels.cc).
+std::vector<std::pair<std::string, void*>> integer_gemm_kernel_symbols();
 
-/// Whether rank-2 float contractions call a library GEMM (default) or run as LLVM loops
-/// (KILN_COMPILER_GEMM=loops, for comparisons).
+/// Whether matmuls (float and integer, any rank) call a library GEMM (default) or run as LLVM
+/// loops (KILN_COMPILER_GEMM=loops, for comparisons).
 bool use_library_gemm();
 
 }  // namespace kiln::compiler

@@ -1,0 +1,114 @@
+// IntegerGemmKernels: the int32/int64 contractions compiled code calls (kiln_gemm_<i32|i64>,
+// kiln_batch_gemm_<i32|i64>, rewritten from linalg.matmul / batch_matmul and their transposed forms
+// by ContractionCalls.cc), on kiln::kernels::integer_gemm, the kernel eager integer matmul runs
+// (Note [Integer GEMM] in kernels/cpu/integer_gemm.cc): compiled results equal eager's exactly,
+// overflow wrapping around as there.
+#include <cstdint>
+#include <vector>
+
+#include "kernels/cpu/integer_gemm.h"
+#include "kernels/cpu/parallel_for.h"
+#include "kiln/compiler/JitKernels.h"
+
+namespace kiln::compiler {
+namespace {
+
+template <typename T>
+using Memref2 = MemrefDescriptor<T, 2>;
+
+// As eager matmul (kernels/cpu/matmul.cc): small products, many of them, share out the threads
+// one product each; a large one splits itself inside integer_gemm.
+constexpr double kParallelMinMacs = 1 << 21;
+
+// A 2-D memref's rows at unit inner stride: the memref itself (first element, row stride), or a
+// dense copy of it in `copy` (a transposed view's slice: rare).
+template <typename T>
+struct UnitStride {
+  T* data;
+  int64_t ld;
+};
+template <typename T>
+UnitStride<T> unit_stride(const Memref2<T>* m, std::vector<T>& copy) {
+  T* data = m->aligned + m->offset;
+  if (m->strides[1] == 1) return {data, m->strides[0]};
+  const int64_t rows = m->sizes[0], cols = m->sizes[1];
+  copy.resize(static_cast<size_t>(rows * cols));
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j) copy[static_cast<size_t>(i * cols + j)] = data[i * m->strides[0] + j * m->strides[1]];
+  return {copy.data(), cols};
+}
+
+// c = op(a) * op(b) (c += ... when `accumulate`), op = transpose where ta / tb (as
+// linalg.matmul_transpose_a/_b).
+template <typename T>
+void gemm(const Memref2<T>* a, const Memref2<T>* b, Memref2<T>* c, bool ta, bool tb, bool accumulate) {
+  const int64_t m = c->sizes[0], n = c->sizes[1], k = ta ? a->sizes[0] : a->sizes[1];
+  if (m == 0 || n == 0) return;
+  std::vector<T> a_copy, b_copy, c_copy;
+  const UnitStride<T> A = unit_stride(a, a_copy), B = unit_stride(b, b_copy);
+  // A c with a non-unit inner stride is computed in a dense copy (holding its values when
+  // accumulating) and written back.
+  const UnitStride<T> C = unit_stride(c, c_copy);
+  kernels::integer_gemm<T>(ta, tb, m, n, k, A.data, A.ld, B.data, B.ld, accumulate, C.data, C.ld);
+  if (c->strides[1] == 1) return;
+  T* out = c->aligned + c->offset;
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) out[i * c->strides[0] + j * c->strides[1]] = c_copy[static_cast<size_t>(i * n + j)];
+}
+
+// c[i] = op(a[i]) * op(b[i]) (c[i] += ... when `accumulate`) for each batch entry i of [batch,
+// rows, cols] buffers: one integer_gemm per entry, as eager matmul loops over its batch dims.
+template <typename T>
+void batch_gemm(const MemrefDescriptor<T, 3>* a, const MemrefDescriptor<T, 3>* b, MemrefDescriptor<T, 3>* c, bool ta,
+                bool tb, bool accumulate) {
+  auto entry = [](const MemrefDescriptor<T, 3>* x, int64_t i) {
+    return Memref2<T>{x->allocated, x->aligned, x->offset + i * x->strides[0], {x->sizes[1], x->sizes[2]},
+                      {x->strides[1], x->strides[2]}};
+  };
+  auto one = [&](int64_t i) {
+    const Memref2<T> ai = entry(a, i), bi = entry(b, i);
+    Memref2<T> ci = entry(c, i);
+    gemm(&ai, &bi, &ci, ta, tb, accumulate);
+  };
+  const int64_t batches = c->sizes[0];
+  const double macs = static_cast<double>(c->sizes[1]) * static_cast<double>(c->sizes[2]) *
+                      static_cast<double>(ta ? a->sizes[1] : a->sizes[2]);
+  if (macs < kParallelMinMacs && macs * static_cast<double>(batches) >= kParallelMinMacs)
+    kernels::parallel_for(batches, one);
+  else
+    for (int64_t i = 0; i < batches; ++i) one(i);
+}
+
+}  // namespace
+}  // namespace kiln::compiler
+
+// The C interface the lowered calls use (ContractionCalls.cc), as the float kernels' in
+// JitKernels.cc: descriptors by pointer, the transpose and accumulate flags as i64.
+extern "C" {
+#define KILN_INTEGER_GEMM_KERNELS(T, suffix)                                                                        \
+  void kiln_jit_gemm_##suffix(kiln::compiler::MemrefDescriptor<T, 2>* a, kiln::compiler::MemrefDescriptor<T, 2>* b, \
+                              kiln::compiler::MemrefDescriptor<T, 2>* c, int64_t ta, int64_t tb,                    \
+                              int64_t accumulate) {                                                                 \
+    kiln::compiler::gemm(a, b, c, ta != 0, tb != 0, accumulate != 0);                                               \
+  }                                                                                                                 \
+  void kiln_jit_batch_gemm_##suffix(kiln::compiler::MemrefDescriptor<T, 3>* a,                                      \
+                                    kiln::compiler::MemrefDescriptor<T, 3>* b,                                      \
+                                    kiln::compiler::MemrefDescriptor<T, 3>* c, int64_t ta, int64_t tb,              \
+                                    int64_t accumulate) {                                                           \
+    kiln::compiler::batch_gemm(a, b, c, ta != 0, tb != 0, accumulate != 0);                                         \
+  }
+KILN_INTEGER_GEMM_KERNELS(int32_t, i32)
+KILN_INTEGER_GEMM_KERNELS(int64_t, i64)
+#undef KILN_INTEGER_GEMM_KERNELS
+}
+
+namespace kiln::compiler {
+
+std::vector<std::pair<std::string, void*>> integer_gemm_kernel_symbols() {
+  return {{"_mlir_ciface_kiln_gemm_i32", reinterpret_cast<void*>(&kiln_jit_gemm_i32)},
+          {"_mlir_ciface_kiln_gemm_i64", reinterpret_cast<void*>(&kiln_jit_gemm_i64)},
+          {"_mlir_ciface_kiln_batch_gemm_i32", reinterpret_cast<void*>(&kiln_jit_batch_gemm_i32)},
+          {"_mlir_ciface_kiln_batch_gemm_i64", reinterpret_cast<void*>(&kiln_jit_batch_gemm_i64)}};
+}
+
+}  // namespace kiln::compiler
