@@ -262,20 +262,24 @@ TEST(CompiledDynamic, CnnTrainStepCompilesOnceForEveryBatch) {
 }
 
 // A -1 dim elsewhere than a convolution's batch has no dynamic lowering: code per size, and
+// Runs `f` on each of `inputs` against `body` (eager), then checks that each input's size got
+// its own code and that explain() gives `reason` for it.
+template <typename F, typename Body>
+void expect_compiled_per_size(F& f, const Body& body, const std::vector<Tensor>& inputs, const std::string& reason) {
+  for (const Tensor& x : inputs) EXPECT_TRUE(tensors_match(f(x), body(x))) << x.type_str();
+  EXPECT_EQ(f.compile_count(), static_cast<int>(inputs.size())) << f.explain();
+  EXPECT_NE(f.explain().find("compiled per size: " + reason), std::string::npos) << f.explain();
+}
+
 // explain() says which dim of which operand.
 TEST(CompiledDynamic, ConvolutionOverAMinusOneImageDimCompilesPerSize) {
   Tensor filter = random_values({2, 2, 1, 3}, DType::Float32, -1, 1, 7);
   auto body = [&](const Tensor& x) { return kiln::reduce_sum(kiln::conv2d(x, filter, {1, 1}, "same")); };
   auto f = kiln::function(body, {.name = "tall", .input_signature = {TensorSpec{{2, -1, 4, 1}}}});
-  for (int64_t h : {5, 3}) {
-    Tensor x = random_values({2, h, 4, 1}, DType::Float32, -1, 1, static_cast<uint32_t>(h));
-    EXPECT_TRUE(tensors_match(f(x), body(x))) << "h = " << h;
-  }
-  EXPECT_EQ(f.compile_count(), 2) << f.explain();
-  EXPECT_NE(f.explain().find("compiled per size: conv2d (node 0) has no dynamic-dims lowering for a -1 dim at dim 1 of "
-                             "input 0 (only the batch dim, 0, of a convolution's images follows one)"),
-            std::string::npos)
-      << f.explain();
+  expect_compiled_per_size(f, body,
+                           {random_values({2, 5, 4, 1}, DType::Float32, -1, 1, 5), random_values({2, 3, 4, 1}, DType::Float32, -1, 1, 3)},
+                           "conv2d (node 0) has no dynamic-dims lowering for a -1 dim at dim 1 of input 0 (only the batch "
+                           "dim, 0, of a convolution's images follows one)");
 }
 
 
@@ -356,15 +360,10 @@ TEST(CompiledDynamic, PooledCnnTrainStepCompilesOnce) {
 TEST(CompiledDynamic, PoolingOverAMinusOneChannelDimCompilesPerSize) {
   auto body = [](const Tensor& x) { return kiln::reduce_sum(kiln::max_pool2d(x, {2, 2}, {2, 2})); };
   auto f = kiln::function(body, {.name = "wide", .input_signature = {TensorSpec{{2, 4, 4, -1}}}});
-  for (int64_t c : {3, 2}) {
-    Tensor x = random_values({2, 4, 4, c}, DType::Float32, -1, 1, static_cast<uint32_t>(c));
-    EXPECT_TRUE(tensors_match(f(x), body(x))) << "c = " << c;
-  }
-  EXPECT_EQ(f.compile_count(), 2) << f.explain();
-  EXPECT_NE(f.explain().find("compiled per size: max_pool2d (node 0) has no dynamic-dims lowering for a -1 dim at dim 3 of "
-                             "input 0 (only the batch dim, 0, of a pooling's images follows one)"),
-            std::string::npos)
-      << f.explain();
+  expect_compiled_per_size(f, body,
+                           {random_values({2, 4, 4, 3}, DType::Float32, -1, 1, 3), random_values({2, 4, 4, 2}, DType::Float32, -1, 1, 2)},
+                           "max_pool2d (node 0) has no dynamic-dims lowering for a -1 dim at dim 3 of input 0 (only the "
+                           "batch dim, 0, of a pooling's images follows one)");
 }
 
 
@@ -434,15 +433,9 @@ TEST(CompiledDynamic, EmbeddingSliceConcatGradientsCompileOnce) {
 TEST(CompiledDynamic, SliceIntoTheMinusOneDimCompilesPerSize) {
   auto body = [](const Tensor& x) { return kiln::reduce_sum(kiln::slice(kiln::reshape(x, {-1}), {0}, {x.dim(0)})); };
   auto f = kiln::function(body, {.name = "head", .input_signature = {TensorSpec{{-1, 2}}}});
-  for (int64_t n : {5, 3}) {
-    Tensor x = random_values({n, 2}, DType::Float32, -1, 1, static_cast<uint32_t>(n));
-    EXPECT_TRUE(tensors_match(f(x), body(x))) << "n = " << n;
-  }
-  EXPECT_EQ(f.compile_count(), 2) << f.explain();
-  EXPECT_NE(f.explain().find("compiled per size: slice (node 1) has no dynamic-dims lowering for a -1 dim at dim 0 of input 0 "
-                             "(a sliced dim: only a dim kept whole follows one)"),
-            std::string::npos)
-      << f.explain();
+  expect_compiled_per_size(f, body, {random_values({5, 2}, DType::Float32, -1, 1, 5), random_values({3, 2}, DType::Float32, -1, 1, 3)},
+                           "slice (node 1) has no dynamic-dims lowering for a -1 dim at dim 0 of input 0 (a sliced dim: "
+                           "only a dim kept whole follows one)");
 }
 
 
