@@ -68,7 +68,6 @@ struct Operand {
                        ///< scalar computed at function entry from a -1 size (`%n3`, Note
                        ///< [Dynamic dims]), its SSA name, read the same way but never folded
   double value = 0;    ///< the splat's value (already converted to dtype)
-  bool is_entry_scalar() const { return ssa.empty() && !scalar.empty() && scalar[0] == '%'; }
   bool is_splat() const { return ssa.empty() && !scalar.empty() && scalar[0] != '%'; }
 };
 

@@ -1,13 +1,13 @@
 // Executable: compile-or-interpret for one traced graph, and KILN_VERIFY's eager cross-check.
 #include "kiln/tracer/executable.h"
 
-#include "kiln/ops.h"
-
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
+
+#include "kiln/ops.h"
 
 namespace kiln::tracer {
 
