@@ -214,7 +214,6 @@ std::vector<Tensor> FunctionCore::call(const std::vector<ArgValue>& args, const 
     s.note_call(false);
     return s.last->last->exec->run(tensors, s.last->last->eager.get());
   }
-  if (s.options.compile) compiler::start_kernel_setup();  // overlaps this call's trace and compile
   CallSignature sig = make_signature(s_->options.name, args, s_->options.input_signature);
   Entry& e = entry_for(sig, args, trace, /*count_call=*/true);
   Specialization& sp = specialization_for(e, relaxed_dim_sizes(sig), args, trace);

@@ -19,12 +19,15 @@
 
 #include <Eigen/Core>
 #include <libxsmm.h>
+#include <libxsmm_generator.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <array>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <mutex>
-#include <thread>
 #include <type_traits>
 #include <vector>
 
@@ -69,28 +72,69 @@ void strided_gemm(const Memref2<T>* a, const Memref2<T>* b, Memref2<T>* c, bool 
 // need: B (n x k, at most kSmallPackedB elements) is copied transposed into a per-thread buffer
 // first (the iris step's dy W^T products: 400 and 60 elements), which measured cheaper than
 // Eigen's packing; shapes LIBXSMM declines (larger than its JIT threshold) stay on Eigen.
-//
-// LIBXSMM sets itself up once per process (~5-6 ms: CPU detection, timer calibration, an 8 MB
-// locked code registry) and generates each shape's kernel on its first use (~0.1-0.3 ms).
-// Measured: a fresh process's first compiled iris call from the disk cache took ~12 ms with it,
-// ~7 without; every later call 2.7 us against 3.1. start_kernel_setup() runs the set-up on a
-// thread of its own from the first compiled call's start, overlapping its trace and compile:
-// that first call from the disk cache measured 13.3 -> 12.1 ms (medians of 21 interleaved fresh
-// processes each, `kiln-bench --first-call-ms`, quiet machine). (With the ORC LLJIT of session 3,
-// the set-up overlapping the link had made it slower: 17 ms.)
 constexpr int64_t kSmallPackedB = 4096;
 
+// A generated kernel: column-major C = A B (+ C) for one shape, flags and beta.
 template <typename T>
-using SmallKernel = std::conditional_t<std::is_same_v<T, float>, libxsmm_smmfunction, libxsmm_dmmfunction>;
+using SmallKernel = void (*)(const T* a, const T* b, T* c);
+
+// Note [LIBXSMM's code generator alone]
+// LIBXSMM's dispatch first sets the library up once per process (libxsmm_init: ~6 ms here,
+// mostly an 8 MB registry of kernels zeroed and locked in memory) and then looks kernels up in
+// that registry. Run on a thread of its own at the first compiled call (as sessions 3-5 did), it
+// still stalled that call's trace and link by ~4-5 ms on this 2-core machine (throwaway timing:
+// the Executable's construction 4.5 ms without it, 10 ms with). Kiln keeps its kernels itself
+// (Note [Small GEMM kernel cache]), so it needs neither: it asks LIBXSMM's code generator for a
+// shape's machine code (libxsmm_generator_gemm_kernel, for the CPU libxsmm_cpuid reports, no
+// prefetch), copies it into an executable page of its own and keeps it in one process-wide
+// table, under a mutex taken only when a thread's own table misses. Kernels live until the
+// process exits. A shape the generator declines (an error, or a CPU it has no code for) is kept
+// as null and stays on kernels::gemm.
+template <typename T>
+SmallKernel<T> generate_kernel(libxsmm_blasint m, libxsmm_blasint n, libxsmm_blasint k, libxsmm_blasint lda,
+                               libxsmm_blasint ldb, libxsmm_blasint ldc, bool accumulate, int flags) {
+  static std::mutex mutex;
+  static std::map<std::array<int64_t, 7>, SmallKernel<T>> kernels;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto [it, fresh] = kernels.try_emplace({m, n, k, lda, ldb, ldc, flags * 2 + (accumulate ? 1 : 0)}, nullptr);
+  if (!fresh) return it->second;
+  libxsmm_descriptor_blob blob;
+  const libxsmm_gemm_descriptor* descriptor =
+      std::is_same_v<T, float>
+          ? libxsmm_sgemm_descriptor_init(&blob, m, n, k, lda, ldb, ldc, 1.0f, accumulate ? 1.0f : 0.0f, flags, LIBXSMM_GEMM_PREFETCH_NONE)
+          : libxsmm_dgemm_descriptor_init(&blob, m, n, k, lda, ldb, ldc, 1.0, accumulate ? 1.0 : 0.0, flags, LIBXSMM_GEMM_PREFETCH_NONE);
+  if (descriptor == nullptr) return nullptr;
+  static const int arch = libxsmm_cpuid();
+  constexpr size_t kCodeBytes = 131072;  // LIBXSMM's own buffer for one kernel (LIBXSMM_CODE_MAXSIZE)
+  std::vector<unsigned char> code(kCodeBytes);
+  libxsmm_generated_code generated{};
+  generated.generated_code = code.data();
+  generated.buffer_size = kCodeBytes;
+  generated.code_type = 2;  // machine code
+  generated.arch = static_cast<unsigned int>(arch);
+  libxsmm_generator_gemm_kernel(&generated, descriptor);
+  if (generated.last_error != 0 || generated.code_size == 0) return nullptr;
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  const size_t bytes = (generated.code_size + page - 1) / page * page;
+  void* memory = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (memory == MAP_FAILED) return nullptr;
+  std::memcpy(memory, code.data(), generated.code_size);
+  if (::mprotect(memory, bytes, PROT_READ | PROT_EXEC) != 0) {
+    ::munmap(memory, bytes);
+    return nullptr;
+  }
+  it->second = reinterpret_cast<SmallKernel<T>>(memory);
+  return it->second;
+}
 
 // Note [Small GEMM kernel cache]
-// LIBXSMM finds a shape's kernel again by hashing its whole GEMM descriptor into a shared
-// registry: ~25 ns a call, 0.2 us of the iris step's 2.7 (its 8 GEMMs; perf: libxsmm_xmmdispatch,
-// libxsmm_diff_n, internal_find_code, the descriptor's set-up). A compiled step asks for the same
-// few shapes on every call, so each thread keeps the kernels it was given in a small direct-mapped
-// table keyed by the shape, leading dims, beta and flags; a shape LIBXSMM declines is remembered
-// too (as null). Kernels live until the process ends (LIBXSMM's registry owns them), so a
-// remembered pointer never dangles.
+// LIBXSMM's dispatch found a shape's kernel again by hashing its whole GEMM descriptor into a
+// shared registry: ~25 ns a call, 0.2 us of the iris step's 2.7 (its 8 GEMMs; perf:
+// libxsmm_xmmdispatch, libxsmm_diff_n, internal_find_code, the descriptor's set-up). A compiled
+// step asks for the same few shapes on every call, so each thread keeps its kernels in a small
+// direct-mapped table keyed by the shape, leading dims, beta and flags, in front of the
+// process-wide one of generate_kernel; a declined shape is remembered too (as null). Kernels live
+// until the process ends, so a remembered pointer never dangles.
 template <typename T>
 SmallKernel<T> small_kernel(libxsmm_blasint m, libxsmm_blasint n, libxsmm_blasint k, libxsmm_blasint lda,
                             libxsmm_blasint ldb, libxsmm_blasint ldc, bool accumulate, int flags) {
@@ -107,10 +151,8 @@ SmallKernel<T> small_kernel(libxsmm_blasint m, libxsmm_blasint n, libxsmm_blasin
   for (int64_t v : key) h = (h ^ static_cast<uint64_t>(v)) * 0x9E3779B97F4A7C15ull;
   Slot& slot = slots[(h >> 32) % kSlots];
   if (slot.filled && slot.key == key) return slot.kernel;
-  const T one = 1, beta = accumulate ? 1 : 0;
   // Column-major C^T = op(B)^T op(A)^T (Note [Small GEMM]): n x m, B first.
-  if constexpr (std::is_same_v<T, float>) slot.kernel = libxsmm_smmdispatch(n, m, k, &ldb, &lda, &ldc, &one, &beta, &flags, nullptr);
-  else slot.kernel = libxsmm_dmmdispatch(n, m, k, &ldb, &lda, &ldc, &one, &beta, &flags, nullptr);
+  slot.kernel = generate_kernel<T>(n, m, k, ldb, lda, ldc, accumulate, flags);
   slot.key = key;
   slot.filled = true;
   return slot.kernel;
@@ -248,23 +290,6 @@ std::vector<std::pair<std::string, void*>> jit_kernel_symbols() {
   for (auto& s : integer_gemm_kernel_symbols()) symbols.push_back(std::move(s));
   for (auto& s : temporary_buffer_symbols()) symbols.push_back(std::move(s));
   return symbols;
-}
-
-namespace {
-// The set-up thread of start_kernel_setup(), joined before the process's static destructors run
-// LIBXSMM's own finalization.
-struct SetupThread {
-  std::thread thread;
-  ~SetupThread() {
-    if (thread.joinable()) thread.join();
-  }
-};
-}  // namespace
-
-void start_kernel_setup() {
-  static SetupThread setup;
-  static std::once_flag once;
-  std::call_once(once, [] { setup.thread = std::thread([] { libxsmm_init(); }); });
 }
 
 bool use_library_gemm() {

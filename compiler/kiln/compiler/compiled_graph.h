@@ -34,11 +34,6 @@ std::string dynamic_gap(const tracer::Graph& graph);
 /// Throws kiln::Error for a graph that cannot be lowered (see lowering_gap).
 std::string graph_to_linalg(const tracer::Graph& graph);
 
-/// Starts the once-per-process set-up of the kernels compiled code calls (LIBXSMM's, ~5 ms) on a
-/// thread of its own, so that it overlaps the first trace and compile instead of delaying the
-/// first compiled call (Note [Small GEMM] in JitKernels.cc). Later calls do nothing.
-void start_kernel_setup();
-
 class CompiledModule;  // the JIT-compiled code (LinalgToLLVM.cc)
 
 /// A graph compiled to native code: static shapes, or a template whose -1 dims compile as `?`
