@@ -1,6 +1,8 @@
 // Compiled code with dynamic dims (Note [Dynamic dims]): one CompiledGraph run at several sizes,
 // its argument checks, the temporary buffer cache (no allocation on a second call at a size),
 // a classifier step with sparse labels, accuracy and dropout, and the golden traced stage.
+#include <functional>
+
 #include "kiln/compiler/TemporaryBufferCache.h"
 #include "kiln/tracer/signature.h"
 #include "tests/compiler/compiler_test_util.h"
@@ -77,15 +79,18 @@ TEST(CompiledDynamic, ProductOfTwoMinusOneDimsHasNoDynamicLowering) {
   EXPECT_NE(compiler::dynamic_gap(g).find("reshape (node 0) has"), std::string::npos) << compiler::dynamic_gap(g);
 }
 
-// A Dense 4-16-3 classifier step with Adam and one-hot labels, as the iris example trains.
+// A classifier's training step with Adam and one-hot labels, as the iris example trains: the
+// layers `build` adds (the Dense 4-16-3 of dense_layers unless given).
+void dense_layers(nn::Sequential& model) {
+  namespace init = nn::initializers;
+  model.add(nn::Dense(16, {.activation = nn::activations::relu, .kernel_initializer = init::glorot_uniform(7), .input_dim = 4}));
+  model.add(nn::Dense(3, {.kernel_initializer = init::glorot_uniform(8), .input_dim = 16}));
+}
+
 struct Classifier {
   nn::Sequential model;
   optim::Adam opt{{.learning_rate = 0.01}};
-  Classifier() {
-    namespace init = nn::initializers;
-    model.add(nn::Dense(16, {.activation = nn::activations::relu, .kernel_initializer = init::glorot_uniform(7), .input_dim = 4}));
-    model.add(nn::Dense(3, {.kernel_initializer = init::glorot_uniform(8), .input_dim = 16}));
-  }
+  explicit Classifier(const std::function<void(nn::Sequential&)>& build = dense_layers) { build(model); }
   Tensor step(const Tensor& x, const Tensor& y) {
     GradientTape tape;
     Tensor loss = kiln::reduce_mean(kiln::softmax_cross_entropy_with_logits(y, model(x)));
@@ -217,27 +222,16 @@ TEST(CompiledDynamic, ConvolutionsAndTheirBackpropsOverAMinusOneBatch) {
 // batch: one trace, one compile for batches 8, 5, 8; loss and every variable as eager's after each
 // step; after the first call at a size no temporary comes from the system allocator.
 TEST(CompiledDynamic, CnnTrainStepCompilesOnceForEveryBatch) {
-  struct Cnn {
-    nn::Sequential model;
-    optim::Adam opt{{.learning_rate = 0.01}};
-    Cnn() {
-      namespace init = nn::initializers;
-      model.add(nn::Conv2D(4, {3, 3}, {.activation = nn::activations::relu, .kernel_initializer = init::glorot_uniform(1)}));
-      model.add(nn::Conv2D(5, {3, 3}, {.activation = nn::activations::relu, .kernel_initializer = init::glorot_uniform(2)}));
-      model.add(nn::Flatten());
-      model.add(nn::Dense(12, {.activation = nn::activations::relu, .kernel_initializer = init::glorot_uniform(3)}));
-      model.add(nn::Dense(3, {.kernel_initializer = init::glorot_uniform(4)}));
-      model(kiln::zeros({1, 8, 8, 1}));  // builds the variables
-    }
-    Tensor step(const Tensor& x, const Tensor& y) {
-      GradientTape tape;
-      Tensor loss = kiln::reduce_mean(kiln::softmax_cross_entropy_with_logits(y, model(x)));
-      std::vector<Variable> vars = model.trainable_variables();
-      opt.apply_gradients(tape.gradient(loss, vars), vars);
-      return loss;
-    }
+  auto cnn = [](nn::Sequential& model) {
+    namespace init = nn::initializers;
+    model.add(nn::Conv2D(4, {3, 3}, {.activation = nn::activations::relu, .kernel_initializer = init::glorot_uniform(1)}));
+    model.add(nn::Conv2D(5, {3, 3}, {.activation = nn::activations::relu, .kernel_initializer = init::glorot_uniform(2)}));
+    model.add(nn::Flatten());
+    model.add(nn::Dense(12, {.activation = nn::activations::relu, .kernel_initializer = init::glorot_uniform(3)}));
+    model.add(nn::Dense(3, {.kernel_initializer = init::glorot_uniform(4)}));
+    model(kiln::zeros({1, 8, 8, 1}));  // builds the variables
   };
-  Cnn eager, compiled;
+  Classifier eager(cnn), compiled(cnn);
   auto step = kiln::function([&](const Tensor& x, const Tensor& y) { return compiled.step(x, y); },
                              {.name = "cnn_step", .input_signature = {TensorSpec{{-1, 8, 8, 1}}, TensorSpec{{-1, 3}}}});
   compiler::TemporaryBufferStats after_first{};
@@ -321,29 +315,18 @@ TEST(CompiledDynamic, PoolingAndItsGradientsOverAMinusOneBatch) {
 // A CNN step with both pooling layers and Adam under kiln::function: one compile for batches
 // 6, 4, 6, equal to eager after each step.
 TEST(CompiledDynamic, PooledCnnTrainStepCompilesOnce) {
-  struct PooledCnn {
-    nn::Sequential model;
-    optim::Adam opt{{.learning_rate = 0.01}};
-    PooledCnn() {
-      namespace init = nn::initializers;
-      model.add(nn::Conv2D(4, {3, 3}, {.padding = "same", .activation = nn::activations::relu,
-                                       .kernel_initializer = init::glorot_uniform(1)}));
-      model.add(nn::MaxPool2D({2, 2}));
-      model.add(nn::Conv2D(3, {3, 3}, {.activation = nn::activations::relu, .kernel_initializer = init::glorot_uniform(2)}));
-      model.add(nn::AveragePooling2D({2, 2}, {.strides = {1, 1}, .padding = "same"}));
-      model.add(nn::Flatten());
-      model.add(nn::Dense(3, {.kernel_initializer = init::glorot_uniform(3)}));
-      model(kiln::zeros({1, 8, 8, 2}));
-    }
-    Tensor step(const Tensor& x, const Tensor& y) {
-      GradientTape tape;
-      Tensor loss = kiln::reduce_mean(kiln::softmax_cross_entropy_with_logits(y, model(x)));
-      std::vector<Variable> vars = model.trainable_variables();
-      opt.apply_gradients(tape.gradient(loss, vars), vars);
-      return loss;
-    }
+  auto pooled_cnn = [](nn::Sequential& model) {
+    namespace init = nn::initializers;
+    model.add(nn::Conv2D(4, {3, 3}, {.padding = "same", .activation = nn::activations::relu,
+                                     .kernel_initializer = init::glorot_uniform(1)}));
+    model.add(nn::MaxPool2D({2, 2}));
+    model.add(nn::Conv2D(3, {3, 3}, {.activation = nn::activations::relu, .kernel_initializer = init::glorot_uniform(2)}));
+    model.add(nn::AveragePooling2D({2, 2}, {.strides = {1, 1}, .padding = "same"}));
+    model.add(nn::Flatten());
+    model.add(nn::Dense(3, {.kernel_initializer = init::glorot_uniform(3)}));
+    model(kiln::zeros({1, 8, 8, 2}));
   };
-  PooledCnn eager, compiled;
+  Classifier eager(pooled_cnn), compiled(pooled_cnn);
   auto step = kiln::function([&](const Tensor& x, const Tensor& y) { return compiled.step(x, y); },
                              {.name = "pooled_step", .input_signature = {TensorSpec{{-1, 8, 8, 2}}, TensorSpec{{-1, 3}}}});
   uint32_t seed = 20;
