@@ -63,7 +63,6 @@ static_assert(EIGEN_VERSION_AT_LEAST(3, 4, 0), "gemm.cc calls Eigen 3.4's intern
 namespace kiln::kernels {
 namespace {
 
-constexpr double kParallelMinMacs = 1 << 21;
 constexpr int64_t kPanel = 1024;
 constexpr int64_t kDepthChunk = 8192;
 constexpr int64_t kDepthSplitMaxOutput = 1 << 16;

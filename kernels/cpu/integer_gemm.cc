@@ -32,8 +32,6 @@ using ConstView = Eigen::Map<const RowMajor<T>, 0, Eigen::OuterStride<>>;
 template <typename T>
 using View = Eigen::Map<RowMajor<T>, 0, Eigen::OuterStride<>>;
 
-// As gemm.cc: below this many multiply-adds a product is not worth waking a thread for.
-constexpr double kParallelMinMacs = 1 << 21;
 // Each panel repacks the whole other operand: panels stay at least this long.
 constexpr int64_t kMinPanel = 32;
 

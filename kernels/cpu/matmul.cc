@@ -10,9 +10,6 @@
 
 namespace kiln {
 namespace {
-// gemm.cc's kParallelMinMacs: below it a product is not worth waking a thread for.
-constexpr double kParallelMinMacs = 1 << 21;
-
 template <typename T>
 void matmul(const Tensor& a, const Tensor& b, bool ta, bool tb, const Tensor& out) {
   const int r = a.rank();
@@ -31,13 +28,7 @@ void matmul(const Tensor& a, const Tensor& b, bool ta, bool tb, const Tensor& ou
       kernels::integer_gemm<T>(ta, tb, m, n, k, A, ac, B, bc, /*accumulate=*/false, C, n);  // Note [Integer GEMM]
     }
   };
-  // Small products, many of them, share out the threads one product each; a large one splits
-  // itself inside gemm.
-  const double macs = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
-  if (macs < kParallelMinMacs && macs * static_cast<double>(batches) >= kParallelMinMacs)
-    kernels::parallel_for(batches, one);
-  else
-    for (int64_t i = 0; i < batches; ++i) one(i);
+  kernels::for_each_product(batches, static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k), one);
 }
 }  // namespace
 

@@ -39,4 +39,19 @@ void parallel_for(int64_t count, Task&& task) {
       const_cast<void*>(static_cast<const void*>(&task)));
 }
 
+/// Below this many multiply-adds a product is not worth waking a thread for (Note [GEMM on Eigen]
+/// in gemm.cc: the iris example's 16x4x20 stays at ~100 ns on the calling thread).
+inline constexpr double kParallelMinMacs = 1 << 21;
+
+/// Runs product(i) for each of `count` independent products of `macs` multiply-adds each: small
+/// products, many of them, share out the threads one product each (parallel_for); otherwise they
+/// run in turn on the calling thread, where a large one splits itself (gemm, integer_gemm).
+template <typename Product>
+void for_each_product(int64_t count, double macs, Product&& product) {
+  if (macs < kParallelMinMacs && macs * static_cast<double>(count) >= kParallelMinMacs)
+    parallel_for(count, product);
+  else
+    for (int64_t i = 0; i < count; ++i) product(i);
+}
+
 }  // namespace kiln::kernels

@@ -16,10 +16,6 @@ namespace {
 template <typename T>
 using Memref2 = MemrefDescriptor<T, 2>;
 
-// As eager matmul (kernels/cpu/matmul.cc): small products, many of them, share out the threads
-// one product each; a large one splits itself inside integer_gemm.
-constexpr double kParallelMinMacs = 1 << 21;
-
 // A 2-D memref's rows at unit inner stride: the memref itself (first element, row stride), or a
 // dense copy of it in `copy` (a transposed view's slice: rare).
 template <typename T>
@@ -57,26 +53,19 @@ void gemm(const Memref2<T>* a, const Memref2<T>* b, Memref2<T>* c, bool ta, bool
 }
 
 // c[i] = op(a[i]) * op(b[i]) (c[i] += ... when `accumulate`) for each batch entry i of [batch,
-// rows, cols] buffers: one integer_gemm per entry, as eager matmul loops over its batch dims.
+// rows, cols] buffers: one integer_gemm per entry, shared out over the threads as eager matmul
+// does (kernels::for_each_product).
 template <typename T>
 void batch_gemm(const MemrefDescriptor<T, 3>* a, const MemrefDescriptor<T, 3>* b, MemrefDescriptor<T, 3>* c, bool ta,
                 bool tb, bool accumulate) {
-  auto entry = [](const MemrefDescriptor<T, 3>* x, int64_t i) {
-    return Memref2<T>{x->allocated, x->aligned, x->offset + i * x->strides[0], {x->sizes[1], x->sizes[2]},
-                      {x->strides[1], x->strides[2]}};
-  };
   auto one = [&](int64_t i) {
-    const Memref2<T> ai = entry(a, i), bi = entry(b, i);
-    Memref2<T> ci = entry(c, i);
+    const Memref2<T> ai = batch_entry(a, i), bi = batch_entry(b, i);
+    Memref2<T> ci = batch_entry(c, i);
     gemm(&ai, &bi, &ci, ta, tb, accumulate);
   };
-  const int64_t batches = c->sizes[0];
   const double macs = static_cast<double>(c->sizes[1]) * static_cast<double>(c->sizes[2]) *
                       static_cast<double>(ta ? a->sizes[1] : a->sizes[2]);
-  if (macs < kParallelMinMacs && macs * static_cast<double>(batches) >= kParallelMinMacs)
-    kernels::parallel_for(batches, one);
-  else
-    for (int64_t i = 0; i < batches; ++i) one(i);
+  kernels::for_each_product(c->sizes[0], macs, one);
 }
 
 }  // namespace

@@ -234,13 +234,9 @@ void gemm_bias(const Memref2<T>* a, const Memref2<T>* b, const Memref1<T>* bias,
 template <typename T>
 void batch_gemm(const MemrefDescriptor<T, 3>* a, const MemrefDescriptor<T, 3>* b, MemrefDescriptor<T, 3>* c, bool ta,
                 bool tb, bool accumulate) {
-  auto entry = [](const MemrefDescriptor<T, 3>* m, int64_t i) {
-    return Memref2<T>{m->allocated, m->aligned, m->offset + i * m->strides[0], {m->sizes[1], m->sizes[2]},
-                      {m->strides[1], m->strides[2]}};
-  };
   for (int64_t i = 0; i < c->sizes[0]; ++i) {
-    const Memref2<T> ai = entry(a, i), bi = entry(b, i);
-    Memref2<T> ci = entry(c, i);
+    const Memref2<T> ai = batch_entry(a, i), bi = batch_entry(b, i);
+    Memref2<T> ci = batch_entry(c, i);
     gemm(&ai, &bi, &ci, ta, tb, accumulate, kernels::GemmEpilogue<T>{});
   }
 }

@@ -20,6 +20,12 @@ struct MemrefDescriptor {
   int64_t strides[Rank];
 };
 
+/// Entry i of a [batch, rows, cols] memref as a 2-D one (a view: no copy).
+template <typename T>
+MemrefDescriptor<T, 2> batch_entry(const MemrefDescriptor<T, 3>* m, int64_t i) {
+  return {m->allocated, m->aligned, m->offset + i * m->strides[0], {m->sizes[1], m->sizes[2]}, {m->strides[1], m->strides[2]}};
+}
+
 /// The values of a 1-D memref (a fused bias, Note [Contraction epilogues] in
 /// ContractionCalls.cc) at unit stride: its own buffer, or their copy in `copy` when strided.
 template <typename T>
