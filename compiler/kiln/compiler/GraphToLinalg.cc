@@ -130,7 +130,7 @@ std::string elem_of(const std::string& type) {
 std::string Body::op(const std::string& text) { return e_.op(text); }
 
 std::string Body::constant(const std::string& lit, DType dtype) {
-  if (lit[0] == '%') return lit;  // an entry scalar (Operand::scalar): defined above the loops
+  if (is_entry_scalar(lit)) return lit;  // defined above the loops
   return op("arith.constant " + lit + " : " + elem_type(dtype));
 }
 

@@ -59,6 +59,10 @@ LinalgModule lower_graph(const tracer::Graph& graph);
 // ---- The emitter the per-op lowerings use ----------------------------------------------------
 
 /// A tensor value of the function being emitted.
+/// Whether an Operand::scalar is an SSA value computed at function entry (`%n3`) rather than a
+/// literal.
+inline bool is_entry_scalar(const std::string& scalar) { return !scalar.empty() && scalar[0] == '%'; }
+
 struct Operand {
   std::string ssa;     ///< `%v3`; empty for an inlined scalar constant until tensor() is asked for
   DType dtype;
@@ -68,7 +72,7 @@ struct Operand {
                        ///< scalar computed at function entry from a -1 size (`%n3`, Note
                        ///< [Dynamic dims]), its SSA name, read the same way but never folded
   double value = 0;    ///< the splat's value (already converted to dtype)
-  bool is_splat() const { return ssa.empty() && !scalar.empty() && scalar[0] != '%'; }
+  bool is_splat() const { return ssa.empty() && !scalar.empty() && !is_entry_scalar(scalar); }
 };
 
 /// `value` converted to `dtype` as a C++ static_cast would, back in a double.

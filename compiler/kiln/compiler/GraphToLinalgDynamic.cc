@@ -119,7 +119,7 @@ std::string LinalgEmitter::relaxed_scalar_value(const tracer::RelaxedScalar& r, 
 }
 
 std::string LinalgEmitter::filled(DType dtype, const Shape& shape, const std::string& lit) {
-  std::string c = lit[0] == '%' ? lit : op("arith.constant " + lit + " : " + elem_type(dtype));
+  std::string c = is_entry_scalar(lit) ? lit : op("arith.constant " + lit + " : " + elem_type(dtype));
   std::string e = empty(dtype, shape);
   const std::string t = tensor_type(dtype, shape);
   return op("linalg.fill ins(" + c + " : " + elem_type(dtype) + ") outs(" + e + " : " + t + ") -> " + t);
