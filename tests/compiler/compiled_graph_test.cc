@@ -88,22 +88,13 @@ TEST(CompiledGraph, MlpTrainingStepMatchesTheInterpreter) {
   }
 }
 
-// Note [Workspace]: the step's temporaries are views of one static buffer, so a call allocates
-// nothing; buffers whose lifetimes do not overlap share bytes.
-TEST(CompiledGraph, TemporariesLiveInOneWorkspaceNotTheHeap) {
-  Mlp mlp(3);
-  auto cg = CompiledGraph::compile(mlp_graph(mlp, 32));
-  const std::string& buffers = cg->stage_text(Stage::Bufferized);
-  EXPECT_EQ(buffers.find("memref.alloc"), std::string::npos) << buffers;
-  EXPECT_EQ(cg->stage_text(Stage::LlvmDialect).find("@malloc"), std::string::npos);
-  std::smatch global;
-  ASSERT_TRUE(std::regex_search(buffers, global, std::regex(R"(memref.global "private" @kiln_workspace_0 : memref<(\d+)xi8>)")))
-      << buffers;
-  const int64_t workspace = std::stoll(global[1]);
-  // The bytes of every view: `to memref<32x10xf32>`.
-  int64_t views = 0, count = 0;
+// The bytes of every memref.view in `ir` (`to memref<32x10xf32>`), each rounded up to the
+// workspace's 64-byte alignment, and how many views there are.
+std::pair<int64_t, int> view_bytes(const std::string& ir) {
+  int64_t bytes = 0;
+  int count = 0;
   const std::regex view(R"(memref.view [^\n]* to memref<([0-9x]*)(f32|f64|i32|i64|i1|i8)>)");
-  for (auto it = std::sregex_iterator(buffers.begin(), buffers.end(), view); it != std::sregex_iterator(); ++it) {
+  for (auto it = std::sregex_iterator(ir.begin(), ir.end(), view); it != std::sregex_iterator(); ++it) {
     int64_t n = 1;
     std::string dims = (*it)[1];
     for (size_t at = 0, x; at < dims.size(); at = x + 1) {
@@ -112,12 +103,81 @@ TEST(CompiledGraph, TemporariesLiveInOneWorkspaceNotTheHeap) {
       n *= std::stoll(dims.substr(at, x - at));
     }
     const std::string t = (*it)[2];
-    views += n * (t == "f64" || t == "i64" ? 8 : t == "i1" || t == "i8" ? 1 : 4);
+    n *= t == "f64" || t == "i64" ? 8 : t == "i1" || t == "i8" ? 1 : 4;
+    bytes += (n + 63) / 64 * 64;
     ++count;
   }
+  return {bytes, count};
+}
+
+int64_t workspace_bytes(const std::string& ir) {
+  std::smatch global;
+  if (!std::regex_search(ir, global, std::regex(R"(memref.global "private" @kiln_workspace_0 : memref<(\d+)xi8>)"))) return -1;
+  return std::stoll(global[1]);
+}
+
+size_t count_of(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
+  return n;
+}
+
+// Note [Workspace]: the step's temporaries are views of one static buffer, so a call allocates
+// nothing; above Note [Disjoint temporaries]' size, buffers whose lifetimes do not overlap share
+// bytes.
+TEST(CompiledGraph, TemporariesLiveInOneWorkspaceNotTheHeap) {
+  Mlp mlp(3);
+  auto cg = CompiledGraph::compile(mlp_graph(mlp, 4096));
+  const std::string& buffers = cg->stage_text(Stage::Bufferized);
+  EXPECT_EQ(buffers.find("memref.alloc"), std::string::npos) << buffers;
+  EXPECT_EQ(cg->stage_text(Stage::LlvmDialect).find("@malloc"), std::string::npos);
+  const int64_t workspace = workspace_bytes(buffers);
+  const auto [views, count] = view_bytes(buffers);
   EXPECT_GT(count, 10);
-  EXPECT_GT(workspace, 0);
+  EXPECT_GT(workspace, 0) << buffers;
   EXPECT_LT(workspace, views) << "no two temporaries share bytes";
+  EXPECT_EQ(buffers.find("kiln.disjoint_view"), std::string::npos);
+  EXPECT_EQ(cg->stage_text(Stage::LlvmDialect).find("llvm.noalias"), std::string::npos);
+}
+
+// Note [Disjoint temporaries]: small temporaries get bytes of their own and reach the body as
+// noalias arguments, which LLVM inlines into alias scopes.
+TEST(CompiledGraph, SmallTemporariesAreDisjointNoaliasArguments) {
+  Mlp mlp(3);
+  auto cg = CompiledGraph::compile(mlp_graph(mlp, 32));
+  const std::string& buffers = cg->stage_text(Stage::Bufferized);
+  const auto [views, count] = view_bytes(buffers);
+  EXPECT_GT(count, 10);
+  EXPECT_EQ(workspace_bytes(buffers), views) << "every temporary has bytes of its own";
+  EXPECT_EQ(count_of(buffers, "kiln.disjoint_view"), static_cast<size_t>(count));
+  const std::string& llvm_dialect = cg->stage_text(Stage::LlvmDialect);
+  EXPECT_NE(llvm_dialect.find("llvm.func internal @kiln_mlp_step_body("), std::string::npos) << llvm_dialect;
+  EXPECT_EQ(count_of(llvm_dialect, "llvm.noalias"), static_cast<size_t>(count));
+  const std::string& llvm_ir = cg->stage_text(Stage::LlvmIr);
+  EXPECT_EQ(llvm_ir.find("@kiln_mlp_step_body("), std::string::npos) << "the body is inlined";
+  EXPECT_NE(llvm_ir.find("!alias.scope"), std::string::npos);
+}
+
+// The same with a -1 batch dim: the views of the per-call workspace (Note [Dynamic workspace]).
+TEST(CompiledGraph, DynamicTemporariesAreDisjointNoaliasArguments) {
+  Mlp mlp(4);
+  auto step = kiln::function([&](const Tensor& x, const Tensor& y) { return mlp.step(x, y); },
+                             {.name = "mlp_dynamic", .input_signature = {TensorSpec{{-1, 4}}, TensorSpec{{-1}, DType::Int32}}});
+  const Tensor x = random_values({16, 4}, DType::Float32, -1, 1, 1), y = random_values({16}, DType::Int32, 0, 3, 2);
+  const std::string buffers = step.lower(Stage::Bufferized, x, y);
+  const size_t views = count_of(buffers, "memref.view");
+  EXPECT_GT(views, 10u) << buffers;
+  EXPECT_EQ(count_of(buffers, "kiln.disjoint_view"), views);
+  const std::string llvm_dialect = step.lower(Stage::LlvmDialect, x, y);
+  EXPECT_EQ(count_of(llvm_dialect, "llvm.noalias"), views);
+  EXPECT_NE(step.lower(Stage::LlvmIr, x, y).find("!alias.scope"), std::string::npos);
+  // And the code is right: against the eager step from the same start, at two batch sizes.
+  Mlp eager(4);
+  for (int64_t n : {16, 7}) {
+    const Tensor bx = random_values({n, 4}, DType::Float32, -1, 1, 10 + n), by = random_values({n}, DType::Int32, 0, 3, 20 + n);
+    EXPECT_TRUE(tensors_match(step(bx, by), eager.step(bx, by))) << "batch " << n;
+  }
+  for (size_t k = 0; k < mlp.params.size(); ++k) EXPECT_TRUE(tensors_match(mlp.params[k], eager.params[k])) << k;
 }
 
 // Note [Contractions stay named]: a reshape of a matmul's result (a Flatten's gradient) must not

@@ -19,7 +19,12 @@
 #include <algorithm>
 #include <vector>
 
+#include "kiln/error.h"
 #include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/SetVector.h"
+#include "mlir/Analysis/SliceAnalysis.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -32,6 +37,11 @@ namespace {
 constexpr int64_t kAlignment = 64;
 // Above this a workspace would be a surprising resident cost; such graphs keep malloc.
 constexpr int64_t kMaxWorkspaceBytes = int64_t{4} << 30;
+// Note [Disjoint temporaries]: up to these sizes every temporary gets bytes of its own.
+constexpr int64_t kDisjointMaxBytes = int64_t{256} << 10;
+constexpr int64_t kDisjointMaxBytesPerUnit = int64_t{4} << 10;
+// Marks a view whose bytes no other view of its workspace shares.
+constexpr llvm::StringLiteral kDisjointView = "kiln.disjoint_view";
 
 struct Buffer {
   mlir::memref::AllocOp alloc;
@@ -125,8 +135,24 @@ std::vector<Buffer> candidates(mlir::Block& block, mlir::Value* unit = nullptr) 
   return out;
 }
 
-// First fit, in order of allocation: the lowest offset that overlaps no buffer still alive.
-int64_t assign_offsets(std::vector<Buffer>& buffers) {
+// Bytes of `buffers` side by side, each aligned: the workspace when no two share bytes.
+int64_t disjoint_bytes(const std::vector<Buffer>& buffers) {
+  int64_t total = 0;
+  for (const Buffer& b : buffers) total += round_up(b.bytes);
+  return total;
+}
+
+// With `share` false, the buffers side by side (Note [Disjoint temporaries]); else first fit, in
+// order of allocation: the lowest offset that overlaps no buffer still alive.
+int64_t assign_offsets(std::vector<Buffer>& buffers, bool share) {
+  if (!share) {
+    int64_t total = 0;
+    for (Buffer& b : buffers) {
+      b.offset = total;
+      total += round_up(b.bytes);
+    }
+    return total;
+  }
   int64_t total = 0;
   std::vector<const Buffer*> alive;  // sorted by offset
   for (Buffer& b : buffers) {
@@ -159,7 +185,8 @@ int64_t allocations_to_workspace(mlir::ModuleOp module) {
     mlir::Block& entry = f.getBody().front();
     std::vector<Buffer> buffers = candidates(entry);
     if (buffers.empty()) continue;
-    const int64_t bytes = assign_offsets(buffers);
+    const bool share = disjoint_bytes(buffers) > kDisjointMaxBytes;
+    const int64_t bytes = assign_offsets(buffers, share);
     if (bytes > kMaxWorkspaceBytes) continue;
     mlir::MLIRContext* ctx = module.getContext();
     auto type = mlir::MemRefType::get({bytes}, mlir::IntegerType::get(ctx, 8));
@@ -174,9 +201,10 @@ int64_t allocations_to_workspace(mlir::ModuleOp module) {
     for (Buffer& buf : buffers) {
       b.setInsertionPoint(buf.alloc);
       mlir::Value offset = b.create<mlir::arith::ConstantIndexOp>(buf.alloc.getLoc(), buf.offset);
-      mlir::Value view = b.create<mlir::memref::ViewOp>(buf.alloc.getLoc(), buf.alloc.getType(), workspace, offset,
-                                                        mlir::ValueRange{});
-      buf.alloc.getResult().replaceAllUsesWith(view);
+      auto view = b.create<mlir::memref::ViewOp>(buf.alloc.getLoc(), buf.alloc.getType(), workspace, offset,
+                                                 mlir::ValueRange{});
+      if (!share) view->setAttr(kDisjointView, b.getUnitAttr());
+      buf.alloc.getResult().replaceAllUsesWith(view.getResult());
       buf.dealloc.erase();
       buf.alloc.erase();
     }
@@ -202,7 +230,8 @@ void dynamic_allocations_to_workspace(mlir::func::FuncOp f) {
   mlir::Value n;
   std::vector<Buffer> buffers = candidates(entry, &n);
   if (buffers.size() < 2) return;
-  const int64_t per_unit = assign_offsets(buffers);
+  const bool share = disjoint_bytes(buffers) > kDisjointMaxBytesPerUnit;
+  const int64_t per_unit = assign_offsets(buffers, share);
   mlir::MLIRContext* ctx = f.getContext();
   mlir::OpBuilder b(ctx);
   const mlir::Location loc = f.getLoc();
@@ -216,14 +245,113 @@ void dynamic_allocations_to_workspace(mlir::func::FuncOp f) {
     b.setInsertionPoint(buf.alloc);
     mlir::Value offset =
         b.create<mlir::arith::MulIOp>(buf.alloc.getLoc(), n, b.create<mlir::arith::ConstantIndexOp>(buf.alloc.getLoc(), buf.offset));
-    mlir::Value view = b.create<mlir::memref::ViewOp>(buf.alloc.getLoc(), buf.alloc.getType(), workspace, offset,
-                                                      mlir::ValueRange{n});
-    buf.alloc.getResult().replaceAllUsesWith(view);
+    auto view = b.create<mlir::memref::ViewOp>(buf.alloc.getLoc(), buf.alloc.getType(), workspace, offset,
+                                               mlir::ValueRange{n});
+    if (!share) view->setAttr(kDisjointView, b.getUnitAttr());
+    buf.alloc.getResult().replaceAllUsesWith(view.getResult());
     buf.dealloc.erase();
     buf.alloc.erase();
   }
 }
 
 }  // namespace
+
+// Note [Disjoint temporaries]
+// LLVM sees every temporary as one object at some offset (the workspace global, or the dynamic
+// workspace's allocation), so it cannot tell two temporaries apart: a loop that reads one and
+// writes another gets a run-time overlap check and a scalar copy of itself, or stays scalar
+// ("unsafe dependent memory operations"), and a reduction stores its accumulator on every trip.
+// When a function's temporaries are small (at most kDisjointMaxBytes, or kDisjointMaxBytesPerUnit
+// per unit of the dynamic size) they get bytes of their own instead of sharing by lifetime, and
+// after the loops are built the function's body moves into a private function that takes each
+// such view as an argument of its own, marked noalias (set after the conversion to the LLVM
+// dialect, mark_noalias_arguments: FuncToLLVM drops `llvm.noalias` on memref arguments). LLVM
+// inlines the body back (always_inline) and turns the noalias arguments into alias scopes, so
+// the views' loads and stores are known apart at no run-time cost. What stays in the entry block
+// is what computes the views (the sizes, the workspace, the offsets), the call and the
+// workspace's dealloc. Measured on the iris step (static shapes, first as separate globals per
+// temporary): 2.13-2.35 -> 1.94-2.13 us.
+std::vector<NoAliasBody> outline_disjoint_views(mlir::ModuleOp module) {
+  std::vector<NoAliasBody> bodies;
+  for (auto f : llvm::to_vector(module.getOps<mlir::func::FuncOp>())) {
+    if (f.isExternal()) continue;
+    mlir::Block& entry = f.getBody().front();
+    // What computes the views: stays before the call.
+    llvm::SetVector<mlir::Operation*> prefix;
+    mlir::BackwardSliceOptions slice;
+    slice.inclusive = true;
+    slice.filter = [&](mlir::Operation* op) { return op->getBlock() == &entry; };
+    for (mlir::Operation& op : entry)
+      if (op.hasAttr(kDisjointView)) mlir::getBackwardSlice(&op, &prefix, slice);
+    if (prefix.empty()) continue;
+    if (llvm::any_of(prefix, [](mlir::Operation* op) {
+          return !mlir::isMemoryEffectFree(op) && !mlir::isa<mlir::memref::AllocOp>(op);
+        }))
+      continue;
+    std::vector<mlir::Operation*> moved;
+    for (mlir::Operation& op : entry) {
+      if (prefix.contains(&op) || op.hasTrait<mlir::OpTrait::IsTerminator>()) continue;
+      auto dealloc = mlir::dyn_cast<mlir::memref::DeallocOp>(op);
+      if (dealloc && prefix.contains(dealloc.getMemref().getDefiningOp())) continue;  // the workspace's
+      moved.push_back(&op);
+    }
+    // The body's arguments: the function's, then the prefix's values the body reads.
+    llvm::SetVector<mlir::Value> captured(entry.args_begin(), entry.args_end());
+    for (mlir::Operation* op : moved)
+      op->walk([&](mlir::Operation* inner) {
+        for (mlir::Value v : inner->getOperands())
+          if (mlir::Operation* def = v.getDefiningOp(); def != nullptr && prefix.contains(def)) captured.insert(v);
+      });
+    // LLVM parameter positions (MLIR's memref calling convention: allocated and aligned pointer,
+    // offset, sizes, strides); the aligned pointer of each disjoint view is noalias.
+    NoAliasBody body{(f.getName() + "_body").str(), {}};
+    unsigned position = 0;
+    bool known = true;
+    for (mlir::Value v : captured) {
+      if (auto memref = mlir::dyn_cast<mlir::MemRefType>(v.getType())) {
+        mlir::Operation* def = v.getDefiningOp();
+        if (def != nullptr && def->hasAttr(kDisjointView)) body.noalias_arguments.push_back(position + 1);
+        position += 3 + 2 * static_cast<unsigned>(memref.getRank());
+      } else if (v.getType().isIntOrIndexOrFloat()) {
+        position += 1;
+      } else {
+        known = false;
+      }
+    }
+    if (!known) continue;
+    mlir::OpBuilder b(module.getContext());
+    b.setInsertionPointAfter(f);
+    llvm::SmallVector<mlir::Type> types;
+    for (mlir::Value v : captured) types.push_back(v.getType());
+    auto outlined = b.create<mlir::func::FuncOp>(f.getLoc(), body.function, b.getFunctionType(types, {}));
+    outlined.setPrivate();
+    mlir::Block* block = outlined.addEntryBlock();
+    for (mlir::Operation* op : moved) op->moveBefore(block, block->end());
+    for (auto [captured_value, arg] : llvm::zip(captured, block->getArguments()))
+      mlir::Value(captured_value).replaceUsesWithIf(arg, [&](mlir::OpOperand& use) { return outlined->isProperAncestor(use.getOwner()); });
+    b.setInsertionPointToEnd(block);
+    b.create<mlir::func::ReturnOp>(f.getLoc());
+    mlir::Operation* after_prefix = &*llvm::find_if(entry, [&](mlir::Operation& op) { return !prefix.contains(&op); });
+    b.setInsertionPoint(after_prefix);
+    b.create<mlir::func::CallOp>(f.getLoc(), outlined, captured.getArrayRef());
+    bodies.push_back(std::move(body));
+  }
+  return bodies;
+}
+
+void mark_noalias_arguments(mlir::ModuleOp module, const std::vector<NoAliasBody>& bodies) {
+  mlir::MLIRContext* ctx = module.getContext();
+  for (const NoAliasBody& body : bodies) {
+    auto fn = module.lookupSymbol<mlir::LLVM::LLVMFuncOp>(body.function);
+    KILN_ASSERT(fn, "an outlined body is an LLVM function after the conversion");
+    for (unsigned i : body.noalias_arguments) {
+      KILN_ASSERT(i < fn.getNumArguments() && mlir::isa<mlir::LLVM::LLVMPointerType>(fn.getArgument(i).getType()),
+                  "a noalias argument is a view's aligned pointer");
+      fn.setArgAttr(i, mlir::LLVM::LLVMDialect::getNoAliasAttrName(), mlir::UnitAttr::get(ctx));
+    }
+    fn.setLinkage(mlir::LLVM::Linkage::Internal);
+    fn->setAttr("passthrough", mlir::ArrayAttr::get(ctx, {mlir::StringAttr::get(ctx, "alwaysinline")}));
+  }
+}
 
 }  // namespace kiln::compiler

@@ -2,6 +2,8 @@
 // (Note [Workspace] in BufferWorkspace.cc). MLIR types only by forward declaration.
 #pragma once
 #include <cstdint>
+#include <string>
+#include <vector>
 
 namespace mlir {
 class ModuleOp;
@@ -16,6 +18,19 @@ namespace kiln::compiler {
 /// by one dynamic size value become views of one allocation of that many units (Note [Dynamic
 /// workspace]).
 int64_t allocations_to_workspace(mlir::ModuleOp module);
+/// A function body moved out of its entry function by outline_disjoint_views, and the positions
+/// of its LLVM parameters that are noalias (each disjoint temporary's aligned pointer).
+struct NoAliasBody {
+  std::string function;
+  std::vector<unsigned> noalias_arguments;
+};
+/// Note [Disjoint temporaries]: in each function whose workspace gave its temporaries bytes of
+/// their own, moves everything but the computation of those views into a private function that
+/// takes them as arguments, called from where the body was.
+std::vector<NoAliasBody> outline_disjoint_views(mlir::ModuleOp module);
+/// After the conversion to the LLVM dialect: marks the bodies' view arguments noalias, the bodies
+/// internal and always inlined.
+void mark_noalias_arguments(mlir::ModuleOp module, const std::vector<NoAliasBody>& bodies);
 /// When BufferWorkspace.cc was compiled: part of pipeline_build_id() (the disk cache key), as
 /// its layout of temporaries is not in the traced text.
 const char* workspace_build_id();

@@ -503,6 +503,7 @@ std::unique_ptr<llvm::Module> lower_to_llvm_ir(const std::string& mlir_text, con
     loops.nest<mlir::func::FuncOp>().addPass(mlir::createConvertLinalgToLoopsPass());
     if (mlir::failed(loops.run(*module))) fail("lowering to loops");
     unroll_tiny_inner_loops(*module);
+    const std::vector<NoAliasBody> bodies = outline_disjoint_views(*module);  // Note [Disjoint temporaries]
     mlir::PassManager pm(&ctx);
     pm.addPass(mlir::createConvertSCFToCFPass());
     pm.addPass(mlir::memref::createExpandStridedMetadataPass());
@@ -517,6 +518,7 @@ std::unique_ptr<llvm::Module> lower_to_llvm_ir(const std::string& mlir_text, con
     pm.addPass(mlir::createConvertControlFlowToLLVMPass());
     pm.addPass(mlir::createReconcileUnrealizedCastsPass());
     if (mlir::failed(pm.run(*module))) fail("lowering to the LLVM dialect");
+    mark_noalias_arguments(*module, bodies);
     stages.llvm_dialect = print(*module);
     lap(&stages.lower_ms);
   }
