@@ -79,3 +79,35 @@ TEST(JitKernels, SmallGemmsOfManyShapesInTurn) {
 }
 
 }  // namespace
+
+namespace {
+// Note [Flipped small GEMM]: C = A^T B with few columns (the iris step's dW3, 20 x 3 over 16
+// rows) runs as the transposed product; C may be a column block of a wider buffer, whose other
+// columns stay untouched.
+TEST(JitKernels, FewColumnTransposedProductIntoAStridedBlock) {
+  const GemmFn gemm = gemm_kernel();
+  ASSERT_NE(gemm, nullptr);
+  const int64_t m = 20, n = 3, k = 16, width = 8, col0 = 2;
+  std::vector<float> a(static_cast<size_t>(k * m)), b(static_cast<size_t>(k * n)), out(static_cast<size_t>(m * width));
+  for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<float>((i * 7) % 11) - 5.0f;
+  for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<float>((i * 5) % 7) - 3.0f;
+  for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<float>(i);
+  for (int64_t accumulate : {0, 1}) {
+    const std::vector<float> before = out;
+    Memref2 A = row_major(a, k, m), B = row_major(b, k, n);
+    Memref2 C{out.data(), out.data(), col0, {m, n}, {width, 1}};
+    gemm(&A, &B, &C, 1, 0, accumulate);
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t j = 0; j < width; ++j) {
+        const size_t at = static_cast<size_t>(r * width + j);
+        double want = before[at];
+        if (j >= col0 && j < col0 + n) {
+          if (accumulate == 0) want = 0;
+          for (int64_t p = 0; p < k; ++p)
+            want += static_cast<double>(a[static_cast<size_t>(p * m + r)]) * b[static_cast<size_t>(p * n + j - col0)];
+        }
+        ASSERT_EQ(out[at], want) << "accumulate=" << accumulate << " at [" << r << "," << j << "]";
+      }
+  }
+}
+}  // namespace
