@@ -347,9 +347,13 @@ void unroll_tiny_inner_loops(mlir::ModuleOp module) {
     bool nested = false;
     op.getBody()->walk([&](mlir::scf::ForOp) { nested = true; });
     if (nested) return;
-    bool accumulates = false;  // a store whose address does not move with the loop
+    // A store whose address does not move with the loop, or with the loop around it (a sum over
+    // the rows of a few columns).
+    auto parent = op->getParentOfType<mlir::scf::ForOp>();
+    bool accumulates = false;
     op.getBody()->walk([&](mlir::memref::StoreOp store) {
-      if (llvm::none_of(store.getIndices(), [&](mlir::Value v) { return v == op.getInductionVar(); })) accumulates = true;
+      for (mlir::Value iv : {op.getInductionVar(), parent.getInductionVar()})
+        if (llvm::none_of(store.getIndices(), [&](mlir::Value v) { return v == iv; })) accumulates = true;
     });
     if (!accumulates) return;
     std::optional<int64_t> trips = mlir::constantTripCount(op.getLowerBound(), op.getUpperBound(), op.getStep());
