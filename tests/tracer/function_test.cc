@@ -583,6 +583,42 @@ TEST(FunctionAliasing, ArgumentThatIsAlsoCapturedAndOldVersionsKeepTheirValues) 
   expect_close(v, now);
 }
 
+// Note [Compiled calling convention]: the compiled code writes a variable in place, so every
+// other handle on its storage (a result that aliased it, an argument made from one) is copied
+// away first and keeps its value, on the cached calls as on the first.
+TEST(FunctionAliasing, HandlesSharingAVariablesStorageKeepTheirValueOnEveryCall) {
+  Variable v(Tensor::from_vector<float>({1, 2, 3}), true, "v");
+  auto add = kiln::function([&](const Tensor& x) { return Tensor(v.assign_add(x)); });
+  auto add_and_scale = kiln::function([&](const Tensor& x) {
+    v.assign_add(x);
+    return x * 2.0;
+  });
+  const Tensor one = Tensor::from_vector<float>({1, 1, 1});
+  std::vector<Tensor> results;
+  for (int i = 0; i < 4; ++i) results.push_back(add(one));  // each aliases v's storage when returned
+  for (int i = 0; i < 4; ++i) {
+    expect_close(results[static_cast<size_t>(i)],
+                 Tensor::from_vector<float>({2.0f + i, 3.0f + i, 4.0f + i}));
+  }
+  // The argument is the previous result, on v's storage: read before the write.
+  Tensor x = results.back();  // 5,6,7 (= v)
+  for (int i = 0; i < 3; ++i) {
+    const std::vector<float> before = v.to_vector<float>(), arg = x.to_vector<float>();
+    Tensor doubled = add_and_scale(x);
+    std::vector<float> want_v(3), want_doubled(3);
+    for (size_t k = 0; k < 3; ++k) {
+      want_v[k] = before[k] + arg[k];
+      want_doubled[k] = 2 * arg[k];
+    }
+    expect_close(doubled, Tensor::from_vector(want_doubled));
+    expect_close(v, Tensor::from_vector(want_v));
+    expect_close(x, Tensor::from_vector(arg));  // the argument kept its value
+    x = add(one);  // again on v's storage
+  }
+  EXPECT_EQ(add.trace_count(), 1);
+  EXPECT_EQ(add_and_scale.trace_count(), 1);
+}
+
 // ---- The iris training step ----
 
 kiln::nn::Sequential iris_model(uint64_t seed) {

@@ -2,6 +2,7 @@
 // descriptors over Kiln tensors' storage, in-place variable writes, runtime checks).
 #include "kiln/compiler/compiled_graph.h"
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdio>
@@ -70,6 +71,10 @@ struct CompiledGraph::Plan {
   // follows (-1: static) and its multiple; only filled when the module is dynamic.
   bool dynamic = false;
   std::vector<Shape> dim_class, dim_multiple;
+  std::vector<bool> has_dynamic_dim;  // per function argument: some dim follows a class
+  // Note [Call fast path] (function.cc): what run() reads on every call, found once here.
+  std::vector<size_t> argument_args;       // the function arguments of kind Argument
+  std::vector<const TensorImpl*> variable_impls;  // per graph variable (the plan holds the handles)
   std::array<std::string, kNumStages> stages;
   bool lowered = false;  // stages fused..llvm-ir are filled (false after a disk cache hit)
   mutable std::once_flag lower_once, asm_once;
@@ -135,9 +140,12 @@ std::unique_ptr<CompiledGraph> CompiledGraph::compile(const tracer::Graph& g) {
       }
       p.dim_class.push_back(cls);
       p.dim_multiple.push_back(mult);
+      p.has_dynamic_dim.push_back(std::any_of(cls.begin(), cls.end(), [](int64_t k) { return k >= 0; }));
     }
+    if (a.kind == FunctionArg::Argument) p.argument_args.push_back(p.offsets.size() - 1);
   }
   p.dynamic = p.module.dynamic;
+  for (const Variable& v : p.variables) p.variable_impls.push_back(&v.impl());
   p.stages[static_cast<size_t>(Stage::Traced)] = p.module.text;
   const double emit_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 
@@ -234,37 +242,46 @@ std::string check_message(const RuntimeCheck& c, int64_t position, int64_t value
 }
 }  // namespace
 
+namespace {
+// Argument `index` of a call, or kiln::Error when the call has none there (or a non-tensor).
+const Tensor& argument_at(std::span<const Tensor* const> arguments, int index, const std::string& fn) {
+  const Tensor* t = static_cast<size_t>(index) < arguments.size() ? arguments[static_cast<size_t>(index)] : nullptr;
+  KILN_CHECK(t != nullptr && t->defined(), "kiln::function '", fn, "': argument ", index, " is missing");
+  return *t;
+}
+}  // namespace
+
 // Note [Dynamic dims]: the call's size of each placeholder class, read from the tensor
 // arguments, which must agree on it and match every static dim (kiln::Error otherwise).
-void CompiledGraph::bind_sizes(const std::vector<Tensor>& arguments, int64_t* sizes) const {
+void CompiledGraph::bind_sizes(std::span<const Tensor* const> arguments, int64_t* sizes) const {
   const Plan& p = *plan_;
   const LinalgModule& m = p.module;
   std::array<int64_t, tracer::kMaxRelaxedClasses> source_arg, source_dim, source_size;
   for (int k = 0; k < tracer::kMaxRelaxedClasses; ++k) sizes[k] = -1;
-  for (size_t i = 0; i < m.args.size(); ++i) {
+  for (size_t i : p.argument_args) {
     const FunctionArg& a = m.args[i];
-    if (a.kind != FunctionArg::Argument) continue;
-    KILN_CHECK(static_cast<size_t>(a.index) < arguments.size() && arguments[static_cast<size_t>(a.index)].defined(),
-               "kiln::function '", p.name, "': argument ", a.index, " is missing");
-    const Tensor& t = arguments[static_cast<size_t>(a.index)];
+    const Tensor& t = argument_at(arguments, a.index, p.name);
+    const Shape& shape = t.shape();
     const Shape& cls = p.dim_class[i];
-    bool fits = t.dtype() == a.dtype && t.shape().rank() == a.shape.rank();
+    const Shape& multiple = p.dim_multiple[i];
+    bool fits = t.dtype() == a.dtype && shape.rank() == a.shape.rank();
     for (int d = 0; fits && d < a.shape.rank(); ++d)
-      fits = cls[d] < 0 ? t.shape()[d] == a.shape[d] : t.shape()[d] % p.dim_multiple[i][d] == 0;
-    KILN_CHECK(fits, "kiln::function '", p.name, "': argument ", a.index, " is ", dtype_name(t.dtype()), t.shape().str(),
+      fits = cls[d] < 0 ? shape[d] == a.shape[d] : shape[d] % multiple[d] == 0;
+    KILN_CHECK(fits, "kiln::function '", p.name, "': argument ", a.index, " is ", dtype_name(t.dtype()), shape.str(),
                ", the compiled code takes ", tracer::type_str(a.dtype, a.shape));
+    if (!p.has_dynamic_dim[i]) continue;
     for (int d = 0; d < a.shape.rank(); ++d) {
       if (cls[d] < 0) continue;
       const size_t k = static_cast<size_t>(cls[d]);
-      const int64_t n = t.shape()[d] / p.dim_multiple[i][d];
+      const int64_t n = shape[d] / multiple[d];
       if (sizes[k] < 0) {
         sizes[k] = n;
         source_arg[k] = a.index;
         source_dim[k] = d;
-        source_size[k] = t.shape()[d];
+        source_size[k] = shape[d];
         continue;
       }
-      KILN_CHECK(sizes[k] == n, "kiln::function '", p.name, "': argument ", a.index, " dim ", d, " is ", t.shape()[d],
+      KILN_CHECK(sizes[k] == n, "kiln::function '", p.name, "': argument ", a.index, " dim ", d, " is ", shape[d],
                  " but argument ", source_arg[k], " dim ", source_dim[k], " is ",
                  source_size[k], ": the compiled code gives them one size (one -1 dim of the input signature)");
     }
@@ -272,6 +289,18 @@ void CompiledGraph::bind_sizes(const std::vector<Tensor>& arguments, int64_t* si
 }
 
 std::vector<Tensor> CompiledGraph::run(const std::vector<Tensor>& arguments) const {
+  std::array<const Tensor*, kInlineArgs> inline_args;
+  std::vector<const Tensor*> heap_args;
+  const Tensor** args = inline_args.data();
+  if (arguments.size() > kInlineArgs) {
+    heap_args.resize(arguments.size());
+    args = heap_args.data();
+  }
+  for (size_t k = 0; k < arguments.size(); ++k) args[k] = &arguments[k];
+  return run_by_pointer({args, arguments.size()});
+}
+
+std::vector<Tensor> CompiledGraph::run_by_pointer(std::span<const Tensor* const> arguments) const {
   const Plan& p = *plan_;
   const LinalgModule& m = p.module;
   const size_t nargs = m.args.size();
@@ -303,7 +332,7 @@ std::vector<Tensor> CompiledGraph::run(const std::vector<Tensor>& arguments) con
   // The shape of function argument i at this call (its descriptor's sizes and strides follow).
   auto shape_of = [&](size_t i) {
     const FunctionArg& a = m.args[i];
-    if (!p.dynamic) return a.shape;
+    if (!p.dynamic || !p.has_dynamic_dim[i]) return a.shape;
     Shape s = a.shape;
     int64_t* desc = words + p.offsets[i];
     int64_t stride = 1;
@@ -316,7 +345,12 @@ std::vector<Tensor> CompiledGraph::run(const std::vector<Tensor>& arguments) con
     return s;
   };
 
-  for (int k : m.written_variables) make_storage_unique(p.variables[static_cast<size_t>(k)]);
+  // Note [Compiled calling convention]: a written variable whose storage another handle shares
+  // gets its own first (make_storage_unique, here without a call when it need not copy).
+  for (int k : m.written_variables) {
+    const TensorImpl& v = *p.variable_impls[static_cast<size_t>(k)];
+    if (v.storage != nullptr && v.storage.use_count() != 1) make_storage_unique(p.variables[static_cast<size_t>(k)]);
+  }
   std::vector<Tensor> outputs(m.outputs.size());
   std::vector<Tensor> host_values;
   for (size_t i = 0; i < nargs; ++i) {
@@ -324,9 +358,7 @@ std::vector<Tensor> CompiledGraph::run(const std::vector<Tensor>& arguments) con
     void* data = nullptr;
     switch (a.kind) {
       case FunctionArg::Argument: {
-        KILN_CHECK(static_cast<size_t>(a.index) < arguments.size() && arguments[static_cast<size_t>(a.index)].defined(),
-                   "kiln::function '", p.name, "': argument ", a.index, " is missing");
-        const Tensor& t = arguments[static_cast<size_t>(a.index)];
+        const Tensor& t = argument_at(arguments, a.index, p.name);
         if (p.dynamic) shape_of(i);  // checked by bind_sizes
         KILN_CHECK(p.dynamic || (t.dtype() == a.dtype && t.shape() == a.shape), "kiln::function '", p.name, "': argument ", a.index, " is ",
                    dtype_name(t.dtype()), t.shape().str(), ", the compiled code takes ", dtype_name(a.dtype), a.shape.str());
@@ -335,7 +367,7 @@ std::vector<Tensor> CompiledGraph::run(const std::vector<Tensor>& arguments) con
       }
       // Constants and variables are concrete tensors (never symbolic): their storage directly.
       case FunctionArg::Constant: data = p.constants[static_cast<size_t>(a.index)].impl().storage->data; break;
-      case FunctionArg::Variable: data = p.variables[static_cast<size_t>(a.index)].impl().storage->data; break;
+      case FunctionArg::Variable: data = p.variable_impls[static_cast<size_t>(a.index)]->storage->data; break;
       case FunctionArg::HostNode: {
         const Plan::HostNode& h = p.host_nodes.at(a.index);
         Tensor t = Tensor::empty(shape_of(i), a.dtype);
@@ -377,7 +409,11 @@ std::vector<Tensor> CompiledGraph::run(const std::vector<Tensor>& arguments) con
     switch (o.kind) {
       case OutputPlan::Undefined:
       case OutputPlan::Buffer: break;
-      case OutputPlan::ArgumentTensor: outputs[k] = arguments[static_cast<size_t>(o.index)]; break;
+      case OutputPlan::ArgumentTensor: {
+        const Tensor* t = arguments[static_cast<size_t>(o.index)];
+        if (t != nullptr) outputs[k] = *t;
+        break;
+      }
       case OutputPlan::ConstantTensor: outputs[k] = p.constants[static_cast<size_t>(o.index)]; break;
       case OutputPlan::VariableAlias: outputs[k] = alias_of(p.variables[static_cast<size_t>(o.index)]); break;
     }
