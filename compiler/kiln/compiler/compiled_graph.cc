@@ -73,8 +73,12 @@ struct CompiledGraph::Plan {
   std::vector<Shape> dim_class, dim_multiple;
   std::vector<bool> has_dynamic_dim;  // per function argument: some dim follows a class
   // Note [Call fast path] (function.cc): what run() reads on every call, found once here.
-  std::vector<size_t> argument_args;       // the function arguments of kind Argument
-  std::vector<const TensorImpl*> variable_impls;  // per graph variable (the plan holds the handles)
+  // The function arguments by kind: Argument; Constant and Variable (the storage of a tensor
+  // the plan holds, read per call as a variable's can change); HostNode and Output (allocated
+  // per call); Status.
+  std::vector<size_t> argument_args, held_args, allocated_args, status_args;
+  std::vector<const TensorImpl*> held_impls;      // per held_args entry
+  std::vector<const TensorImpl*> variable_impls;  // per graph variable
   std::array<std::string, kNumStages> stages;
   bool lowered = false;  // stages fused..llvm-ir are filled (false after a disk cache hit)
   mutable std::once_flag lower_once, asm_once;
@@ -142,10 +146,26 @@ std::unique_ptr<CompiledGraph> CompiledGraph::compile(const tracer::Graph& g) {
       p.dim_multiple.push_back(mult);
       p.has_dynamic_dim.push_back(std::any_of(cls.begin(), cls.end(), [](int64_t k) { return k >= 0; }));
     }
-    if (a.kind == FunctionArg::Argument) p.argument_args.push_back(p.offsets.size() - 1);
   }
   p.dynamic = p.module.dynamic;
   for (const Variable& v : p.variables) p.variable_impls.push_back(&v.impl());
+  for (size_t i = 0; i < p.module.args.size(); ++i) {
+    const FunctionArg& a = p.module.args[i];
+    switch (a.kind) {
+      case FunctionArg::Argument: p.argument_args.push_back(i); break;
+      case FunctionArg::Constant:
+        p.held_args.push_back(i);
+        p.held_impls.push_back(&p.constants[static_cast<size_t>(a.index)].impl());
+        break;
+      case FunctionArg::Variable:
+        p.held_args.push_back(i);
+        p.held_impls.push_back(p.variable_impls[static_cast<size_t>(a.index)]);
+        break;
+      case FunctionArg::HostNode:
+      case FunctionArg::Output: p.allocated_args.push_back(i); break;
+      case FunctionArg::Status: p.status_args.push_back(i); break;
+    }
+  }
   p.stages[static_cast<size_t>(Stage::Traced)] = p.module.text;
   const double emit_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 
@@ -265,15 +285,15 @@ void CompiledGraph::bind_sizes(std::span<const Tensor* const> arguments, int64_t
     const Shape& cls = p.dim_class[i];
     const Shape& multiple = p.dim_multiple[i];
     bool fits = t.dtype() == a.dtype && shape.rank() == a.shape.rank();
-    for (int d = 0; fits && d < a.shape.rank(); ++d)
-      fits = cls[d] < 0 ? shape[d] == a.shape[d] : shape[d] % multiple[d] == 0;
+    for (int d = 0; fits && d < a.shape.rank(); ++d)  // (no division for the usual multiple 1)
+      fits = cls[d] < 0 ? shape[d] == a.shape[d] : multiple[d] == 1 || shape[d] % multiple[d] == 0;
     KILN_CHECK(fits, "kiln::function '", p.name, "': argument ", a.index, " is ", dtype_name(t.dtype()), shape.str(),
                ", the compiled code takes ", tracer::type_str(a.dtype, a.shape));
     if (!p.has_dynamic_dim[i]) continue;
     for (int d = 0; d < a.shape.rank(); ++d) {
       if (cls[d] < 0) continue;
       const size_t k = static_cast<size_t>(cls[d]);
-      const int64_t n = shape[d] / multiple[d];
+      const int64_t n = multiple[d] == 1 ? shape[d] : shape[d] / multiple[d];
       if (sizes[k] < 0) {
         sizes[k] = n;
         source_arg[k] = a.index;
@@ -346,50 +366,47 @@ std::vector<Tensor> CompiledGraph::run_by_pointer(std::span<const Tensor* const>
   };
 
   // Note [Compiled calling convention]: a written variable whose storage another handle shares
-  // gets its own first (make_storage_unique, here without a call when it need not copy).
+  // gets its own before the code runs (make_storage_unique, called only when it must copy).
   for (int k : m.written_variables) {
     const TensorImpl& v = *p.variable_impls[static_cast<size_t>(k)];
     if (v.storage != nullptr && v.storage.use_count() != 1) make_storage_unique(p.variables[static_cast<size_t>(k)]);
   }
-  std::vector<Tensor> outputs(m.outputs.size());
-  std::vector<Tensor> host_values;
-  for (size_t i = 0; i < nargs; ++i) {
-    const FunctionArg& a = m.args[i];
-    void* data = nullptr;
-    switch (a.kind) {
-      case FunctionArg::Argument: {
-        const Tensor& t = argument_at(arguments, a.index, p.name);
-        if (p.dynamic) shape_of(i);  // checked by bind_sizes
-        KILN_CHECK(p.dynamic || (t.dtype() == a.dtype && t.shape() == a.shape), "kiln::function '", p.name, "': argument ", a.index, " is ",
-                   dtype_name(t.dtype()), t.shape().str(), ", the compiled code takes ", dtype_name(a.dtype), a.shape.str());
-        data = t.raw_data();
-        break;
-      }
-      // Constants and variables are concrete tensors (never symbolic): their storage directly.
-      case FunctionArg::Constant: data = p.constants[static_cast<size_t>(a.index)].impl().storage->data; break;
-      case FunctionArg::Variable: data = p.variable_impls[static_cast<size_t>(a.index)]->storage->data; break;
-      case FunctionArg::HostNode: {
-        const Plan::HostNode& h = p.host_nodes.at(a.index);
-        Tensor t = Tensor::empty(shape_of(i), a.dtype);
-        OpAttrs attrs = h.attrs;
-        if (p.dynamic) attrs.shape = t.shape();
-        draw_seed(attrs);  // a random op: new numbers on every call
-        op_def(h.op).kernels[static_cast<int>(DeviceType::CPU)](Inputs{}, attrs, t);
-        data = t.raw_data();
-        host_values.push_back(std::move(t));
-        break;
-      }
-      case FunctionArg::Output: {
-        Tensor t = Tensor::empty(shape_of(i), a.dtype);
-        data = t.raw_data();
-        outputs[static_cast<size_t>(a.index)] = std::move(t);
-        break;
-      }
-      case FunctionArg::Status: data = status + 2 * a.index; break;  // the code writes both words
-    }
+  // Function arguments by kind (Plan): the call's tensors first, checked in order, as before
+  // anything is allocated or drawn.
+  auto set_data = [&](size_t i, void* data) {
     int64_t* desc = words + p.offsets[i];
     desc[0] = desc[1] = reinterpret_cast<int64_t>(data);
-    ptrs[i] = desc;
+  };
+  for (size_t i : p.argument_args) {
+    const FunctionArg& a = m.args[i];
+    const Tensor& t = argument_at(arguments, a.index, p.name);
+    if (p.dynamic) shape_of(i);  // checked by bind_sizes
+    KILN_CHECK(p.dynamic || (t.dtype() == a.dtype && t.shape() == a.shape), "kiln::function '", p.name, "': argument ", a.index, " is ",
+               dtype_name(t.dtype()), t.shape().str(), ", the compiled code takes ", dtype_name(a.dtype), a.shape.str());
+    set_data(i, t.raw_data());
+  }
+  // Constants and variables are concrete tensors (never symbolic): their storage directly.
+  for (size_t j = 0; j < p.held_args.size(); ++j) set_data(p.held_args[j], p.held_impls[j]->storage->data);
+  std::vector<Tensor> outputs(m.outputs.size());
+  std::vector<Tensor> host_values;
+  for (size_t i : p.allocated_args) {
+    const FunctionArg& a = m.args[i];
+    Tensor t = Tensor::empty(shape_of(i), a.dtype);
+    set_data(i, t.raw_data());
+    if (a.kind == FunctionArg::Output) {
+      outputs[static_cast<size_t>(a.index)] = std::move(t);
+      continue;
+    }
+    const Plan::HostNode& h = p.host_nodes.at(a.index);
+    OpAttrs attrs = h.attrs;
+    if (p.dynamic) attrs.shape = t.shape();
+    draw_seed(attrs);  // a random op: new numbers on every call
+    op_def(h.op).kernels[static_cast<int>(DeviceType::CPU)](Inputs{}, attrs, t);
+    host_values.push_back(std::move(t));
+  }
+  for (size_t i : p.status_args) set_data(i, status + 2 * m.args[i].index);  // the code writes both words
+  for (size_t i = 0; i < nargs; ++i) {
+    ptrs[i] = words + p.offsets[i];
     ptrs[nargs + i] = &ptrs[i];
   }
   module_->entry(ptrs + nargs);
