@@ -7,6 +7,7 @@
 #include <cmath>
 #include <random>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -617,6 +618,35 @@ TEST(FunctionAliasing, HandlesSharingAVariablesStorageKeepTheirValueOnEveryCall)
   }
   EXPECT_EQ(add.trace_count(), 1);
   EXPECT_EQ(add_and_scale.trace_count(), 1);
+}
+
+// Note [Descriptor cache]: each thread keeps the call buffers of the compiled code it ran last;
+// calls alternating between functions and -1 sizes, and calls from another thread, still pass
+// each call's own tensors and sizes.
+TEST(FunctionCompiled, CallsAlternatingBetweenFunctionsSizesAndThreads) {
+  const std::vector<std::optional<TensorSpec>> rows_by_3 = {TensorSpec{{-1, 3}}};
+  auto scale = kiln::function([](const Tensor& x) { return x * 2.0; }, {.name = "scale", .input_signature = rows_by_3});
+  // A captured constant: shift's code takes one more descriptor than scale's.
+  const Tensor offset = Tensor::from_vector<float>({1, 2, 3});
+  auto shift = kiln::function([&](const Tensor& x) { return x + offset; }, {.name = "shift", .input_signature = rows_by_3});
+  auto check = [&](int64_t rows, uint64_t seed) {
+    Tensor x = random_tensor({rows, 3}, seed);
+    std::vector<float> v = x.to_vector<float>(), twice(v.size()), plus(v.size());
+    for (size_t i = 0; i < v.size(); ++i) {
+      twice[i] = 2 * v[i];
+      plus[i] = v[i] + static_cast<float>(i % 3 + 1);
+    }
+    expect_close(scale(x), Tensor::from_vector(twice, Shape{rows, 3}));
+    expect_close(shift(x), Tensor::from_vector(plus, Shape{rows, 3}));
+  };
+  for (int64_t rows : {4, 4, 2, 4, 7, 2}) check(rows, static_cast<uint64_t>(rows));
+  std::thread other([&] {
+    for (int64_t rows : {3, 5, 3}) check(rows, static_cast<uint64_t>(10 + rows));
+  });
+  other.join();
+  check(4, 99);
+  EXPECT_EQ(scale.compile_count(), 1) << scale.explain();
+  EXPECT_EQ(shift.compile_count(), 1) << shift.explain();
 }
 
 // ---- The iris training step ----

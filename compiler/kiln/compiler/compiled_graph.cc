@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -49,8 +50,9 @@ std::string graph_to_linalg(const tracer::Graph& graph) { return lower_graph(gra
 // (`_mlir_ciface_<name>`, llvm.emit_c_interface): each argument is a pointer to a descriptor
 // {allocated, aligned, offset, sizes[rank], strides[rank]} over a Kiln tensor's storage (the two
 // pointers are the same; offset 0; contiguous strides). With static shapes, sizes and strides
-// are filled once here, and a call only copies that template and stores the data pointers:
-// no heap allocation for graphs of up to kInlineWords descriptor words. With dynamic dims (Note
+// are filled once here, and a call only copies that template (or finds it in place: Note
+// [Descriptor cache]) and stores the data pointers: no heap allocation for graphs of up to
+// kInlineWords descriptor words. With dynamic dims (Note
 // [Dynamic dims]) a call first reads its sizes from the arguments (bind_sizes: every static dim
 // and each class's agreement checked) and writes the sizes and strides of the arguments, outputs
 // and host-drawn tensors that have `?` dims into its copy; the static path is not touched.
@@ -59,6 +61,7 @@ std::string graph_to_linalg(const tracer::Graph& graph) { return lower_graph(gra
 // snapshot, an argument) keeps its value, run() first gives such a variable storage of its own,
 // as eager's copy-on-write does (make_storage_unique).
 struct CompiledGraph::Plan {
+  uint64_t id = 0;  // unique per plan in the process (Note [Descriptor cache])
   std::string name;
   LinalgModule module;
   std::vector<Tensor> constants;
@@ -114,6 +117,8 @@ std::unique_ptr<CompiledGraph> CompiledGraph::compile(const tracer::Graph& g) {
   const auto start = std::chrono::steady_clock::now();
   std::unique_ptr<CompiledGraph> cg(new CompiledGraph());
   Plan& p = *cg->plan_;
+  static std::atomic<uint64_t> next_plan_id{1};
+  p.id = next_plan_id.fetch_add(1, std::memory_order_relaxed);
   p.name = g.name;
   p.module = lower_graph(g);
   p.constants = g.constants;
@@ -245,6 +250,21 @@ constexpr size_t kInlineWords = 512;
 constexpr size_t kInlineArgs = 64;
 constexpr size_t kInlineChecks = 16;
 
+// Note [Descriptor cache]
+// A training loop calls one compiled step over and over on one thread. Each thread keeps the
+// descriptors, argument pointers and status words of the plan it ran last: a call of that plan
+// again finds the template's sizes and strides, the pointer array and the status pointers in
+// place and rewrites only what changes per call (data pointers, `?` sizes and strides), instead
+// of copying the template and rebuilding the pointers. Another plan (or a call made while this
+// thread's buffers are in use) takes the full path on the stack.
+struct CallBuffers {
+  uint64_t plan = 0;  // 0: nothing cached
+  bool busy = false;
+  std::vector<int64_t> words, status;
+  std::vector<void*> ptrs;
+};
+thread_local CallBuffers t_call_buffers;
+
 std::string check_message(const RuntimeCheck& c, int64_t position, int64_t value) {
   std::ostringstream os;
   switch (c.kind) {
@@ -326,25 +346,60 @@ std::vector<Tensor> CompiledGraph::run_by_pointer(std::span<const Tensor* const>
   const size_t nargs = m.args.size();
   std::array<int64_t, kInlineWords> inline_words;
   std::array<void*, 2 * kInlineArgs> inline_ptrs;
-  std::vector<int64_t> heap_words;
+  std::array<int64_t, 2 * kInlineChecks> inline_status;
+  std::vector<int64_t> heap_words, heap_status;
   std::vector<void*> heap_ptrs;
   int64_t* words = inline_words.data();
   void** ptrs = inline_ptrs.data();
-  if (p.descriptors.size() > kInlineWords) {
-    heap_words.resize(p.descriptors.size());
-    words = heap_words.data();
-  }
-  if (nargs > kInlineArgs) {
-    heap_ptrs.resize(2 * nargs);
-    ptrs = heap_ptrs.data();
-  }
-  if (!p.descriptors.empty()) std::memcpy(words, p.descriptors.data(), p.descriptors.size() * sizeof(int64_t));
-  std::array<int64_t, 2 * kInlineChecks> inline_status;
-  std::vector<int64_t> heap_status;
   int64_t* status = inline_status.data();
-  if (m.checks.size() > kInlineChecks) {
-    heap_status.resize(2 * m.checks.size());
-    status = heap_status.data();
+  // Fills `words` from the template and points `ptrs` and the status descriptors at them.
+  auto prepare = [&] {
+    if (!p.descriptors.empty()) std::memcpy(words, p.descriptors.data(), p.descriptors.size() * sizeof(int64_t));
+    for (size_t i = 0; i < nargs; ++i) {
+      ptrs[i] = words + p.offsets[i];
+      ptrs[nargs + i] = &ptrs[i];
+    }
+    for (size_t i : p.status_args) {  // the code writes both words
+      int64_t* desc = words + p.offsets[i];
+      desc[0] = desc[1] = reinterpret_cast<int64_t>(status + 2 * m.args[i].index);
+    }
+  };
+  CallBuffers& cache = t_call_buffers;
+  struct Release {
+    CallBuffers* cache;
+    ~Release() {
+      if (cache != nullptr) cache->busy = false;
+    }
+  } release{cache.busy ? nullptr : &cache};
+  if (release.cache != nullptr) {
+    cache.busy = true;
+    if (cache.plan != p.id) {
+      cache.plan = 0;
+      cache.words.resize(p.descriptors.size());
+      cache.ptrs.resize(2 * nargs);
+      cache.status.resize(2 * m.checks.size());
+    }
+    words = cache.words.data();
+    ptrs = cache.ptrs.data();
+    status = cache.status.data();
+    if (cache.plan != p.id) {
+      prepare();
+      cache.plan = p.id;
+    }
+  } else {
+    if (p.descriptors.size() > kInlineWords) {
+      heap_words.resize(p.descriptors.size());
+      words = heap_words.data();
+    }
+    if (nargs > kInlineArgs) {
+      heap_ptrs.resize(2 * nargs);
+      ptrs = heap_ptrs.data();
+    }
+    if (m.checks.size() > kInlineChecks) {
+      heap_status.resize(2 * m.checks.size());
+      status = heap_status.data();
+    }
+    prepare();
   }
 
   std::array<int64_t, tracer::kMaxRelaxedClasses> sizes;
@@ -403,11 +458,6 @@ std::vector<Tensor> CompiledGraph::run_by_pointer(std::span<const Tensor* const>
     draw_seed(attrs);  // a random op: new numbers on every call
     op_def(h.op).kernels[static_cast<int>(DeviceType::CPU)](Inputs{}, attrs, t);
     host_values.push_back(std::move(t));
-  }
-  for (size_t i : p.status_args) set_data(i, status + 2 * m.args[i].index);  // the code writes both words
-  for (size_t i = 0; i < nargs; ++i) {
-    ptrs[i] = words + p.offsets[i];
-    ptrs[nargs + i] = &ptrs[i];
   }
   module_->entry(ptrs + nargs);
 
