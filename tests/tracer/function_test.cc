@@ -7,6 +7,7 @@
 #include <cmath>
 #include <random>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -581,6 +582,71 @@ TEST(FunctionAliasing, ArgumentThatIsAlsoCapturedAndOldVersionsKeepTheirValues) 
   expect_close(old, Tensor::from_vector<float>({1, 2, 3}));
   expect_close(now, Tensor::from_vector<float>({1, 2, 3}) + c);
   expect_close(v, now);
+}
+
+// Note [Compiled calling convention]: the compiled code writes a variable in place, so every
+// other handle on its storage (a result that aliased it, an argument made from one) is copied
+// away first and keeps its value, on the cached calls as on the first.
+TEST(FunctionAliasing, HandlesSharingAVariablesStorageKeepTheirValueOnEveryCall) {
+  Variable v(Tensor::from_vector<float>({1, 2, 3}), true, "v");
+  auto add = kiln::function([&](const Tensor& x) { return Tensor(v.assign_add(x)); });
+  auto add_and_scale = kiln::function([&](const Tensor& x) {
+    v.assign_add(x);
+    return x * 2.0;
+  });
+  const Tensor one = Tensor::from_vector<float>({1, 1, 1});
+  std::vector<Tensor> results;
+  for (int i = 0; i < 4; ++i) results.push_back(add(one));  // each aliases v's storage when returned
+  for (int i = 0; i < 4; ++i) {
+    expect_close(results[static_cast<size_t>(i)],
+                 Tensor::from_vector<float>({2.0f + i, 3.0f + i, 4.0f + i}));
+  }
+  // The argument is the previous result, on v's storage: read before the write.
+  Tensor x = results.back();  // 5,6,7 (= v)
+  for (int i = 0; i < 3; ++i) {
+    const std::vector<float> before = v.to_vector<float>(), arg = x.to_vector<float>();
+    Tensor doubled = add_and_scale(x);
+    std::vector<float> want_v(3), want_doubled(3);
+    for (size_t k = 0; k < 3; ++k) {
+      want_v[k] = before[k] + arg[k];
+      want_doubled[k] = 2 * arg[k];
+    }
+    expect_close(doubled, Tensor::from_vector(want_doubled));
+    expect_close(v, Tensor::from_vector(want_v));
+    expect_close(x, Tensor::from_vector(arg));  // the argument kept its value
+    x = add(one);  // again on v's storage
+  }
+  EXPECT_EQ(add.trace_count(), 1);
+  EXPECT_EQ(add_and_scale.trace_count(), 1);
+}
+
+// Note [Descriptor cache]: each thread keeps the call buffers of the compiled code it ran last;
+// calls alternating between functions and -1 sizes, and calls from another thread, still pass
+// each call's own tensors and sizes.
+TEST(FunctionCompiled, CallsAlternatingBetweenFunctionsSizesAndThreads) {
+  const std::vector<std::optional<TensorSpec>> rows_by_3 = {TensorSpec{{-1, 3}}};
+  auto scale = kiln::function([](const Tensor& x) { return x * 2.0; }, {.name = "scale", .input_signature = rows_by_3});
+  // A captured constant: shift's code takes one more descriptor than scale's.
+  const Tensor offset = Tensor::from_vector<float>({1, 2, 3});
+  auto shift = kiln::function([&](const Tensor& x) { return x + offset; }, {.name = "shift", .input_signature = rows_by_3});
+  auto check = [&](int64_t rows, uint64_t seed) {
+    Tensor x = random_tensor({rows, 3}, seed);
+    std::vector<float> v = x.to_vector<float>(), twice(v.size()), plus(v.size());
+    for (size_t i = 0; i < v.size(); ++i) {
+      twice[i] = 2 * v[i];
+      plus[i] = v[i] + static_cast<float>(i % 3 + 1);
+    }
+    expect_close(scale(x), Tensor::from_vector(twice, Shape{rows, 3}));
+    expect_close(shift(x), Tensor::from_vector(plus, Shape{rows, 3}));
+  };
+  for (int64_t rows : {4, 4, 2, 4, 7, 2}) check(rows, static_cast<uint64_t>(rows));
+  std::thread other([&] {
+    for (int64_t rows : {3, 5, 3}) check(rows, static_cast<uint64_t>(10 + rows));
+  });
+  other.join();
+  check(4, 99);
+  EXPECT_EQ(scale.compile_count(), 1) << scale.explain();
+  EXPECT_EQ(shift.compile_count(), 1) << shift.explain();
 }
 
 // ---- The iris training step ----

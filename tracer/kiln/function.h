@@ -1,9 +1,11 @@
 // kiln::function: traces a step (forward, GradientTape, optimizer update) into a graph once per
 // call signature and runs the cached graph on later calls (TF's tf.function).
 #pragma once
+#include <array>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -41,9 +43,10 @@ class FunctionCore {
   using TraceFn = std::function<std::vector<Tensor>(std::vector<Tensor>& traced_arguments)>;
   explicit FunctionCore(FunctionOptions options);
   ~FunctionCore();
-  std::vector<Tensor> call(const std::vector<ArgValue>& args, const TraceFn& trace);
-  std::string graph_text(const std::vector<ArgValue>& args, const TraceFn& trace);
-  std::string lower(const std::vector<ArgValue>& args, const TraceFn& trace, compiler::Stage stage);
+  /// `args` refer to the caller's tensors, which must outlive the call.
+  std::vector<Tensor> call(std::span<const ArgValue> args, const TraceFn& trace);
+  std::string graph_text(std::span<const ArgValue> args, const TraceFn& trace);
+  std::string lower(std::span<const ArgValue> args, const TraceFn& trace, compiler::Stage stage);
   int compile_count() const;
   int trace_count() const;
   int call_count() const;
@@ -56,19 +59,20 @@ class FunctionCore {
   struct Entry;
   struct Specialization;
   struct State;
-  Entry& entry_for(const CallSignature& sig, const std::vector<ArgValue>& args, const TraceFn& trace, bool count_call);
+  Entry& entry_for(const CallSignature& sig, std::span<const ArgValue> args, const TraceFn& trace, bool count_call);
   Executable* shared_executable(Entry& e);
-  Specialization& specialization_for(Entry& e, const std::vector<int64_t>& sizes, const std::vector<ArgValue>& args,
+  Specialization& specialization_for(Entry& e, const std::vector<int64_t>& sizes, std::span<const ArgValue> args,
                                      const TraceFn& trace);
   std::unique_ptr<State> s_;
 };
 
+/// `a` as the core sees it; a tensor is referred to, not copied (it must outlive the call).
 template <typename A>
 ArgValue describe_argument(const A& a) {
   ArgValue v;
   if constexpr (std::is_base_of_v<Tensor, A>) {
     v.kind = a.defined() && a.is_variable() ? ArgKind::Variable : ArgKind::Tensor;
-    v.tensor = a;
+    v.tensor = &a;
     v.type = "Tensor";
   } else if constexpr (std::is_same_v<A, bool>) {
     v.kind = ArgKind::Bool;
@@ -142,7 +146,8 @@ class Function {
     using R = std::invoke_result_t<F&, Args&...>;
     if (!core_->options().jit || tracer::FunctionCore::tracing()) return std::invoke(*fn_, args...);
     auto refs = std::tie(args...);
-    std::vector<Tensor> out = core_->call({tracer::describe_argument(args)...}, trace_fn<R>(refs));
+    const std::array<tracer::ArgValue, sizeof...(Args)> described{tracer::describe_argument(args)...};
+    std::vector<Tensor> out = core_->call(described, trace_fn<R>(refs));
     if constexpr (!std::is_void_v<R>) return tracer::Results<std::remove_cvref_t<R>>::unflatten(out);
   }
 
@@ -151,7 +156,8 @@ class Function {
   std::string graph_text(Args&&... args) {
     using R = std::invoke_result_t<F&, Args&...>;
     auto refs = std::tie(args...);
-    return core_->graph_text({tracer::describe_argument(args)...}, trace_fn<R>(refs));
+    const std::array<tracer::ArgValue, sizeof...(Args)> described{tracer::describe_argument(args)...};
+    return core_->graph_text(described, trace_fn<R>(refs));
   }
   /// The IR of one compiler stage (traced MLIR, fused, bufferized, llvm-dialect, llvm-ir, asm)
   /// for the call `args`, tracing and compiling it if needed: `step.lower(Stage::Fused, x, y)`.
@@ -160,7 +166,8 @@ class Function {
   std::string lower(compiler::Stage stage, Args&&... args) {
     using R = std::invoke_result_t<F&, Args&...>;
     auto refs = std::tie(args...);
-    return core_->lower({tracer::describe_argument(args)...}, trace_fn<R>(refs), stage);
+    const std::array<tracer::ArgValue, sizeof...(Args)> described{tracer::describe_argument(args)...};
+    return core_->lower(described, trace_fn<R>(refs), stage);
   }
 
   /// How many times `fn` was traced.

@@ -2,7 +2,9 @@
 // descriptors over Kiln tensors' storage, in-place variable writes, runtime checks).
 #include "kiln/compiler/compiled_graph.h"
 
+#include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -48,8 +50,9 @@ std::string graph_to_linalg(const tracer::Graph& graph) { return lower_graph(gra
 // (`_mlir_ciface_<name>`, llvm.emit_c_interface): each argument is a pointer to a descriptor
 // {allocated, aligned, offset, sizes[rank], strides[rank]} over a Kiln tensor's storage (the two
 // pointers are the same; offset 0; contiguous strides). With static shapes, sizes and strides
-// are filled once here, and a call only copies that template and stores the data pointers:
-// no heap allocation for graphs of up to kInlineWords descriptor words. With dynamic dims (Note
+// are filled once here, and a call only copies that template (or finds it in place: Note
+// [Descriptor cache]) and stores the data pointers: no heap allocation for graphs of up to
+// kInlineWords descriptor words. With dynamic dims (Note
 // [Dynamic dims]) a call first reads its sizes from the arguments (bind_sizes: every static dim
 // and each class's agreement checked) and writes the sizes and strides of the arguments, outputs
 // and host-drawn tensors that have `?` dims into its copy; the static path is not touched.
@@ -58,6 +61,7 @@ std::string graph_to_linalg(const tracer::Graph& graph) { return lower_graph(gra
 // snapshot, an argument) keeps its value, run() first gives such a variable storage of its own,
 // as eager's copy-on-write does (make_storage_unique).
 struct CompiledGraph::Plan {
+  uint64_t id = 0;  // unique per plan in the process (Note [Descriptor cache])
   std::string name;
   LinalgModule module;
   std::vector<Tensor> constants;
@@ -70,6 +74,14 @@ struct CompiledGraph::Plan {
   // follows (-1: static) and its multiple; only filled when the module is dynamic.
   bool dynamic = false;
   std::vector<Shape> dim_class, dim_multiple;
+  std::vector<bool> has_dynamic_dim;  // per function argument: some dim follows a class
+  // Note [Call fast path] (function.cc): what run() reads on every call, found once here.
+  // The function arguments by kind: Argument; Constant and Variable (the storage of a tensor
+  // the plan holds, read per call as a variable's can change); HostNode and Output (allocated
+  // per call); Status.
+  std::vector<size_t> argument_args, held_args, allocated_args, status_args;
+  std::vector<const TensorImpl*> held_impls;      // per held_args entry
+  std::vector<const TensorImpl*> variable_impls;  // per graph variable
   std::array<std::string, kNumStages> stages;
   bool lowered = false;  // stages fused..llvm-ir are filled (false after a disk cache hit)
   mutable std::once_flag lower_once, asm_once;
@@ -105,6 +117,8 @@ std::unique_ptr<CompiledGraph> CompiledGraph::compile(const tracer::Graph& g) {
   const auto start = std::chrono::steady_clock::now();
   std::unique_ptr<CompiledGraph> cg(new CompiledGraph());
   Plan& p = *cg->plan_;
+  static std::atomic<uint64_t> next_plan_id{1};
+  p.id = next_plan_id.fetch_add(1, std::memory_order_relaxed);
   p.name = g.name;
   p.module = lower_graph(g);
   p.constants = g.constants;
@@ -135,9 +149,28 @@ std::unique_ptr<CompiledGraph> CompiledGraph::compile(const tracer::Graph& g) {
       }
       p.dim_class.push_back(cls);
       p.dim_multiple.push_back(mult);
+      p.has_dynamic_dim.push_back(std::any_of(cls.begin(), cls.end(), [](int64_t k) { return k >= 0; }));
     }
   }
   p.dynamic = p.module.dynamic;
+  for (const Variable& v : p.variables) p.variable_impls.push_back(&v.impl());
+  for (size_t i = 0; i < p.module.args.size(); ++i) {
+    const FunctionArg& a = p.module.args[i];
+    switch (a.kind) {
+      case FunctionArg::Argument: p.argument_args.push_back(i); break;
+      case FunctionArg::Constant:
+        p.held_args.push_back(i);
+        p.held_impls.push_back(&p.constants[static_cast<size_t>(a.index)].impl());
+        break;
+      case FunctionArg::Variable:
+        p.held_args.push_back(i);
+        p.held_impls.push_back(p.variable_impls[static_cast<size_t>(a.index)]);
+        break;
+      case FunctionArg::HostNode:
+      case FunctionArg::Output: p.allocated_args.push_back(i); break;
+      case FunctionArg::Status: p.status_args.push_back(i); break;
+    }
+  }
   p.stages[static_cast<size_t>(Stage::Traced)] = p.module.text;
   const double emit_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 
@@ -217,6 +250,21 @@ constexpr size_t kInlineWords = 512;
 constexpr size_t kInlineArgs = 64;
 constexpr size_t kInlineChecks = 16;
 
+// Note [Descriptor cache]
+// A training loop calls one compiled step over and over on one thread. Each thread keeps the
+// descriptors, argument pointers and status words of the plan it ran last: a call of that plan
+// again finds the template's sizes and strides, the pointer array and the status pointers in
+// place and rewrites only what changes per call (data pointers, `?` sizes and strides), instead
+// of copying the template and rebuilding the pointers. Another plan (or a call made while this
+// thread's buffers are in use) takes the full path on the stack.
+struct CallBuffers {
+  uint64_t plan = 0;  // 0: nothing cached
+  bool busy = false;
+  std::vector<int64_t> words, status;
+  std::vector<void*> ptrs;
+};
+thread_local CallBuffers t_call_buffers;
+
 std::string check_message(const RuntimeCheck& c, int64_t position, int64_t value) {
   std::ostringstream os;
   switch (c.kind) {
@@ -234,37 +282,46 @@ std::string check_message(const RuntimeCheck& c, int64_t position, int64_t value
 }
 }  // namespace
 
+namespace {
+// Argument `index` of a call, or kiln::Error when the call has none there (or a non-tensor).
+const Tensor& argument_at(std::span<const Tensor* const> arguments, int index, const std::string& fn) {
+  const Tensor* t = static_cast<size_t>(index) < arguments.size() ? arguments[static_cast<size_t>(index)] : nullptr;
+  KILN_CHECK(t != nullptr && t->defined(), "kiln::function '", fn, "': argument ", index, " is missing");
+  return *t;
+}
+}  // namespace
+
 // Note [Dynamic dims]: the call's size of each placeholder class, read from the tensor
 // arguments, which must agree on it and match every static dim (kiln::Error otherwise).
-void CompiledGraph::bind_sizes(const std::vector<Tensor>& arguments, int64_t* sizes) const {
+void CompiledGraph::bind_sizes(std::span<const Tensor* const> arguments, int64_t* sizes) const {
   const Plan& p = *plan_;
   const LinalgModule& m = p.module;
   std::array<int64_t, tracer::kMaxRelaxedClasses> source_arg, source_dim, source_size;
   for (int k = 0; k < tracer::kMaxRelaxedClasses; ++k) sizes[k] = -1;
-  for (size_t i = 0; i < m.args.size(); ++i) {
+  for (size_t i : p.argument_args) {
     const FunctionArg& a = m.args[i];
-    if (a.kind != FunctionArg::Argument) continue;
-    KILN_CHECK(static_cast<size_t>(a.index) < arguments.size() && arguments[static_cast<size_t>(a.index)].defined(),
-               "kiln::function '", p.name, "': argument ", a.index, " is missing");
-    const Tensor& t = arguments[static_cast<size_t>(a.index)];
+    const Tensor& t = argument_at(arguments, a.index, p.name);
+    const Shape& shape = t.shape();
     const Shape& cls = p.dim_class[i];
-    bool fits = t.dtype() == a.dtype && t.shape().rank() == a.shape.rank();
-    for (int d = 0; fits && d < a.shape.rank(); ++d)
-      fits = cls[d] < 0 ? t.shape()[d] == a.shape[d] : t.shape()[d] % p.dim_multiple[i][d] == 0;
-    KILN_CHECK(fits, "kiln::function '", p.name, "': argument ", a.index, " is ", dtype_name(t.dtype()), t.shape().str(),
+    const Shape& multiple = p.dim_multiple[i];
+    bool fits = t.dtype() == a.dtype && shape.rank() == a.shape.rank();
+    for (int d = 0; fits && d < a.shape.rank(); ++d)  // (no division for the usual multiple 1)
+      fits = cls[d] < 0 ? shape[d] == a.shape[d] : multiple[d] == 1 || shape[d] % multiple[d] == 0;
+    KILN_CHECK(fits, "kiln::function '", p.name, "': argument ", a.index, " is ", dtype_name(t.dtype()), shape.str(),
                ", the compiled code takes ", tracer::type_str(a.dtype, a.shape));
+    if (!p.has_dynamic_dim[i]) continue;
     for (int d = 0; d < a.shape.rank(); ++d) {
       if (cls[d] < 0) continue;
       const size_t k = static_cast<size_t>(cls[d]);
-      const int64_t n = t.shape()[d] / p.dim_multiple[i][d];
+      const int64_t n = multiple[d] == 1 ? shape[d] : shape[d] / multiple[d];
       if (sizes[k] < 0) {
         sizes[k] = n;
         source_arg[k] = a.index;
         source_dim[k] = d;
-        source_size[k] = t.shape()[d];
+        source_size[k] = shape[d];
         continue;
       }
-      KILN_CHECK(sizes[k] == n, "kiln::function '", p.name, "': argument ", a.index, " dim ", d, " is ", t.shape()[d],
+      KILN_CHECK(sizes[k] == n, "kiln::function '", p.name, "': argument ", a.index, " dim ", d, " is ", shape[d],
                  " but argument ", source_arg[k], " dim ", source_dim[k], " is ",
                  source_size[k], ": the compiled code gives them one size (one -1 dim of the input signature)");
     }
@@ -272,30 +329,77 @@ void CompiledGraph::bind_sizes(const std::vector<Tensor>& arguments, int64_t* si
 }
 
 std::vector<Tensor> CompiledGraph::run(const std::vector<Tensor>& arguments) const {
+  std::array<const Tensor*, kInlineArgs> inline_args;
+  std::vector<const Tensor*> heap_args;
+  const Tensor** args = inline_args.data();
+  if (arguments.size() > kInlineArgs) {
+    heap_args.resize(arguments.size());
+    args = heap_args.data();
+  }
+  for (size_t k = 0; k < arguments.size(); ++k) args[k] = &arguments[k];
+  return run_by_pointer({args, arguments.size()});
+}
+
+std::vector<Tensor> CompiledGraph::run_by_pointer(std::span<const Tensor* const> arguments) const {
   const Plan& p = *plan_;
   const LinalgModule& m = p.module;
   const size_t nargs = m.args.size();
   std::array<int64_t, kInlineWords> inline_words;
   std::array<void*, 2 * kInlineArgs> inline_ptrs;
-  std::vector<int64_t> heap_words;
+  std::array<int64_t, 2 * kInlineChecks> inline_status;
+  std::vector<int64_t> heap_words, heap_status;
   std::vector<void*> heap_ptrs;
   int64_t* words = inline_words.data();
   void** ptrs = inline_ptrs.data();
-  if (p.descriptors.size() > kInlineWords) {
-    heap_words.resize(p.descriptors.size());
-    words = heap_words.data();
-  }
-  if (nargs > kInlineArgs) {
-    heap_ptrs.resize(2 * nargs);
-    ptrs = heap_ptrs.data();
-  }
-  if (!p.descriptors.empty()) std::memcpy(words, p.descriptors.data(), p.descriptors.size() * sizeof(int64_t));
-  std::array<int64_t, 2 * kInlineChecks> inline_status;
-  std::vector<int64_t> heap_status;
   int64_t* status = inline_status.data();
-  if (m.checks.size() > kInlineChecks) {
-    heap_status.resize(2 * m.checks.size());
-    status = heap_status.data();
+  // Fills `words` from the template and points `ptrs` and the status descriptors at them.
+  auto prepare = [&] {
+    if (!p.descriptors.empty()) std::memcpy(words, p.descriptors.data(), p.descriptors.size() * sizeof(int64_t));
+    for (size_t i = 0; i < nargs; ++i) {
+      ptrs[i] = words + p.offsets[i];
+      ptrs[nargs + i] = &ptrs[i];
+    }
+    for (size_t i : p.status_args) {  // the code writes both words
+      int64_t* desc = words + p.offsets[i];
+      desc[0] = desc[1] = reinterpret_cast<int64_t>(status + 2 * m.args[i].index);
+    }
+  };
+  CallBuffers& cache = t_call_buffers;
+  struct Release {
+    CallBuffers* cache;
+    ~Release() {
+      if (cache != nullptr) cache->busy = false;
+    }
+  } release{cache.busy ? nullptr : &cache};
+  if (release.cache != nullptr) {
+    cache.busy = true;
+    if (cache.plan != p.id) {
+      cache.plan = 0;
+      cache.words.resize(p.descriptors.size());
+      cache.ptrs.resize(2 * nargs);
+      cache.status.resize(2 * m.checks.size());
+    }
+    words = cache.words.data();
+    ptrs = cache.ptrs.data();
+    status = cache.status.data();
+    if (cache.plan != p.id) {
+      prepare();
+      cache.plan = p.id;
+    }
+  } else {
+    if (p.descriptors.size() > kInlineWords) {
+      heap_words.resize(p.descriptors.size());
+      words = heap_words.data();
+    }
+    if (nargs > kInlineArgs) {
+      heap_ptrs.resize(2 * nargs);
+      ptrs = heap_ptrs.data();
+    }
+    if (m.checks.size() > kInlineChecks) {
+      heap_status.resize(2 * m.checks.size());
+      status = heap_status.data();
+    }
+    prepare();
   }
 
   std::array<int64_t, tracer::kMaxRelaxedClasses> sizes;
@@ -303,7 +407,7 @@ std::vector<Tensor> CompiledGraph::run(const std::vector<Tensor>& arguments) con
   // The shape of function argument i at this call (its descriptor's sizes and strides follow).
   auto shape_of = [&](size_t i) {
     const FunctionArg& a = m.args[i];
-    if (!p.dynamic) return a.shape;
+    if (!p.dynamic || !p.has_dynamic_dim[i]) return a.shape;
     Shape s = a.shape;
     int64_t* desc = words + p.offsets[i];
     int64_t stride = 1;
@@ -316,49 +420,44 @@ std::vector<Tensor> CompiledGraph::run(const std::vector<Tensor>& arguments) con
     return s;
   };
 
-  for (int k : m.written_variables) make_storage_unique(p.variables[static_cast<size_t>(k)]);
-  std::vector<Tensor> outputs(m.outputs.size());
-  std::vector<Tensor> host_values;
-  for (size_t i = 0; i < nargs; ++i) {
-    const FunctionArg& a = m.args[i];
-    void* data = nullptr;
-    switch (a.kind) {
-      case FunctionArg::Argument: {
-        KILN_CHECK(static_cast<size_t>(a.index) < arguments.size() && arguments[static_cast<size_t>(a.index)].defined(),
-                   "kiln::function '", p.name, "': argument ", a.index, " is missing");
-        const Tensor& t = arguments[static_cast<size_t>(a.index)];
-        if (p.dynamic) shape_of(i);  // checked by bind_sizes
-        KILN_CHECK(p.dynamic || (t.dtype() == a.dtype && t.shape() == a.shape), "kiln::function '", p.name, "': argument ", a.index, " is ",
-                   dtype_name(t.dtype()), t.shape().str(), ", the compiled code takes ", dtype_name(a.dtype), a.shape.str());
-        data = t.raw_data();
-        break;
-      }
-      // Constants and variables are concrete tensors (never symbolic): their storage directly.
-      case FunctionArg::Constant: data = p.constants[static_cast<size_t>(a.index)].impl().storage->data; break;
-      case FunctionArg::Variable: data = p.variables[static_cast<size_t>(a.index)].impl().storage->data; break;
-      case FunctionArg::HostNode: {
-        const Plan::HostNode& h = p.host_nodes.at(a.index);
-        Tensor t = Tensor::empty(shape_of(i), a.dtype);
-        OpAttrs attrs = h.attrs;
-        if (p.dynamic) attrs.shape = t.shape();
-        draw_seed(attrs);  // a random op: new numbers on every call
-        op_def(h.op).kernels[static_cast<int>(DeviceType::CPU)](Inputs{}, attrs, t);
-        data = t.raw_data();
-        host_values.push_back(std::move(t));
-        break;
-      }
-      case FunctionArg::Output: {
-        Tensor t = Tensor::empty(shape_of(i), a.dtype);
-        data = t.raw_data();
-        outputs[static_cast<size_t>(a.index)] = std::move(t);
-        break;
-      }
-      case FunctionArg::Status: data = status + 2 * a.index; break;  // the code writes both words
-    }
+  // Note [Compiled calling convention]: a written variable whose storage another handle shares
+  // gets its own before the code runs (make_storage_unique, called only when it must copy).
+  for (int k : m.written_variables) {
+    const TensorImpl& v = *p.variable_impls[static_cast<size_t>(k)];
+    if (v.storage != nullptr && v.storage.use_count() != 1) make_storage_unique(p.variables[static_cast<size_t>(k)]);
+  }
+  // Function arguments by kind (Plan): the call's tensors first, checked in order, as before
+  // anything is allocated or drawn.
+  auto set_data = [&](size_t i, void* data) {
     int64_t* desc = words + p.offsets[i];
     desc[0] = desc[1] = reinterpret_cast<int64_t>(data);
-    ptrs[i] = desc;
-    ptrs[nargs + i] = &ptrs[i];
+  };
+  for (size_t i : p.argument_args) {
+    const FunctionArg& a = m.args[i];
+    const Tensor& t = argument_at(arguments, a.index, p.name);
+    if (p.dynamic) shape_of(i);  // checked by bind_sizes
+    KILN_CHECK(p.dynamic || (t.dtype() == a.dtype && t.shape() == a.shape), "kiln::function '", p.name, "': argument ", a.index, " is ",
+               dtype_name(t.dtype()), t.shape().str(), ", the compiled code takes ", dtype_name(a.dtype), a.shape.str());
+    set_data(i, t.raw_data());
+  }
+  // Constants and variables are concrete tensors (never symbolic): their storage directly.
+  for (size_t j = 0; j < p.held_args.size(); ++j) set_data(p.held_args[j], p.held_impls[j]->storage->data);
+  std::vector<Tensor> outputs(m.outputs.size());
+  std::vector<Tensor> host_values;
+  for (size_t i : p.allocated_args) {
+    const FunctionArg& a = m.args[i];
+    Tensor t = Tensor::empty(shape_of(i), a.dtype);
+    set_data(i, t.raw_data());
+    if (a.kind == FunctionArg::Output) {
+      outputs[static_cast<size_t>(a.index)] = std::move(t);
+      continue;
+    }
+    const Plan::HostNode& h = p.host_nodes.at(a.index);
+    OpAttrs attrs = h.attrs;
+    if (p.dynamic) attrs.shape = t.shape();
+    draw_seed(attrs);  // a random op: new numbers on every call
+    op_def(h.op).kernels[static_cast<int>(DeviceType::CPU)](Inputs{}, attrs, t);
+    host_values.push_back(std::move(t));
   }
   module_->entry(ptrs + nargs);
 
@@ -377,7 +476,11 @@ std::vector<Tensor> CompiledGraph::run(const std::vector<Tensor>& arguments) con
     switch (o.kind) {
       case OutputPlan::Undefined:
       case OutputPlan::Buffer: break;
-      case OutputPlan::ArgumentTensor: outputs[k] = arguments[static_cast<size_t>(o.index)]; break;
+      case OutputPlan::ArgumentTensor: {
+        const Tensor* t = arguments[static_cast<size_t>(o.index)];
+        if (t != nullptr) outputs[k] = *t;
+        break;
+      }
       case OutputPlan::ConstantTensor: outputs[k] = p.constants[static_cast<size_t>(o.index)]; break;
       case OutputPlan::VariableAlias: outputs[k] = alias_of(p.variables[static_cast<size_t>(o.index)]); break;
     }

@@ -2,6 +2,7 @@
 // bufferization, LLVM) and JIT-compiled for the host CPU; runs with GraphRunner's contract.
 #pragma once
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,9 @@ class CompiledGraph {
   /// As GraphRunner::run: `arguments` by position (undefined Tensors for non-tensor arguments),
   /// variables written in place, outputs returned (kUndefinedOutput gives an undefined Tensor).
   std::vector<Tensor> run(const std::vector<Tensor>& arguments) const;
+  /// The same with the arguments by pointer (null, or an undefined Tensor, for a non-tensor
+  /// argument), as kiln::function passes its caller's tensors: no handle is copied.
+  std::vector<Tensor> run_by_pointer(std::span<const Tensor* const> arguments) const;
 
   /// The text of one stage (the assembly is generated on first request; after a disk cache hit,
   /// the stages after "traced" too, by running the pipeline then).
@@ -76,7 +80,7 @@ class CompiledGraph {
 
  private:
   CompiledGraph();
-  void bind_sizes(const std::vector<Tensor>& arguments, int64_t* sizes) const;
+  void bind_sizes(std::span<const Tensor* const> arguments, int64_t* sizes) const;
   struct Plan;
   std::unique_ptr<Plan> plan_;
   std::unique_ptr<CompiledModule> module_;

@@ -43,6 +43,14 @@ std::string difference(const Tensor& compiled, const Tensor& eager) {
   return "";
 }
 
+// The interpreter's (and KILN_VERIFY's) form of the arguments: handles, undefined for non-tensors.
+std::vector<Tensor> argument_tensors(std::span<const Tensor* const> arguments) {
+  std::vector<Tensor> tensors(arguments.size());
+  for (size_t k = 0; k < arguments.size(); ++k)
+    if (arguments[k] != nullptr) tensors[k] = *arguments[k];
+  return tensors;
+}
+
 // Copies `value` into `var`'s own storage (the variable keeps its buffer).
 void restore(const Variable& var, const Tensor& value) {
   make_storage_unique(var);
@@ -65,10 +73,10 @@ Executable::Executable(Graph graph, bool compile)
   }
 }
 
-std::vector<Tensor> Executable::run(const std::vector<Tensor>& arguments, const GraphRunner* eager) const {
-  if (compiled_ == nullptr) return runner_.run(arguments);
-  if (verify_) return run_verified(arguments, eager != nullptr ? *eager : runner_);
-  return compiled_->run(arguments);
+std::vector<Tensor> Executable::run(std::span<const Tensor* const> arguments, const GraphRunner* eager) const {
+  if (compiled_ == nullptr) return runner_.run(argument_tensors(arguments));
+  if (verify_) return run_verified(argument_tensors(arguments), eager != nullptr ? *eager : runner_);
+  return compiled_->run_by_pointer(arguments);
 }
 
 std::vector<Tensor> Executable::run_verified(const std::vector<Tensor>& arguments, const GraphRunner& eager_runner) const {

@@ -2,6 +2,7 @@
 // the interpreter on the eager kernels when the graph cannot be compiled; KILN_VERIFY checks.
 #pragma once
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -18,12 +19,13 @@ class Executable {
   Executable(Graph graph, bool compile);
   Executable(const Executable&) = delete;  // runner_ refers to graph_
   Executable& operator=(const Executable&) = delete;
-  /// Runs with GraphRunner's contract. With KILN_VERIFY=1 a compiled call also runs on the eager
+  /// Runs with GraphRunner's contract, the arguments by pointer (null for a non-tensor argument;
+  /// CompiledGraph::run_by_pointer). With KILN_VERIFY=1 a compiled call also runs on the eager
   /// kernels from the same variable values and throws kiln::Error naming the first result or
   /// variable that differs beyond its dtype's tolerance (Note [KILN_VERIFY]).
   /// `eager`, when given, is what KILN_VERIFY compares with instead of this graph's interpreter:
   /// for code compiled from a template (Note [Dynamic dims]), the graph traced at the call's sizes.
-  std::vector<Tensor> run(const std::vector<Tensor>& arguments, const GraphRunner* eager = nullptr) const;
+  std::vector<Tensor> run(std::span<const Tensor* const> arguments, const GraphRunner* eager = nullptr) const;
 
   bool compiled() const { return compiled_ != nullptr; }
   /// Why the graph runs on the interpreter (empty when compiled).

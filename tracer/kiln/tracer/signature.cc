@@ -69,21 +69,24 @@ bool ArgSignature::operator==(const ArgSignature& o) const {
          i == o.i && std::memcmp(&f, &o.f, sizeof f) == 0;
 }
 
-bool CallSignature::matches(const std::vector<ArgValue>& call, const std::vector<int64_t>& sizes) const {
+bool CallSignature::matches(std::span<const ArgValue> call, const std::vector<int64_t>& sizes) const {
   if (call.size() != args.size()) return false;
   size_t r = 0;  // index into relaxed_classes
   for (size_t k = 0; k < call.size(); ++k) {
     const ArgValue& a = call[k];
     const ArgSignature& s = args[k];
-    if (a.kind != s.kind || a.type != s.type) return false;
+    if (a.kind != s.kind) return false;
     if (a.kind != ArgKind::Tensor && a.kind != ArgKind::Variable) {
-      if (a.i != s.i || std::memcmp(&a.f, &s.f, sizeof a.f) != 0) return false;
+      if (a.i != s.i || std::memcmp(&a.f, &s.f, sizeof a.f) != 0 || s.type != a.type) return false;
       continue;
     }
-    if (!a.tensor.defined()) return false;
-    if (a.kind == ArgKind::Variable && a.tensor.id() != s.variable_id) return false;
-    const Shape& shape = a.tensor.shape();
-    if (a.tensor.dtype() != s.dtype || static_cast<size_t>(shape.rank()) != s.dims.size()) return false;
+    // Every tensor argument's type is "Tensor" (describe_argument): equal kinds, equal types.
+    const Tensor& t = *a.tensor;
+    if (!t.defined()) return false;
+    const TensorImpl& impl = *t.impl_ptr();
+    if (a.kind == ArgKind::Variable && impl.id != s.variable_id) return false;
+    const Shape& shape = impl.shape;
+    if (impl.dtype != s.dtype || static_cast<size_t>(shape.rank()) != s.dims.size()) return false;
     for (size_t d = 0; d < s.dims.size(); ++d) {
       const int64_t actual = shape[static_cast<int>(d)];
       // A relaxed dim must have its class's size: as the sizes are pairwise distinct, equal
@@ -103,7 +106,7 @@ std::string CallSignature::str() const {
   return os.str();
 }
 
-CallSignature make_signature(const std::string& fn, const std::vector<ArgValue>& args,
+CallSignature make_signature(const std::string& fn, std::span<const ArgValue> args,
                              const std::vector<std::optional<TensorSpec>>& input_signature) {
   KILN_CHECK(input_signature.empty() || input_signature.size() == args.size(), "kiln::function '", fn,
              "': the input_signature has ", input_signature.size(), " entries but the call passes ", args.size(),
@@ -124,11 +127,12 @@ CallSignature make_signature(const std::string& fn, const std::vector<ArgValue>&
       sig.args.push_back(std::move(s));
       continue;
     }
-    KILN_CHECK(a.tensor.defined(), "kiln::function '", fn, "': arg ", k, " is an undefined Tensor");
-    s.dtype = a.tensor.dtype();
-    s.actual = a.tensor.shape();
-    s.dims = a.tensor.shape().vec();
-    if (a.kind == ArgKind::Variable) s.variable_id = a.tensor.id();
+    const Tensor& t = *a.tensor;
+    KILN_CHECK(t.defined(), "kiln::function '", fn, "': arg ", k, " is an undefined Tensor");
+    s.dtype = t.dtype();
+    s.actual = t.shape();
+    s.dims = t.shape().vec();
+    if (a.kind == ArgKind::Variable) s.variable_id = t.id();
     if (spec != nullptr && spec->has_value()) {
       const TensorSpec& ts = **spec;
       bool fits = ts.dtype == s.dtype && ts.shape.size() == s.dims.size();

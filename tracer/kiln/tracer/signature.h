@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -25,13 +26,16 @@ namespace kiln::tracer {
 
 enum class ArgKind : uint8_t { Tensor, Variable, Bool, Int, Float };
 
-/// One argument of a call, as the template front-end hands it to the non-template core.
+/// One argument of a call, as the template front-end hands it to the non-template core. It
+/// refers to the caller's tensor (which outlives the call) rather than copying the handle, and
+/// names the type with a string literal: describing a call allocates nothing and touches no
+/// reference count (Note [Call fast path] in function.cc).
 struct ArgValue {
   ArgKind kind = ArgKind::Tensor;
-  Tensor tensor;      ///< Tensor and Variable
-  int64_t i = 0;      ///< Bool, Int
-  double f = 0;       ///< Float
-  std::string type;   ///< the C++ type, for messages: "int", "double", ...
+  const Tensor* tensor = nullptr;  ///< Tensor and Variable: the caller's (never null for them)
+  int64_t i = 0;                   ///< Bool, Int
+  double f = 0;                    ///< Float
+  const char* type = "";           ///< the C++ type, for messages: "int", "double", ...
 };
 
 /// An argument as the cache sees it.
@@ -56,14 +60,14 @@ struct CallSignature {
   /// Whether make_signature(args) would equal this signature and relaxed_dim_sizes of it would
   /// be `sizes` (pairwise distinct, as relaxed_dim_sizes gives them): the per-call check of the
   /// cache hit path, which allocates nothing.
-  bool matches(const std::vector<ArgValue>& args, const std::vector<int64_t>& sizes) const;
+  bool matches(std::span<const ArgValue> args, const std::vector<int64_t>& sizes) const;
   /// `(float32[?,4], int 3)`
   std::string str() const;
 };
 
 /// The signature of a call; throws kiln::Error naming `fn` when an argument does not fit the
 /// input signature.
-CallSignature make_signature(const std::string& fn, const std::vector<ArgValue>& args,
+CallSignature make_signature(const std::string& fn, std::span<const ArgValue> args,
                              const std::vector<std::optional<TensorSpec>>& input_signature);
 
 /// Why `now` missed `before`: `arg 0: shape [16,4] -> [8,4]`, `arg 1: value 3 -> 4`, ...
