@@ -179,11 +179,11 @@ TransposeKernel transpose_kernel(libxsmm_blasint k, libxsmm_blasint n) {
 // process-wide one of generate_kernel; a declined shape is remembered too (as null). Kernels live
 // until the process ends, so a remembered pointer never dangles.
 template <typename T>
-SmallKernel<T> small_kernel(libxsmm_blasint m, libxsmm_blasint n, libxsmm_blasint k, libxsmm_blasint lda,
+inline SmallKernel<T> small_kernel(libxsmm_blasint m, libxsmm_blasint n, libxsmm_blasint k, libxsmm_blasint lda,
                             libxsmm_blasint ldb, libxsmm_blasint ldc, bool accumulate, bool transpose_a) {
   // Column-major C^T = op(B)^T op(A)^T (Note [Small GEMM]): n x m, B first, A^T as LIBXSMM's
   // transposed second operand.
-  auto generate = [&] {
+  auto generate = [=]() __attribute__((noinline, cold)) {
     return generate_kernel<T>(n, m, k, ldb, lda, ldc, accumulate,
                               transpose_a ? LIBXSMM_GEMM_FLAG_TRANS_B : LIBXSMM_GEMM_FLAG_NONE);
   };
