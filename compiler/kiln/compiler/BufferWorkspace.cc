@@ -330,7 +330,8 @@ std::vector<NoAliasBody> outline_disjoint_views(mlir::ModuleOp module) {
     mlir::Block* block = outlined.addEntryBlock();
     for (mlir::Operation* op : moved) op->moveBefore(block, block->end());
     for (auto [captured_value, arg] : llvm::zip(captured, block->getArguments()))
-      mlir::Value(captured_value).replaceUsesWithIf(arg, [&](mlir::OpOperand& use) { return outlined->isProperAncestor(use.getOwner()); });
+      mlir::Value(captured_value).replaceUsesWithIf(
+          arg, [&](mlir::OpOperand& use) { return outlined->isProperAncestor(use.getOwner()); });
     b.setInsertionPointToEnd(block);
     b.create<mlir::func::ReturnOp>(f.getLoc());
     mlir::Operation* after_prefix = &*llvm::find_if(entry, [&](mlir::Operation& op) { return !prefix.contains(&op); });
