@@ -69,35 +69,14 @@ void batch_gemm(const MemrefDescriptor<T, 3>* a, const MemrefDescriptor<T, 3>* b
 }
 
 }  // namespace
-}  // namespace kiln::compiler
-
-// The C interface the lowered calls use (ContractionCalls.cc), as the float kernels' in
-// JitKernels.cc: descriptors by pointer, the transpose and accumulate flags as i64.
-extern "C" {
-#define KILN_INTEGER_GEMM_KERNELS(T, suffix)                                                                        \
-  void kiln_jit_gemm_##suffix(kiln::compiler::MemrefDescriptor<T, 2>* a, kiln::compiler::MemrefDescriptor<T, 2>* b, \
-                              kiln::compiler::MemrefDescriptor<T, 2>* c, int64_t ta, int64_t tb,                    \
-                              int64_t accumulate) {                                                                 \
-    kiln::compiler::gemm(a, b, c, ta != 0, tb != 0, accumulate != 0);                                               \
-  }                                                                                                                 \
-  void kiln_jit_batch_gemm_##suffix(kiln::compiler::MemrefDescriptor<T, 3>* a,                                      \
-                                    kiln::compiler::MemrefDescriptor<T, 3>* b,                                      \
-                                    kiln::compiler::MemrefDescriptor<T, 3>* c, int64_t ta, int64_t tb,              \
-                                    int64_t accumulate) {                                                           \
-    kiln::compiler::batch_gemm(a, b, c, ta != 0, tb != 0, accumulate != 0);                                         \
-  }
-KILN_INTEGER_GEMM_KERNELS(int32_t, i32)
-KILN_INTEGER_GEMM_KERNELS(int64_t, i64)
-#undef KILN_INTEGER_GEMM_KERNELS
-}
-
-namespace kiln::compiler {
 
 std::vector<std::pair<std::string, void*>> integer_gemm_kernel_symbols() {
-  return {{"_mlir_ciface_kiln_gemm_i32", reinterpret_cast<void*>(&kiln_jit_gemm_i32)},
-          {"_mlir_ciface_kiln_gemm_i64", reinterpret_cast<void*>(&kiln_jit_gemm_i64)},
-          {"_mlir_ciface_kiln_batch_gemm_i32", reinterpret_cast<void*>(&kiln_jit_batch_gemm_i32)},
-          {"_mlir_ciface_kiln_batch_gemm_i64", reinterpret_cast<void*>(&kiln_jit_batch_gemm_i64)}};
+  return {{"_mlir_ciface_kiln_gemm_i32", reinterpret_cast<void*>(&contraction_entry<int32_t, 2, &gemm<int32_t>>)},
+          {"_mlir_ciface_kiln_gemm_i64", reinterpret_cast<void*>(&contraction_entry<int64_t, 2, &gemm<int64_t>>)},
+          {"_mlir_ciface_kiln_batch_gemm_i32",
+           reinterpret_cast<void*>(&contraction_entry<int32_t, 3, &batch_gemm<int32_t>>)},
+          {"_mlir_ciface_kiln_batch_gemm_i64",
+           reinterpret_cast<void*>(&contraction_entry<int64_t, 3, &batch_gemm<int64_t>>)}};
 }
 
 }  // namespace kiln::compiler

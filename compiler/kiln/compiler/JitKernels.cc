@@ -71,12 +71,16 @@ void strided_gemm(const Memref2<T>* a, const Memref2<T>* b, Memref2<T>* c, bool 
 // operands swapped. LIBXSMM 1.17 has no transposed first operand, which a row-major B^T would
 // need: B (n x k, at most kSmallPackedB elements) is copied transposed into a per-thread buffer
 // first, by LIBXSMM's JIT transpose (the iris step's dy W^T products: 400 and 60 elements),
-// which measured cheaper than Eigen's packing; shapes LIBXSMM declines (larger than its JIT threshold) stay on Eigen.
+// which measured cheaper than Eigen's packing; shapes LIBXSMM declines (larger than its JIT
+// threshold) stay on Eigen.
 constexpr int64_t kSmallPackedB = 4096;
 
 // A generated kernel: column-major C = A B (+ C) for one shape, flags and beta.
 template <typename T>
 using SmallKernel = void (*)(const T* a, const T* b, T* c);
+// A generated transpose: column-major in (m x n, leading dim *ldi) to out (n x m, leading dim
+// *ldo, the one it was generated for).
+using TransposeKernel = libxsmm_xtransfunction;
 
 // Note [LIBXSMM's code generator alone]
 // LIBXSMM's dispatch first sets the library up once per process (libxsmm_init: ~6 ms here,
@@ -85,11 +89,12 @@ using SmallKernel = void (*)(const T* a, const T* b, T* c);
 // still stalled that call's trace and link by ~4-5 ms on this 2-core machine (throwaway timing:
 // the Executable's construction 4.5 ms without it, 10 ms with). Kiln keeps its kernels itself
 // (Note [Small GEMM kernel cache]), so it needs neither: it asks LIBXSMM's code generator for a
-// shape's machine code (libxsmm_generator_gemm_kernel, for the CPU libxsmm_cpuid reports, no
-// prefetch), copies it into an executable page of its own and keeps it in one process-wide
-// table, under a mutex taken only when a thread's own table misses. Kernels live until the
-// process exits. A shape the generator declines (an error, or a CPU it has no code for) is kept
-// as null and stays on kernels::gemm.
+// shape's machine code (libxsmm_generator_gemm_kernel or _transpose_kernel, for the CPU
+// libxsmm_cpuid reports, no prefetch), copies it into an executable page of its own and keeps it
+// in a process-wide table (process_kernel), under a mutex taken only when a thread's own table
+// misses. Kernels live until the process exits. A shape the generator declines (an error, or a
+// CPU it has no code for) is kept as null and stays on kernels::gemm or the scalar copy.
+
 // LIBXSMM's machine code for one kernel, made by `generate` into a buffer of LIBXSMM's size,
 // copied into executable pages of its own; null where the generator declines.
 template <typename Generate>
@@ -116,58 +121,16 @@ void* executable_kernel(Generate&& generate) {
   return memory;
 }
 
-template <typename T>
-SmallKernel<T> generate_kernel(libxsmm_blasint m, libxsmm_blasint n, libxsmm_blasint k, libxsmm_blasint lda,
-                               libxsmm_blasint ldb, libxsmm_blasint ldc, bool accumulate, int flags) {
+// The process-wide table: what `make` gave for `key` (null included), made once under a mutex.
+// One table per kernel kind (`make`'s type, a lambda of its call site).
+template <typename Kernel, typename Key, typename Make>
+Kernel process_kernel(const Key& key, Make&& make) {
   static std::mutex mutex;
-  static std::map<std::array<int64_t, 7>, SmallKernel<T>> kernels;
-  std::lock_guard<std::mutex> lock(mutex);
-  auto [it, fresh] = kernels.try_emplace({m, n, k, lda, ldb, ldc, flags * 2 + (accumulate ? 1 : 0)}, nullptr);
-  if (!fresh) return it->second;
-  libxsmm_descriptor_blob blob;
-  const libxsmm_gemm_descriptor* descriptor =
-      std::is_same_v<T, float>
-          ? libxsmm_sgemm_descriptor_init(&blob, m, n, k, lda, ldb, ldc, 1.0f, accumulate ? 1.0f : 0.0f, flags, LIBXSMM_GEMM_PREFETCH_NONE)
-          : libxsmm_dgemm_descriptor_init(&blob, m, n, k, lda, ldb, ldc, 1.0, accumulate ? 1.0 : 0.0, flags, LIBXSMM_GEMM_PREFETCH_NONE);
-  if (descriptor == nullptr) return nullptr;
-  it->second = reinterpret_cast<SmallKernel<T>>(executable_kernel(
-      [&](libxsmm_generated_code* code, int) { libxsmm_generator_gemm_kernel(code, descriptor); }));
-  return it->second;
-}
-
-// A generated transpose: column-major in (m x n, leading dim *ldi) to out (n x m, leading dim
-// *ldo, the one it was generated for).
-using TransposeKernel = libxsmm_xtransfunction;
-
-// Note [Small GEMM]'s B^T copy as LIBXSMM's JIT transpose (20 x 20: 35 ns against 69 for the
-// scalar loop, throwaway microbenchmark): the row-major n x k B, read as column-major k x n,
-// into the row-major k x n copy (column-major n x k, leading dim n). Kept per thread by (k, n)
-// in front of a process-wide table, as the GEMM kernels are; null where LIBXSMM declines.
-template <typename T>
-TransposeKernel transpose_kernel(libxsmm_blasint k, libxsmm_blasint n) {
-  const uint64_t key = static_cast<uint64_t>(k) << 32 | static_cast<uint64_t>(n);
-  struct Slot {
-    uint64_t key = 0;  // 0: empty (n is at least 1)
-    TransposeKernel kernel = nullptr;
-  };
-  constexpr int kSlotBits = 4;
-  thread_local std::array<Slot, size_t{1} << kSlotBits> slots;
-  Slot& slot = slots[(key * 0x9E3779B97F4A7C15ull) >> (64 - kSlotBits)];
-  if (slot.key == key) return slot.kernel;
-  static std::mutex mutex;
-  static std::map<uint64_t, TransposeKernel> kernels;
+  static std::map<Key, Kernel> kernels;
   std::lock_guard<std::mutex> lock(mutex);
   auto [it, fresh] = kernels.try_emplace(key, nullptr);
-  if (fresh) {
-    libxsmm_descriptor_blob blob;
-    const libxsmm_trans_descriptor* descriptor = libxsmm_trans_descriptor_init(
-        &blob, sizeof(T), static_cast<unsigned>(k), static_cast<unsigned>(n), static_cast<unsigned>(n));
-    if (descriptor != nullptr)
-      it->second = reinterpret_cast<TransposeKernel>(executable_kernel(
-          [&](libxsmm_generated_code* code, int arch) { libxsmm_generator_transpose_kernel(code, descriptor, arch); }));
-  }
-  slot = {key, it->second};
-  return slot.kernel;
+  if (fresh) it->second = make();
+  return it->second;
 }
 
 // Note [Small GEMM kernel cache]
@@ -175,38 +138,80 @@ TransposeKernel transpose_kernel(libxsmm_blasint k, libxsmm_blasint n) {
 // shared registry: ~25 ns a call, 0.2 us of the iris step's 2.7 (its 8 GEMMs; perf:
 // libxsmm_xmmdispatch, libxsmm_diff_n, internal_find_code, the descriptor's set-up). A compiled
 // step asks for the same few shapes on every call, so each thread keeps its kernels in a small
-// direct-mapped table keyed by the shape, leading dims, beta and flags, in front of the
-// process-wide one of generate_kernel; a declined shape is remembered too (as null). Kernels live
-// until the process ends, so a remembered pointer never dangles.
+// direct-mapped table keyed by two packed words (the shape, leading dims, beta and flags), in
+// front of the process-wide one; a declined shape is remembered too (as null). Kernels live
+// until the process ends, so a remembered pointer never dangles. One table per kernel kind
+// (`make`'s type); the key (0, 0) marks an empty slot, so keys must never be (0, 0).
+template <typename Kernel, int kSlotBits, typename Make>
+inline Kernel per_thread_kernel(uint64_t key0, uint64_t key1, Make&& make) {
+  struct Slot {
+    uint64_t key0 = 0, key1 = 0;
+    Kernel kernel = nullptr;
+  };
+  thread_local std::array<Slot, size_t{1} << kSlotBits> slots;
+  Slot& slot = slots[((key0 ^ key1 * 0x9E3779B97F4A7C15ull) * 0xC2B2AE3D27D4EB4Full) >> (64 - kSlotBits)];
+  if (slot.key0 == key0 && slot.key1 == key1) return slot.kernel;
+  slot = {key0, key1, make()};
+  return slot.kernel;
+}
+
+template <typename T>
+SmallKernel<T> generate_kernel(libxsmm_blasint m, libxsmm_blasint n, libxsmm_blasint k, libxsmm_blasint lda,
+                               libxsmm_blasint ldb, libxsmm_blasint ldc, bool accumulate, int flags) {
+  const std::array<int64_t, 7> key = {m, n, k, lda, ldb, ldc, flags * 2 + (accumulate ? 1 : 0)};
+  return process_kernel<SmallKernel<T>>(key, [&]() -> SmallKernel<T> {
+    libxsmm_descriptor_blob blob;
+    const libxsmm_gemm_descriptor* descriptor =
+        std::is_same_v<T, float>
+            ? libxsmm_sgemm_descriptor_init(&blob, m, n, k, lda, ldb, ldc, 1.0f, accumulate ? 1.0f : 0.0f, flags,
+                                            LIBXSMM_GEMM_PREFETCH_NONE)
+            : libxsmm_dgemm_descriptor_init(&blob, m, n, k, lda, ldb, ldc, 1.0, accumulate ? 1.0 : 0.0, flags,
+                                            LIBXSMM_GEMM_PREFETCH_NONE);
+    if (descriptor == nullptr) return nullptr;
+    return reinterpret_cast<SmallKernel<T>>(executable_kernel(
+        [&](libxsmm_generated_code* code, int) { libxsmm_generator_gemm_kernel(code, descriptor); }));
+  });
+}
+
+// Note [Small GEMM]'s B^T copy as LIBXSMM's JIT transpose (20 x 20: 35 ns against 69 for the
+// scalar loop, throwaway microbenchmark): the row-major n x k B, read as column-major k x n,
+// into the row-major k x n copy (column-major n x k, leading dim n). Null where LIBXSMM declines.
+template <typename T>
+TransposeKernel transpose_kernel(libxsmm_blasint k, libxsmm_blasint n) {
+  const uint64_t key = static_cast<uint64_t>(k) << 32 | static_cast<uint64_t>(n);  // n >= 1: never 0
+  return per_thread_kernel<TransposeKernel, 4>(key, 0, [=] {
+    return process_kernel<TransposeKernel>(key, [=]() -> TransposeKernel {
+      libxsmm_descriptor_blob blob;
+      const libxsmm_trans_descriptor* descriptor = libxsmm_trans_descriptor_init(
+          &blob, sizeof(T), static_cast<unsigned>(k), static_cast<unsigned>(n), static_cast<unsigned>(n));
+      if (descriptor == nullptr) return nullptr;
+      return reinterpret_cast<TransposeKernel>(executable_kernel(
+          [&](libxsmm_generated_code* code, int arch) { libxsmm_generator_transpose_kernel(code, descriptor, arch); }));
+    });
+  });
+}
+
+// A GEMM kernel by shape (Note [Small GEMM kernel cache]).
 template <typename T>
 inline SmallKernel<T> small_kernel(libxsmm_blasint m, libxsmm_blasint n, libxsmm_blasint k, libxsmm_blasint lda,
-                            libxsmm_blasint ldb, libxsmm_blasint ldc, bool accumulate, bool transpose_a) {
+                                   libxsmm_blasint ldb, libxsmm_blasint ldc, bool accumulate, bool transpose_a) {
   // Column-major C^T = op(B)^T op(A)^T (Note [Small GEMM]): n x m, B first, A^T as LIBXSMM's
   // transposed second operand.
   auto generate = [=]() __attribute__((noinline, cold)) {
     return generate_kernel<T>(n, m, k, ldb, lda, ldc, accumulate,
                               transpose_a ? LIBXSMM_GEMM_FLAG_TRANS_B : LIBXSMM_GEMM_FLAG_NONE);
   };
-  // The key in two words: m, n, k < 2^19 each (small_gemm's m n k <= 64^3), the flag bits, and
-  // the leading dims when each is below 2^21 (a wider one goes to generate_kernel's table).
+  // The key in two words: m, n, k < 2^19 each (small_gemm's m n k <= 64^3; m >= 1, so never 0),
+  // the flag bits, and the leading dims when each is below 2^21 (a wider one goes to
+  // generate_kernel's table).
   constexpr int64_t kDimBits = 21;
   if (lda >= (int64_t{1} << kDimBits) || ldb >= (int64_t{1} << kDimBits) || ldc >= (int64_t{1} << kDimBits))
     return generate();
   const uint64_t shape = static_cast<uint64_t>(m) | static_cast<uint64_t>(n) << 19 | static_cast<uint64_t>(k) << 38 |
-                         static_cast<uint64_t>(transpose_a) << 57 |
-                         static_cast<uint64_t>(accumulate) << 58;
+                         static_cast<uint64_t>(transpose_a) << 57 | static_cast<uint64_t>(accumulate) << 58;
   const uint64_t dims = static_cast<uint64_t>(lda) | static_cast<uint64_t>(ldb) << kDimBits |
                         static_cast<uint64_t>(ldc) << (2 * kDimBits);
-  struct Slot {
-    uint64_t shape = 0, dims = 0;  // shape 0: empty (m, n, k are at least 1)
-    SmallKernel<T> kernel = nullptr;
-  };
-  constexpr int kSlotBits = 6;
-  thread_local std::array<Slot, size_t{1} << kSlotBits> slots;
-  Slot& slot = slots[((shape ^ dims * 0x9E3779B97F4A7C15ull) * 0xC2B2AE3D27D4EB4Full) >> (64 - kSlotBits)];
-  if (slot.shape == shape && slot.dims == dims) return slot.kernel;
-  slot = {shape, dims, generate()};
-  return slot.kernel;
+  return per_thread_kernel<SmallKernel<T>, 6>(shape, dims, generate);
 }
 
 // Note [Flipped small GEMM]
@@ -304,12 +309,21 @@ void gemm(const Memref2<T>* a, const Memref2<T>* b, Memref2<T>* c, bool ta, bool
   apply_epilogue(epilogue, c);
 }
 
+// gemm without an epilogue: what contraction_entry calls for kiln_gemm_<t>.
 template <typename T>
-void gemm_bias(const Memref2<T>* a, const Memref2<T>* b, const Memref1<T>* bias, Memref2<T>* c, bool ta, bool tb,
-               bool relu) {
+void plain_gemm(const Memref2<T>* a, const Memref2<T>* b, Memref2<T>* c, bool ta, bool tb, bool accumulate) {
+  gemm(a, b, c, ta, tb, accumulate, kernels::GemmEpilogue<T>{});
+}
+
+// kiln_gemm_bias_<t>'s C interface: contraction_entry's, with the fused bias between b and c and
+// the relu flag (an i64, as the others) in place of accumulate.
+template <typename T>
+void gemm_bias_entry(Memref2<T>* a, Memref2<T>* b, Memref1<T>* bias, Memref2<T>* c, int64_t ta, int64_t tb,
+                     int64_t relu) {
   KILN_ASSERT(bias->sizes[0] == c->sizes[1], "a fused bias has one value per column of the product");
   std::vector<T> copy;
-  gemm(a, b, c, ta, tb, /*accumulate=*/false, kernels::GemmEpilogue<T>{unit_stride_values(bias, copy), relu});
+  const kernels::GemmEpilogue<T> epilogue{unit_stride_values(bias, copy), relu != 0};
+  gemm(a, b, c, ta != 0, tb != 0, /*accumulate=*/false, epilogue);
 }
 
 // c[i] = op(a[i]) * op(b[i]) (c[i] += ... when `accumulate`) for each batch entry i of [batch,
@@ -320,51 +334,24 @@ void batch_gemm(const MemrefDescriptor<T, 3>* a, const MemrefDescriptor<T, 3>* b
   for (int64_t i = 0; i < c->sizes[0]; ++i) {
     const Memref2<T> ai = batch_entry(a, i), bi = batch_entry(b, i);
     Memref2<T> ci = batch_entry(c, i);
-    gemm(&ai, &bi, &ci, ta, tb, accumulate, kernels::GemmEpilogue<T>{});
+    plain_gemm(&ai, &bi, &ci, ta, tb, accumulate);
   }
 }
 
 }  // namespace
-}  // namespace kiln::compiler
-
-// The C interface the lowered calls use (ContractionCalls.cc): descriptors by pointer; the
-// transpose, accumulate and relu flags are i64 (an i1 argument from LLVM carries no
-// zero-extension guarantee a C bool relies on).
-extern "C" {
-#define KILN_GEMM_KERNELS(T, suffix)                                                                            \
-  void kiln_jit_gemm_##suffix(kiln::compiler::Memref2<T>* a, kiln::compiler::Memref2<T>* b,                     \
-                              kiln::compiler::Memref2<T>* c, int64_t ta, int64_t tb, int64_t accumulate) {      \
-    kiln::compiler::gemm(a, b, c, ta != 0, tb != 0, accumulate != 0, kiln::kernels::GemmEpilogue<T>{});         \
-  }                                                                                                             \
-  void kiln_jit_gemm_bias_##suffix(kiln::compiler::Memref2<T>* a, kiln::compiler::Memref2<T>* b,                \
-                                   kiln::compiler::Memref1<T>* bias, kiln::compiler::Memref2<T>* c, int64_t ta, \
-                                   int64_t tb, int64_t relu) {                                                  \
-    kiln::compiler::gemm_bias(a, b, bias, c, ta != 0, tb != 0, relu != 0);                                      \
-  }                                                                                                             \
-  void kiln_jit_batch_gemm_##suffix(kiln::compiler::MemrefDescriptor<T, 3>* a,                                  \
-                                    kiln::compiler::MemrefDescriptor<T, 3>* b,                                  \
-                                    kiln::compiler::MemrefDescriptor<T, 3>* c, int64_t ta, int64_t tb,          \
-                                    int64_t accumulate) {                                                       \
-    kiln::compiler::batch_gemm(a, b, c, ta != 0, tb != 0, accumulate != 0);                                     \
-  }
-KILN_GEMM_KERNELS(float, f32)
-KILN_GEMM_KERNELS(double, f64)
-#undef KILN_GEMM_KERNELS
-}
-
-namespace kiln::compiler {
 
 std::vector<std::pair<std::string, void*>> jit_kernel_symbols() {
   // Reads KILN_NUM_THREADS here, where a bad value can still throw kiln::Error to the caller:
   // an exception cannot unwind through the compiled code that calls kiln_gemm_*.
   kernels::num_threads();
   std::vector<std::pair<std::string, void*>> symbols = {
-      {"_mlir_ciface_kiln_gemm_f32", reinterpret_cast<void*>(&kiln_jit_gemm_f32)},
-      {"_mlir_ciface_kiln_gemm_f64", reinterpret_cast<void*>(&kiln_jit_gemm_f64)},
-      {"_mlir_ciface_kiln_gemm_bias_f32", reinterpret_cast<void*>(&kiln_jit_gemm_bias_f32)},
-      {"_mlir_ciface_kiln_gemm_bias_f64", reinterpret_cast<void*>(&kiln_jit_gemm_bias_f64)},
-      {"_mlir_ciface_kiln_batch_gemm_f32", reinterpret_cast<void*>(&kiln_jit_batch_gemm_f32)},
-      {"_mlir_ciface_kiln_batch_gemm_f64", reinterpret_cast<void*>(&kiln_jit_batch_gemm_f64)}};
+      {"_mlir_ciface_kiln_gemm_f32", reinterpret_cast<void*>(&contraction_entry<float, 2, &plain_gemm<float>>)},
+      {"_mlir_ciface_kiln_gemm_f64", reinterpret_cast<void*>(&contraction_entry<double, 2, &plain_gemm<double>>)},
+      {"_mlir_ciface_kiln_gemm_bias_f32", reinterpret_cast<void*>(&gemm_bias_entry<float>)},
+      {"_mlir_ciface_kiln_gemm_bias_f64", reinterpret_cast<void*>(&gemm_bias_entry<double>)},
+      {"_mlir_ciface_kiln_batch_gemm_f32", reinterpret_cast<void*>(&contraction_entry<float, 3, &batch_gemm<float>>)},
+      {"_mlir_ciface_kiln_batch_gemm_f64",
+       reinterpret_cast<void*>(&contraction_entry<double, 3, &batch_gemm<double>>)}};
   for (auto& s : conv_kernel_symbols()) symbols.push_back(std::move(s));
   for (auto& s : integer_gemm_kernel_symbols()) symbols.push_back(std::move(s));
   for (auto& s : temporary_buffer_symbols()) symbols.push_back(std::move(s));

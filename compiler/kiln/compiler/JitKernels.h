@@ -37,6 +37,19 @@ const T* unit_stride_values(const MemrefDescriptor<T, 1>* m, std::vector<T>& cop
   return copy.data();
 }
 
+/// The C interface through which lowered calls (ContractionCalls.cc) reach a contraction over
+/// `Rank`-D memrefs: descriptors by pointer, the transpose and accumulate flags as i64 (an i1
+/// argument from LLVM carries no zero-extension guarantee a C bool relies on). Its address is
+/// what jit_kernel_symbols gives the JIT for `_mlir_ciface_kiln_gemm_<t>` and
+/// `_mlir_ciface_kiln_batch_gemm_<t>`, float and integer alike.
+template <typename T, int Rank,
+          void (*Product)(const MemrefDescriptor<T, Rank>*, const MemrefDescriptor<T, Rank>*,
+                          MemrefDescriptor<T, Rank>*, bool, bool, bool)>
+void contraction_entry(MemrefDescriptor<T, Rank>* a, MemrefDescriptor<T, Rank>* b, MemrefDescriptor<T, Rank>* c,
+                       int64_t ta, int64_t tb, int64_t accumulate) {
+  Product(a, b, c, ta != 0, tb != 0, accumulate != 0);
+}
+
 /// (symbol name, address) of every function compiled code may call.
 std::vector<std::pair<std::string, void*>> jit_kernel_symbols();
 /// The convolution kernels' share of them (ConvKernels.cc).
