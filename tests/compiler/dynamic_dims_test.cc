@@ -29,6 +29,14 @@ tracer::Graph trace_template(const std::string& name, const GraphFn& fn, const s
 
 const int64_t N = tracer::relaxed_dim_placeholder(0);
 
+// Every output of `cg` on `args` against `fn`'s (eager), `where` naming the case in failures.
+void expect_outputs_match(const CompiledGraph& cg, const GraphFn& fn, const std::vector<Tensor>& args,
+                          const std::string& where) {
+  const std::vector<Tensor> got = cg.run(args), want = fn(args);
+  ASSERT_EQ(got.size(), want.size()) << where;
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_TRUE(tensors_match(got[i], want[i])) << where << ", output " << i;
+}
+
 TEST(CompiledDynamic, OneCodeRunsEverySizeAndChecksItsArguments) {
   auto fn = [](const std::vector<Tensor>& a) { return std::vector<Tensor>{kiln::exp(a[0]) + a[1], kiln::reduce_sum(a[1], {0})}; };
   tracer::Graph g = trace_template("add", fn, {Shape{N, 4}, Shape{N, 4}});
@@ -198,9 +206,7 @@ TEST(CompiledDynamic, ConvolutionsAndTheirBackpropsOverAMinusOneBatch) {
       std::vector<Tensor> args = {random_values({n, 6, 6, 2}, DType::Float32, -1, 1, 1),
                                   random_values({3, 3, 2, 4}, DType::Float32, -1, 1, 2),
                                   random_values({n, k.oh, k.oh, 4}, DType::Float32, -1, 1, 3)};
-      std::vector<Tensor> got = cg->run(args), want = fn(args);
-      for (size_t i = 0; i < got.size(); ++i)
-        EXPECT_TRUE(tensors_match(got[i], want[i])) << k.padding << ", n = " << n << ", output " << i;
+      expect_outputs_match(*cg, fn, args, k.padding + ", n = " + std::to_string(n));
     }
   }
   auto biased = [](const std::vector<Tensor>& a) {
@@ -305,9 +311,7 @@ TEST(CompiledDynamic, PoolingAndItsGradientsOverAMinusOneBatch) {
     for (int64_t n : {4, 3, 1, 4}) {
       std::vector<Tensor> args = {random_values({n, 7, 7, 3}, DType::Float32, -1, 1, static_cast<uint32_t>(n)),
                                   random_values({n, k.oh, k.oh, 3}, DType::Float32, -1, 1, 9)};
-      std::vector<Tensor> got = cg->run(args), want = fn(args);
-      for (size_t i = 0; i < got.size(); ++i)
-        EXPECT_TRUE(tensors_match(got[i], want[i])) << k.padding << ", n = " << n << ", output " << i;
+      expect_outputs_match(*cg, fn, args, k.padding + ", n = " + std::to_string(n));
     }
   }
 }
@@ -379,8 +383,7 @@ TEST(CompiledDynamic, ConcatSliceGatherCarryAMinusOneDim) {
   for (int64_t n : {6, 2, 1, 6}) {
     std::vector<Tensor> args = {random_values({n, 2}, DType::Float32, -1, 1, 12), random_values({n, 3}, DType::Float32, -1, 1, 13),
                                 random_values({n}, DType::Float32, 0, 5, static_cast<uint32_t>(n))};
-    std::vector<Tensor> got = cg->run(args), want = carried(args);
-    for (size_t i = 0; i < got.size(); ++i) EXPECT_TRUE(tensors_match(got[i], want[i])) << "n = " << n << ", output " << i;
+    expect_outputs_match(*cg, carried, args, "n = " + std::to_string(n));
   }
   // The index range check over a `?` batch still reports the first bad index.
   std::string msg = error_of([&] {
