@@ -63,9 +63,14 @@ struct DimScope {
 DimScope* set_dim_scope(DimScope* scope);
 DimScope* dim_scope();
 
+/// The value of symbolic dim `d` at the active scope's sizes, recording a guard that names
+/// `reader` (dim_value's slow path).
+int64_t symbolic_dim_value(int64_t d, const char* reader);
 /// The size of dim `d` in the call being traced: `d` itself when it is a size; for a symbolic
 /// dim, its value at the active scope's sizes, recording a guard that names `reader`.
-int64_t dim_value(int64_t d, const char* reader = nullptr);
+inline int64_t dim_value(int64_t d, const char* reader = nullptr) {
+  return is_symbolic_dim(d) ? symbolic_dim_value(d, reader) : d;
+}
 /// The value of dim `d` when symbol k has size sizes[k] (no guard: for graphs after their trace).
 int64_t dim_at(int64_t d, const std::vector<int64_t>& sizes);
 /// a * b, symbolic when either is.

@@ -146,8 +146,8 @@ std::string sizes_str(const std::vector<int64_t>& sizes) {
 //     the guards): each new size is traced again, as a new signature would be;
 //   - a -1 dim is 0 (symbols stand for sizes >= 1: an integer mean would divide by zero, a
 //     reduce_max of nothing must raise as eager does): traced again at its sizes too;
-//   - the graph holds an op that cannot follow a -1 dim where it is (dynamic_gap: kiln::cond with
-//     a -1 dim in a branch's result, ...): the graph at these sizes is compiled.
+//   - the graph holds an op whose lowering cannot follow a -1 dim where it is (dynamic_gap: an
+//     index range check over a -1 dim, ...): the graph at these sizes is compiled.
 Executable* FunctionCore::shared_executable(Entry& e) {
   if (!e.shared_tried) {
     e.shared_tried = true;
@@ -186,13 +186,11 @@ FunctionCore::Specialization& FunctionCore::specialization_for(Entry& e, const s
     }
   } else {
     graph = graph_at_sizes(e.graph, sizes);
-    if (!s_->options.compile) {
-      // interpreted: the graph at these sizes
-    } else if (Executable* shared = shared_executable(e)) {
+    if (Executable* shared = s_->options.compile ? shared_executable(e) : nullptr) {
       sp->exec = shared;
       sp->graph = std::make_unique<Graph>(std::move(graph));
       sp->eager = std::make_unique<GraphRunner>(*sp->graph);
-    } else {
+    } else if (s_->options.compile) {
       sp->per_size = e.shared_why;
     }
   }

@@ -96,8 +96,7 @@ int64_t dim_at(int64_t d, const std::vector<int64_t>& sizes) {
   return v;
 }
 
-int64_t dim_value(int64_t d, const char* reader) {
-  if (!is_symbolic_dim(d)) return d;
+int64_t symbolic_dim_value(int64_t d, const char* reader) {
   const Monomial m = monomial_of(d);
   DimScope* scope = t_scope;
   KILN_ASSERT(scope != nullptr, "a symbolic dim is read as a number outside a trace");
