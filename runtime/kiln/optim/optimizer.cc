@@ -28,7 +28,7 @@ double Optimizer::learning_rate() const { return learning_rate_.item<double>(); 
 
 void Optimizer::set_learning_rate(double learning_rate) { learning_rate_.assign(Tensor::scalar(learning_rate)); }
 
-Tensor Optimizer::step() const { return cast(iterations_ + 1.0, DType::Float64); }
+Tensor Optimizer::step() const { return cast(iterations_ + 1, DType::Float64); }
 
 Optimizer::Slots& Optimizer::ensure_slots(const Variable& var) {
   auto it = slots_.find(var.impl_ptr().get());
