@@ -156,6 +156,96 @@ TEST(TensorPrint, MatrixRowsAndShape) {
   EXPECT_EQ(t3.str(), "tf.Tensor(\n[[[1 2]\n  [3 4]]\n\n [[5 6]\n  [7 8]]], shape=(2, 2, 2), dtype=int32)");
 }
 
+// 0, 1, 2, ... in `shape`, as numpy's arange(n).reshape(shape).
+template <typename T>
+Tensor arange(const Shape& shape) {
+  std::vector<T> v(static_cast<size_t>(shape.num_elements()));
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<T>(i);
+  return Tensor::from_vector(v, shape);
+}
+
+// The expected texts are numpy 1.24's print(np.arange(n).reshape(shape)) without its column
+// padding (Kiln prints each value at its own width).
+TEST(TensorPrint, LargeTensorIsSummarizedAsNumpyDoes) {
+  const std::string s = arange<int32_t>({1000, 1000}).str();
+  EXPECT_EQ(s,
+            "tf.Tensor(\n"
+            "[[0 1 2 ... 997 998 999]\n"
+            " [1000 1001 1002 ... 1997 1998 1999]\n"
+            " [2000 2001 2002 ... 2997 2998 2999]\n"
+            " ...\n"
+            " [997000 997001 997002 ... 997997 997998 997999]\n"
+            " [998000 998001 998002 ... 998997 998998 998999]\n"
+            " [999000 999001 999002 ... 999997 999998 999999]], shape=(1000, 1000), dtype=int32)");
+  std::ostringstream os;
+  os << Variable(arange<float>({1000, 1000}));
+  EXPECT_LT(os.str().size(), 400u) << os.str();
+  EXPECT_NE(os.str().find(" ...\n [997000. 997001. 997002. ... 997997. 997998. 997999.]"), std::string::npos) << os.str();
+}
+
+TEST(TensorPrint, SummaryStartsAboveAThousandElements) {
+  const std::string all = arange<int64_t>({1000}).str();
+  EXPECT_EQ(all.find("..."), std::string::npos);
+  EXPECT_NE(all.find(" 499 500 501 "), std::string::npos);
+  EXPECT_EQ(arange<int64_t>({1001}).str(), "tf.Tensor([0 1 2 ... 998 999 1000], shape=(1001,), dtype=int64)");
+  EXPECT_EQ(div(arange<float>({1001}), Tensor::scalar(4.0f)).str(),
+            "tf.Tensor([0. 0.25 0.5 ... 249.5 249.75 250.], shape=(1001,), dtype=float32)");
+  // Only dims longer than 2 * edgeitems are cut: here the last one.
+  EXPECT_EQ(arange<int32_t>({2, 3, 400}).str(),
+            "tf.Tensor(\n[[[0 1 2 ... 397 398 399]\n  [400 401 402 ... 797 798 799]\n  [800 801 802 ... 1197 1198 1199]]\n\n"
+            " [[1200 1201 1202 ... 1597 1598 1599]\n  [1600 1601 1602 ... 1997 1998 1999]\n"
+            "  [2000 2001 2002 ... 2397 2398 2399]]], shape=(2, 3, 400), dtype=int32)");
+}
+
+TEST(TensorPrint, NestedDimsElideWholeBlocksBetweenBlankLines) {
+  const std::string block = [] {
+    std::string b;
+    for (int k = 0; k < 8; ++k) {
+      if (k == 3) {
+        b += "\n\n ...";
+        k = 4;
+        continue;
+      }
+      std::string rows;
+      for (int r = 0; r < 10; ++r) {
+        if (r == 3) {
+          rows += "\n  ...";
+          r = 6;
+          continue;
+        }
+        const int v = k * 200 + r * 20;
+        rows += std::string(r ? "\n  " : "") + "[" + std::to_string(v) + " " + std::to_string(v + 1) + " " +
+                std::to_string(v + 2) + " ... " + std::to_string(v + 17) + " " + std::to_string(v + 18) + " " +
+                std::to_string(v + 19) + "]";
+      }
+      b += std::string(k ? "\n\n " : "") + "[" + rows + "]";
+    }
+    return "[" + b + "]";
+  }();
+  EXPECT_EQ(arange<int32_t>({8, 10, 20}).str(), "tf.Tensor(\n" + block + ", shape=(8, 10, 20), dtype=int32)");
+  EXPECT_NE(block.find("]]\n\n ...\n\n [[1000 1001 1002 ... 1017 1018 1019]\n  [1020 "), std::string::npos) << block;
+}
+
+TEST(TensorPrint, PrintOptionsSetThresholdAndEdgeItems) {
+  const PrintOptions old = set_print_options({.threshold = 100, .edgeitems = 2});
+  EXPECT_EQ(old.threshold, 1000);
+  EXPECT_EQ(old.edgeitems, 3);
+  const std::string s = arange<int32_t>({10, 7, 3, 5}).str();
+  const std::string head = "tf.Tensor(\n[[[[0 1 ... 3 4]\n   [5 6 ... 8 9]\n   [10 11 ... 13 14]]\n\n  [[15 16 ... 18 19]";
+  EXPECT_EQ(s.substr(0, head.size()), head);
+  EXPECT_NE(s.find("[100 101 ... 103 104]]]\n\n\n [[[105 106 ... 108 109]"), std::string::npos) << s;
+  EXPECT_NE(s.find("[205 206 ... 208 209]]]\n\n\n ...\n\n\n [[[840 841 ... 843 844]"), std::string::npos) << s;
+  EXPECT_NE(s.find("[25 26 ... 28 29]]\n\n  ...\n\n  [[75 76 ... 78 79]"), std::string::npos) << s;
+  EXPECT_EQ(arange<int32_t>({12}).str(), "tf.Tensor([0 1 2 3 4 5 6 7 8 9 10 11], shape=(12,), dtype=int32)");
+  set_print_options({.threshold = std::numeric_limits<int64_t>::max(), .edgeitems = 3});
+  EXPECT_EQ(arange<int32_t>({40, 40}).str().find("..."), std::string::npos);
+  EXPECT_TRUE(has(error_of([] { set_print_options({.threshold = -1}); }), "threshold must be >= 0, got -1"));
+  EXPECT_TRUE(has(error_of([] { set_print_options({.edgeitems = 0}); }), "edgeitems must be >= 1, got 0"));
+  set_print_options(old);
+  EXPECT_EQ(print_options().threshold, 1000);
+  EXPECT_NE(arange<int32_t>({1001}).str().find("..."), std::string::npos);
+}
+
 TEST(TensorVariable, CopiesItsInitialValue) {
   Tensor init = Tensor::from_vector(std::vector<float>{1, 2});
   Variable v(init, /*trainable=*/true, "weights");
