@@ -62,6 +62,17 @@ const Tensor& Optimizer::cast_for_step(const std::string& key, const Tensor& val
   return step_casts_[k] = value.dtype() == dtype ? value : cast(value, dtype);
 }
 
+std::vector<std::pair<std::string, Variable>> Optimizer::named_state(
+    const std::vector<std::pair<std::string, Variable>>& vars) const {
+  std::vector<std::pair<std::string, Variable>> state = {{"iterations", iterations_}, {"learning_rate", learning_rate_}};
+  for (const auto& [key, var] : vars) {
+    auto it = slots_.find(var.impl_ptr().get());
+    if (it == slots_.end()) continue;
+    for (const auto& [slot_name, slot] : it->second.by_name) state.emplace_back(key + "/" + slot_name, slot);
+  }
+  return state;
+}
+
 void Optimizer::build(const std::vector<Variable>& vars) {
   for (size_t i = 0; i < vars.size(); ++i) {
     KILN_CHECK(vars[i].defined(), name_, ".build: variable ", i, " is an undefined Variable");
