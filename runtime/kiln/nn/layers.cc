@@ -39,20 +39,21 @@ Tensor Dense::call(const Tensor& x) {
              " features, but the layer was built for ", kernel_.dim(0), " (kernel ", kernel_.shape().str(), ")");
   // A higher-rank input (Keras' tensordot over the last axis) folds its leading dims into one
   // row dim, so that the contraction stays one 2-D matmul: one GEMM call in compiled code, with
-  // the bias and activation in its epilogue. Under kiln::function a -1 leading dim folds into a
-  // multiple of it, which compiled code follows at every size (Note [Dynamic dims]). The rows
-  // are computed rather than left to reshape's -1, which an empty batch cannot infer.
+  // the bias and activation in its epilogue. The dims are taken as stored, so under
+  // kiln::function a -1 leading dim stays a symbol and the rows its product with the others
+  // (Note [Symbolic dims]): one compiled code for every size. The rows are computed rather than
+  // left to reshape's -1, which an empty batch cannot infer.
   Tensor rows = x;
   if (x.rank() > 2) {
     int64_t n = 1;
-    for (int i = 0; i + 1 < x.rank(); ++i) n *= x.dim(i);
+    for (int i = 0; i + 1 < x.rank(); ++i) n = dim_mul(n, x.shape().sym(i));
     rows = reshape(x, {n, features});
   }
   Tensor y = matmul(rows, kernel_);
   if (options_.use_bias) y = y + bias_;
   if (options_.activation) y = options_.activation(y);
   if (x.rank() == 2) return y;
-  std::vector<int64_t> out = x.shape().vec();
+  std::vector<int64_t> out = x.shape().sym_vec();
   out.back() = units_;
   return reshape(y, out);
 }
