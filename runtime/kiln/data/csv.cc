@@ -181,7 +181,9 @@ bool CsvLineReader::next(std::string& text) {
   KILN_CHECK(!in_.bad(), path_, ": read error after line ", line_number_, ": ", std::strerror(errno));
   if (data_lines_ == 0 && !allow_empty_) {
     const int64_t header = std::min(line_number_, header_lines_), blank = line_number_ - header;
-    std::string what = line_number_ == 0 ? "the file is empty" : std::to_string(line_number_) + (line_number_ == 1 ? " line: " : " lines: ");
+    std::string what = line_number_ == 0   ? "the file is empty"
+                       : line_number_ == 1 ? "1 line: "
+                                           : std::to_string(line_number_) + " lines: ";
     if (header > 0) what += header == 1 ? "the header" : std::to_string(header) + " header lines";
     if (header > 0 && blank > 0) what += " and ";
     if (blank > 0) what += blank == 1 ? "a blank one" : std::to_string(blank) + " blank ones";

@@ -56,8 +56,9 @@ class Module {
   void save(const std::string& path) const;
   /// Reads `path` (safetensors) and assigns each variable the tensor under its key. Every variable
   /// must be in the file with its dtype and shape, and every tensor in the file must belong to a
-  /// variable; otherwise kiln::Error names the file and the variable (with the expected and the
-  /// found dtype and shape) and no variable is changed.
+  /// variable (those under "optimizer/", an optimizer's state, are skipped); otherwise kiln::Error
+  /// names the file and the variable (with the expected and the found dtype and shape) and no
+  /// variable is changed.
   void load(const std::string& path);
   /// save(path), plus `optimizer`'s state, so that training resumes exactly where it stopped
   /// (Keras saves a model with its optimizer): the step count "optimizer/iterations" (int64), the

@@ -97,7 +97,9 @@ TEST(ModuleCheckpoint, AdamStateRoundTripsBitForBit) {
 TEST(ModuleCheckpoint, ResumedTrainingEqualsNeverStopping) {
   const std::vector<std::pair<std::string, std::function<std::unique_ptr<optim::Optimizer>()>>> optimizers = {
       {"Adam", [] { return std::make_unique<optim::Adam>(optim::AdamOptions{.learning_rate = 0.01}); }},
-      {"SGD nesterov", [] { return std::make_unique<optim::SGD>(optim::SGDOptions{.learning_rate = 0.05, .momentum = 0.9, .nesterov = true}); }}};
+      {"SGD nesterov", [] {
+         return std::make_unique<optim::SGD>(optim::SGDOptions{.learning_rate = 0.05, .momentum = 0.9, .nesterov = true});
+       }}};
   for (bool compiled : {false, true})
     for (const auto& [name, make_optimizer] : optimizers) {
       SCOPED_TRACE(name + (compiled ? ", compiled" : ", eager"));
@@ -136,8 +138,9 @@ TEST(ModuleCheckpoint, WrongOptimizerOrMissingStateIsAnErrorThatChangesNothing) 
   const std::vector<float> kernel_before = other->named_variables()[0].second.to_vector<float>();
   optim::SGD momentum({.momentum = 0.9});
   std::string msg = error_of([&] { other->load(adam_file.path(), momentum); });
-  EXPECT_TRUE(has(msg, "load: " + adam_file.path() + ": tensor 'optimizer/0.bias/m' (float32[8]) matches no variable of module '" +
-                           other->name() + "' nor state of optimizer 'SGD'")) << msg;
+  EXPECT_TRUE(has(msg, "load: " + adam_file.path() + ": tensor 'optimizer/0.bias/m' (float32[8]) matches no variable " +
+                           "of module '" + other->name() + "' nor state of optimizer 'SGD'"))
+      << msg;
   EXPECT_EQ(momentum.iterations(), 0);
   EXPECT_EQ(other->named_variables()[0].second.to_vector<float>(), kernel_before) << "a failed load changes nothing";
 
