@@ -1,8 +1,10 @@
 // The public ops: one function per row of op_table.def, plus C++ operators and conveniences.
 #pragma once
 #include <array>
+#include <concepts>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kiln/tensor.h"
@@ -193,7 +195,12 @@ Tensor assign_sub(const Variable& var, const Tensor& value);
 Tensor apply_adam(const Variable& var, const Variable& m, const Variable& v, const Tensor& grad, const Tensor& lr,
                   double beta_1, double beta_2, double epsilon);
 
-// ---- C++ operators (a double operand becomes a scalar of the other operand's dtype) ----
+// ---- C++ operators ----
+// A C++ scalar operand becomes a rank-0 tensor of the other operand's dtype, as TF converts a
+// Python number: an integer one (`x * 2`) for any dtype (kiln::Error when it does not fit an
+// int32 tensor); a floating one (`x * 0.5`) for float tensors only: with an int32/int64 tensor it
+// is a kiln::Error naming the op, the dtype and the value, 2.0 included, as TF raises for
+// `int_tensor * 2.0` instead of truncating.
 Tensor operator+(const Tensor& a, const Tensor& b);
 Tensor operator-(const Tensor& a, const Tensor& b);
 Tensor operator*(const Tensor& a, const Tensor& b);
@@ -207,6 +214,23 @@ Tensor operator+(double a, const Tensor& b);
 Tensor operator-(double a, const Tensor& b);
 Tensor operator*(double a, const Tensor& b);
 Tensor operator/(double a, const Tensor& b);
+namespace detail {
+/// The scalar that the integer operand `value` of `op` becomes, in `like`'s dtype; `fits` says
+/// whether the C++ value fitted int64 (a uint64 above INT64_MAX does not).
+Tensor integer_operand(const char* op, int64_t value, bool fits, const Tensor& like);
+template <std::integral I>
+Tensor integer_operand(const char* op, I value, const Tensor& like) {
+  return integer_operand(op, static_cast<int64_t>(value), std::in_range<int64_t>(value), like);
+}
+}  // namespace detail
+template <std::integral I> Tensor operator+(const Tensor& a, I b) { return add(a, detail::integer_operand("add", b, a)); }
+template <std::integral I> Tensor operator-(const Tensor& a, I b) { return sub(a, detail::integer_operand("sub", b, a)); }
+template <std::integral I> Tensor operator*(const Tensor& a, I b) { return mul(a, detail::integer_operand("mul", b, a)); }
+template <std::integral I> Tensor operator/(const Tensor& a, I b) { return div(a, detail::integer_operand("div", b, a)); }
+template <std::integral I> Tensor operator+(I a, const Tensor& b) { return add(detail::integer_operand("add", a, b), b); }
+template <std::integral I> Tensor operator-(I a, const Tensor& b) { return sub(detail::integer_operand("sub", a, b), b); }
+template <std::integral I> Tensor operator*(I a, const Tensor& b) { return mul(detail::integer_operand("mul", a, b), b); }
+template <std::integral I> Tensor operator/(I a, const Tensor& b) { return div(detail::integer_operand("div", a, b), b); }
 
 /// Sums `x` down to `shape` (the reverse of broadcasting), as gradient rules need.
 Tensor sum_to_shape(const Tensor& x, const Shape& shape);

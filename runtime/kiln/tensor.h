@@ -91,7 +91,8 @@ class Tensor {
   /// A new tensor with its own copy of the data.
   Tensor clone() const;
   /// TF-style text: `tf.Tensor([1. 2.], shape=(2,), dtype=float32)`; rank >= 2 starts on a new
-  /// line with one row per line, as numpy prints arrays.
+  /// line with one row per line, as numpy prints arrays. Over print_options().threshold elements,
+  /// each dim shows its first and last edgeitems entries around `...`, as numpy summarizes.
   std::string str() const;
   /// `float32[16,4]`: the dtype and shape, as error messages name a tensor (defined tensors).
   std::string type_str() const;
@@ -109,6 +110,19 @@ class Tensor {
 };
 
 std::ostream& operator<<(std::ostream& os, const Tensor& t);
+
+/// How Tensor::str() (and so `<<`) summarizes large tensors, as numpy's printoptions: a tensor of
+/// more than `threshold` elements shows, along each dim longer than 2 * edgeitems, the first and
+/// the last `edgeitems` entries around `...` (`[0 1 2 ... 997 998 999]`; rows: a `...` line).
+struct PrintOptions {
+  int64_t threshold = 1000;  ///< numpy's default; INT64_MAX prints every element
+  int64_t edgeitems = 3;     ///< >= 1
+};
+/// The process-wide options now in effect.
+PrintOptions print_options();
+/// Sets the process-wide options and returns the previous ones; kiln::Error for a negative
+/// threshold or edgeitems < 1.
+PrintOptions set_print_options(const PrintOptions& options);
 
 /// Throws naming the tensor's value access when `t` is symbolic (see Note [Reading traced values]).
 void check_readable(const Tensor& t, const char* what);

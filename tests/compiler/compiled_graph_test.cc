@@ -379,5 +379,51 @@ TEST(CompilerDump, KilnDumpIrWritesEveryStage) {
   std::filesystem::remove_all(dir);
 }
 
+// A step run under KILN_DUMP_IR=`dir` (with the disk cache off, so that it compiles here), after
+// which the variable must hold 3 * 2 = 6 compiled or not; its kiln::function's compile_count().
+int64_t compiles_with_dump_dir(const std::string& dir) {
+  const char* old_cache = std::getenv("KILN_CACHE_DIR");
+  const std::string saved_cache = old_cache != nullptr ? old_cache : "";
+  ::setenv("KILN_CACHE_DIR", "off", 1);
+  ::setenv("KILN_DUMP_IR", dir.c_str(), 1);
+  Variable w(kiln::constant(std::vector<float>{3}));
+  auto step = kiln::function([&](const Tensor& x) { return kiln::assign(w, w * x); }, {.name = "dump_dir_step"});
+  step(kiln::constant(std::vector<float>{2}));
+  ::unsetenv("KILN_DUMP_IR");
+  if (old_cache != nullptr) ::setenv("KILN_CACHE_DIR", saved_cache.c_str(), 1);
+  else ::unsetenv("KILN_CACHE_DIR");
+  EXPECT_EQ(w.to_vector<float>(), std::vector<float>{6});
+  return step.compile_count();
+}
+
+TEST(CompilerDump, KilnDumpIrCreatesAMissingFolderAndStillCompiles) {
+  const std::filesystem::path root = std::filesystem::temp_directory_path() / ("kiln-dump-new-" + std::to_string(::getpid()));
+  const std::filesystem::path dir = root / "a" / "b";
+  std::filesystem::remove_all(root);
+  EXPECT_EQ(compiles_with_dump_dir(dir.string()), 1);
+  EXPECT_TRUE(std::filesystem::exists(dir / "dump_dir_step.0.traced.mlir"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "dump_dir_step.0.asm.s"));
+  std::filesystem::remove_all(root);
+}
+
+TEST(CompilerDump, KilnDumpIrThatCannotBeWrittenWarnsAndStillCompiles) {
+  // A folder below a regular file can be neither created nor written.
+  const std::filesystem::path file = std::filesystem::temp_directory_path() / ("kiln-dump-file-" + std::to_string(::getpid()));
+  std::ofstream(file) << "not a folder";
+  testing::internal::CaptureStderr();
+  const int64_t compiles = compiles_with_dump_dir((file / "ir").string());
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(compiles, 1);
+  EXPECT_NE(err.find("KILN_DUMP_IR: cannot write " + (file / "ir").string()), std::string::npos) << err;
+  EXPECT_NE(err.find("the step still compiles"), std::string::npos) << err;
+  std::filesystem::remove(file);
+}
+
+TEST(CompilerStages, TracedHeaderNamesTheFunctionOnly) {
+  Mlp mlp(3);
+  const std::string traced = compiler::graph_to_linalg(mlp_graph(mlp, 8));
+  EXPECT_EQ(traced.substr(0, traced.find('\n')), "// kiln::function 'mlp_step' traced to linalg on tensors");
+}
+
 }  // namespace
 }  // namespace kiln::test

@@ -276,6 +276,34 @@ TEST(CompiledDynamic, CnnTrainStepCompilesOnceForEveryBatch) {
   EXPECT_NE(traced.find("tensor<?x8x8x1xf32>"), std::string::npos);
 }
 
+// nn::Dense on a [batch, steps, features] input (Keras' Dense over the last axis) with a -1
+// batch: one compile for batches 6, 3, 6, 1; the loss and every variable as eager's after each
+// step, so the gradients through the folded rows are right at every size.
+TEST(CompiledDynamic, DenseOverASequenceCompilesOnceForEveryBatch) {
+  auto sequence_model = [](nn::Sequential& model) {
+    namespace init = nn::initializers;
+    model.add(nn::Dense(6, {.activation = nn::activations::relu, .kernel_initializer = init::glorot_uniform(5), .input_dim = 4}));
+    model.add(nn::Flatten());
+    model.add(nn::Dense(3, {.kernel_initializer = init::glorot_uniform(6), .input_dim = 30}));
+  };
+  Classifier eager(sequence_model), compiled(sequence_model);
+  auto step = kiln::function([&](const Tensor& x, const Tensor& y) { return compiled.step(x, y); },
+                             {.name = "sequence_step", .input_signature = {TensorSpec{{-1, 5, 4}}, TensorSpec{{-1, 3}}}});
+  uint32_t seed = 30;
+  for (int64_t n : {6, 3, 6, 1}) {
+    ++seed;
+    Tensor x = random_values({n, 5, 4}, DType::Float32, -1, 1, seed), y = one_hot_of(n, seed);
+    Tensor got = step(x, y), want = eager.step(x, y);
+    EXPECT_TRUE(tensors_match(got, want)) << "n = " << n;
+    std::vector<Variable> gv = compiled.model.trainable_variables(), wv = eager.model.trainable_variables();
+    for (size_t i = 0; i < gv.size(); ++i) EXPECT_TRUE(tensors_match(gv[i], wv[i])) << "n = " << n << ", " << wv[i].name();
+  }
+  EXPECT_EQ(step.compile_count(), 1) << step.explain();
+  const std::string traced = step.lower(Stage::Traced, kiln::zeros({2, 5, 4}), one_hot_of(2, 1));
+  EXPECT_NE(traced.find("tensor<?x5x4xf32>"), std::string::npos) << traced;
+  EXPECT_NE(traced.find("tensor<?x5x6xf32>"), std::string::npos) << traced;
+}
+
 // A -1 dim elsewhere than a convolution's batch has no dynamic lowering: code per size, and
 // Runs `f` on each of `inputs` against `body` (eager), then checks that each input's size got
 // its own code and that explain() gives `reason` for it.

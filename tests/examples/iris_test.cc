@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -163,6 +164,21 @@ TEST(ExamplesIris, MalformedDataNamesTheFileAndLine) {
   ProgramRun missing = run_iris("--data /nonexistent/iris.csv --epochs 1");
   EXPECT_EQ(missing.status, 1);
   EXPECT_NE(missing.output.find("/nonexistent/iris.csv"), std::string::npos) << missing.output;
+}
+
+TEST(ExamplesIris, DataWithoutRowsIsAnErrorNotATrainingOfNothing) {
+  const std::string empty = testing::TempDir() + "/iris_empty.csv", header = testing::TempDir() + "/iris_header.csv";
+  std::ofstream(empty) << "";
+  std::ofstream(header) << "0,4,setosa,versicolor,virginica\n";
+  for (const std::string& path : {empty, header})
+    for (const char* form : {"", " --tutorial", " --compiled"}) {
+      ProgramRun r = run_iris("--data " + path + " --epochs 1" + form);
+      EXPECT_EQ(r.status, 1) << path << form << "\n" << r.output;
+      EXPECT_NE(r.output.find(path + ": no data rows"), std::string::npos) << path << form << "\n" << r.output;
+      EXPECT_EQ(r.output.find("nan"), std::string::npos) << path << form << "\n" << r.output;
+    }
+  std::remove(empty.c_str());
+  std::remove(header.c_str());
 }
 
 }  // namespace

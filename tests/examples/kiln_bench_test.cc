@@ -75,6 +75,23 @@ TEST(KilnBench, PoolJsonReportsEagerAndCompiledMaxPool) {
   EXPECT_EQ(status, 2) << both;
 }
 
+TEST(KilnBench, HelpPrintsUsageAndEveryMode) {
+  for (const char* args : {"--help", "-h", "--model iris --help"}) {
+    int status = -1;
+    std::string out = run_bench(args, status);
+    EXPECT_EQ(status, 0) << args << "\n" << out;
+    EXPECT_EQ(out.find("unknown option"), std::string::npos) << args << "\n" << out;
+    for (const char* part : {"usage: kiln-bench", "--dispatch", "--model iris", "--model cnn", "--conv", "--pool",
+                             "--json", "--repetitions N", "--benchmark_filter", "KILN_NUM_THREADS"})
+      EXPECT_NE(out.find(part), std::string::npos) << args << ": no '" << part << "' in\n" << out;
+  }
+  int status = -1;
+  std::string out = run_bench("--hepl", status);
+  EXPECT_EQ(status, 2) << out;
+  EXPECT_NE(out.find("unknown option '--hepl'"), std::string::npos) << out;
+  EXPECT_NE(out.find("usage: kiln-bench"), std::string::npos) << out;
+}
+
 TEST(KilnBench, UnknownModelIsRefused) {
   if (!std::filesystem::exists(std::string(KILN_BINARY_DIR) + "/tools/kiln-bench"))
     GTEST_SKIP() << "kiln-bench is not built in " << KILN_BINARY_DIR;

@@ -248,7 +248,7 @@ TEST(NnSequential, VectorConstructorNestingAndDedupe) {
   auto shared = std::make_shared<Dense>(2, DenseOptions{.input_dim = 2}, "twice");
   Sequential inner({shared, std::make_shared<Dense>(2, DenseOptions{.input_dim = 2}, "after")}, "inner_seq");
   Sequential outer;
-  outer.add(inner).add(shared);  // `shared` is also inside `inner`
+  outer.add(std::move(inner)).add(shared);  // `shared` is also inside `inner`
   EXPECT_EQ(names_of(outer.trainable_variables()),
             (std::vector<std::string>{"twice/kernel", "twice/bias", "after/kernel", "after/bias"}));
   EXPECT_EQ(outer(kiln::ones({3, 2})).shape(), (Shape{3, 2}));

@@ -69,7 +69,7 @@ TEST(OpErrors, IntegerDivisionByZeroAndOverflow) {
     EXPECT_TRUE(throws_error([dt] { div(make({1, 2, 3}, {3}, dt), make({1, 0, 1}, {3}, dt)); },
                              {"div", "division by zero"}));
     EXPECT_TRUE(throws_error([dt] { div(make({1, 2, 3, 4}, {2, 2}, dt), make({0}, {}, dt)); }, {"div", "by zero"}));
-    EXPECT_TRUE(throws_error([dt] { make({7}, {1}, dt) / 0.0; }, {"div", "by zero"}));
+    EXPECT_TRUE(throws_error([dt] { make({7}, {1}, dt) / 0; }, {"div", "by zero"}));
   }
   // Float division by zero is IEEE: inf and nan, no error.
   std::vector<double> q = values(div(f64({1, 0}, {2}), f64({0, 0}, {2})));
@@ -244,6 +244,44 @@ TEST(OpErrors, ApplyAdamArguments) {
   EXPECT_TRUE(throws_error([&] { apply_adam(w, m, v, g, zeros({1}), 0.9, 0.999, 1e-7); }, {"apply_adam", "lr", "[1]"}));
   Variable wrong(zeros({2}));
   EXPECT_TRUE(throws_error([&] { apply_adam(w, wrong, v, g, lr, 0.9, 0.999, 1e-7); }, {"apply_adam", "m is float32[2]"}));
+}
+
+// TF's rule for a Python number beside a tensor: `int_tensor * 2` works, `int_tensor * 0.5` and
+// `int_tensor * 2.0` raise (never a silent int_tensor * 0).
+TEST(OpErrors, FloatingCppOperandWithAnIntegerTensorNamesOpDtypeAndValue) {
+  for (DType dt : {DType::Int32, DType::Int64}) {
+    const std::string type = std::string(dtype_name(dt)) + "[3]";
+    Tensor x = make({1, 2, 3}, {3}, dt);
+    EXPECT_TRUE(throws_error([&] { x * 0.5; }, {"mul: the C++ operand 0.5 is a floating-point number", type, "cast"}));
+    EXPECT_TRUE(throws_error([&] { 0.5 * x; }, {"mul:", "0.5", type}));
+    EXPECT_TRUE(throws_error([&] { x * 2.0; }, {"mul:", "operand 2.0 ", type}));
+    EXPECT_TRUE(throws_error([&] { x + 0.25; }, {"add:", "0.25", type}));
+    EXPECT_TRUE(throws_error([&] { 1.5 - x; }, {"sub:", "1.5", type}));
+    EXPECT_TRUE(throws_error([&] { x / 2.5f; }, {"div:", "2.5", type}));
+    EXPECT_TRUE(throws_error([&] { x * 1e300; }, {"mul:", "1e+300", type}));
+  }
+}
+
+TEST(OpErrors, IntegerCppOperandIsExactAndMustFit) {
+  Tensor i32s = make({1, -2, 3}, {3}, DType::Int32);
+  EXPECT_EQ((i32s * 2).to_vector<int32_t>(), (std::vector<int32_t>{2, -4, 6}));
+  EXPECT_EQ((7 - i32s).to_vector<int32_t>(), (std::vector<int32_t>{6, 9, 4}));
+  EXPECT_EQ((i32s / 2).to_vector<int32_t>(), (std::vector<int32_t>{0, -1, 1}));
+  EXPECT_EQ((i32s + size_t{4}).dtype(), DType::Int32);
+  // int64 operands stay exact past 2^53, where a double would round.
+  const int64_t big = (int64_t{1} << 60) + 1;
+  Tensor i64s = Tensor::from_vector(std::vector<int64_t>{1});
+  EXPECT_EQ((i64s + big).to_vector<int64_t>(), std::vector<int64_t>{big + 1});
+  EXPECT_EQ((big - i64s).to_vector<int64_t>(), std::vector<int64_t>{big - 1});
+  // Float tensors take integer and floating operands alike.
+  EXPECT_EQ((make({1.5, 2}, {2}) * 2).to_vector<float>(), (std::vector<float>{3, 4}));
+  EXPECT_EQ((make({1.5, 2}, {2}) * 0.5).to_vector<float>(), (std::vector<float>{0.75f, 1}));
+  // An operand that does not fit the tensor's dtype is an error, not a wrapped value.
+  EXPECT_TRUE(throws_error([&] { i32s * int64_t{5000000000}; }, {"mul: the C++ operand 5000000000 is out of range for int32[3]"}));
+  EXPECT_TRUE(throws_error([&] { int64_t{-2147483649} + i32s; }, {"add:", "-2147483649", "int32[3]"}));
+  EXPECT_TRUE(throws_error([&] { i64s - std::numeric_limits<uint64_t>::max(); },
+                           {"sub: the C++ operand 18446744073709551615 is out of range for int64[1]"}));
+  EXPECT_EQ((i32s * std::numeric_limits<int32_t>::min()).dtype(), DType::Int32);
 }
 
 }  // namespace

@@ -156,6 +156,125 @@ TEST(TensorPrint, MatrixRowsAndShape) {
   EXPECT_EQ(t3.str(), "tf.Tensor(\n[[[1 2]\n  [3 4]]\n\n [[5 6]\n  [7 8]]], shape=(2, 2, 2), dtype=int32)");
 }
 
+// 0, 1, 2, ... in `shape`, as numpy's arange(n).reshape(shape).
+template <typename T>
+Tensor arange(const Shape& shape) {
+  std::vector<T> v(static_cast<size_t>(shape.num_elements()));
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<T>(i);
+  return Tensor::from_vector(v, shape);
+}
+
+// The expected texts are numpy 1.24's print(np.arange(n).reshape(shape)) without its column
+// padding (Kiln prints each value at its own width).
+TEST(TensorPrint, LargeTensorIsSummarizedAsNumpyDoes) {
+  const std::string s = arange<int32_t>({1000, 1000}).str();
+  EXPECT_EQ(s,
+            "tf.Tensor(\n"
+            "[[0 1 2 ... 997 998 999]\n"
+            " [1000 1001 1002 ... 1997 1998 1999]\n"
+            " [2000 2001 2002 ... 2997 2998 2999]\n"
+            " ...\n"
+            " [997000 997001 997002 ... 997997 997998 997999]\n"
+            " [998000 998001 998002 ... 998997 998998 998999]\n"
+            " [999000 999001 999002 ... 999997 999998 999999]], shape=(1000, 1000), dtype=int32)");
+  std::ostringstream os;
+  os << Variable(arange<float>({1000, 1000}));
+  EXPECT_LT(os.str().size(), 400u) << os.str();
+  EXPECT_NE(os.str().find(" ...\n [997000. 997001. 997002. ... 997997. 997998. 997999.]"), std::string::npos) << os.str();
+}
+
+TEST(TensorPrint, SummaryStartsAboveAThousandElements) {
+  const std::string all = arange<int64_t>({1000}).str();
+  EXPECT_EQ(all.find("..."), std::string::npos);
+  EXPECT_NE(all.find(" 499 500 501 "), std::string::npos);
+  EXPECT_EQ(arange<int64_t>({1001}).str(), "tf.Tensor([0 1 2 ... 998 999 1000], shape=(1001,), dtype=int64)");
+  EXPECT_EQ(div(arange<float>({1001}), Tensor::scalar(4.0f)).str(),
+            "tf.Tensor([0. 0.25 0.5 ... 249.5 249.75 250.], shape=(1001,), dtype=float32)");
+  // Only dims longer than 2 * edgeitems are cut: here the last one.
+  EXPECT_EQ(arange<int32_t>({2, 3, 400}).str(),
+            "tf.Tensor(\n[[[0 1 2 ... 397 398 399]\n  [400 401 402 ... 797 798 799]\n  [800 801 802 ... 1197 1198 1199]]\n\n"
+            " [[1200 1201 1202 ... 1597 1598 1599]\n  [1600 1601 1602 ... 1997 1998 1999]\n"
+            "  [2000 2001 2002 ... 2397 2398 2399]]], shape=(2, 3, 400), dtype=int32)");
+}
+
+TEST(TensorPrint, NestedDimsElideWholeBlocksBetweenBlankLines) {
+  EXPECT_EQ(arange<int32_t>({8, 10, 20}).str(),
+            "tf.Tensor(\n"
+            "[[[0 1 2 ... 17 18 19]\n"
+            "  [20 21 22 ... 37 38 39]\n"
+            "  [40 41 42 ... 57 58 59]\n"
+            "  ...\n"
+            "  [140 141 142 ... 157 158 159]\n"
+            "  [160 161 162 ... 177 178 179]\n"
+            "  [180 181 182 ... 197 198 199]]\n"
+            "\n"
+            " [[200 201 202 ... 217 218 219]\n"
+            "  [220 221 222 ... 237 238 239]\n"
+            "  [240 241 242 ... 257 258 259]\n"
+            "  ...\n"
+            "  [340 341 342 ... 357 358 359]\n"
+            "  [360 361 362 ... 377 378 379]\n"
+            "  [380 381 382 ... 397 398 399]]\n"
+            "\n"
+            " [[400 401 402 ... 417 418 419]\n"
+            "  [420 421 422 ... 437 438 439]\n"
+            "  [440 441 442 ... 457 458 459]\n"
+            "  ...\n"
+            "  [540 541 542 ... 557 558 559]\n"
+            "  [560 561 562 ... 577 578 579]\n"
+            "  [580 581 582 ... 597 598 599]]\n"
+            "\n"
+            " ...\n"
+            "\n"
+            " [[1000 1001 1002 ... 1017 1018 1019]\n"
+            "  [1020 1021 1022 ... 1037 1038 1039]\n"
+            "  [1040 1041 1042 ... 1057 1058 1059]\n"
+            "  ...\n"
+            "  [1140 1141 1142 ... 1157 1158 1159]\n"
+            "  [1160 1161 1162 ... 1177 1178 1179]\n"
+            "  [1180 1181 1182 ... 1197 1198 1199]]\n"
+            "\n"
+            " [[1200 1201 1202 ... 1217 1218 1219]\n"
+            "  [1220 1221 1222 ... 1237 1238 1239]\n"
+            "  [1240 1241 1242 ... 1257 1258 1259]\n"
+            "  ...\n"
+            "  [1340 1341 1342 ... 1357 1358 1359]\n"
+            "  [1360 1361 1362 ... 1377 1378 1379]\n"
+            "  [1380 1381 1382 ... 1397 1398 1399]]\n"
+            "\n"
+            " [[1400 1401 1402 ... 1417 1418 1419]\n"
+            "  [1420 1421 1422 ... 1437 1438 1439]\n"
+            "  [1440 1441 1442 ... 1457 1458 1459]\n"
+            "  ...\n"
+            "  [1540 1541 1542 ... 1557 1558 1559]\n"
+            "  [1560 1561 1562 ... 1577 1578 1579]\n"
+            "  [1580 1581 1582 ... 1597 1598 1599]]], shape=(8, 10, 20), dtype=int32)");
+}
+
+TEST(TensorPrint, PrintOptionsSetThresholdAndEdgeItems) {
+  const PrintOptions old = set_print_options({.threshold = 100, .edgeitems = 2});
+  struct Restore {
+    PrintOptions options;
+    ~Restore() { set_print_options(options); }  // even when an assertion below fails
+  } restore{old};
+  EXPECT_EQ(old.threshold, 1000);
+  EXPECT_EQ(old.edgeitems, 3);
+  const std::string s = arange<int32_t>({10, 7, 3, 5}).str();
+  const std::string head = "tf.Tensor(\n[[[[0 1 ... 3 4]\n   [5 6 ... 8 9]\n   [10 11 ... 13 14]]\n\n  [[15 16 ... 18 19]";
+  EXPECT_EQ(s.substr(0, head.size()), head);
+  EXPECT_NE(s.find("[100 101 ... 103 104]]]\n\n\n [[[105 106 ... 108 109]"), std::string::npos) << s;
+  EXPECT_NE(s.find("[205 206 ... 208 209]]]\n\n\n ...\n\n\n [[[840 841 ... 843 844]"), std::string::npos) << s;
+  EXPECT_NE(s.find("[25 26 ... 28 29]]\n\n  ...\n\n  [[75 76 ... 78 79]"), std::string::npos) << s;
+  EXPECT_EQ(arange<int32_t>({12}).str(), "tf.Tensor([0 1 2 3 4 5 6 7 8 9 10 11], shape=(12,), dtype=int32)");
+  set_print_options({.threshold = std::numeric_limits<int64_t>::max(), .edgeitems = 3});
+  EXPECT_EQ(arange<int32_t>({40, 40}).str().find("..."), std::string::npos);
+  EXPECT_TRUE(has(error_of([] { set_print_options({.threshold = -1}); }), "threshold must be >= 0, got -1"));
+  EXPECT_TRUE(has(error_of([] { set_print_options({.edgeitems = 0}); }), "edgeitems must be >= 1, got 0"));
+  set_print_options(old);
+  EXPECT_EQ(print_options().threshold, 1000);
+  EXPECT_NE(arange<int32_t>({1001}).str().find("..."), std::string::npos);
+}
+
 TEST(TensorVariable, CopiesItsInitialValue) {
   Tensor init = Tensor::from_vector(std::vector<float>{1, 2});
   Variable v(init, /*trainable=*/true, "weights");

@@ -1,30 +1,6 @@
-// kiln-bench: speed figures as one JSON object (medians of Google Benchmark repetitions).
-//   kiln-bench --dispatch --json        add_1elem_ns, matmul_16x20_ns
-//   kiln-bench --model iris --json      model, batch, eager_us and compiled_us (one full training
-//                                       step, eagerly and under kiln::function), speedup
-//                                       (eager_us / compiled_us, measured side by side),
-//                                       compile_ms (first call in a fresh process, empty disk
-//                                       cache: trace and compile), disk_cache_ms (the same with
-//                                       the disk cache the first one filled), compiled_static_us
-//                                       (the step without an input_signature: static shapes)
-//   kiln-bench --model cnn [--batch N] --json
-//                                       the article's CNN step at batch N (default 128): model,
-//                                       batch, eager_us, compiled_us, speedup, compile_ms (first
-//                                       call in a fresh process, empty disk cache, less one
-//                                       compiled step), gflops (training FLOPs per step /
-//                                       compiled step; eager_gflops likewise)
-//   kiln-bench --pool --json            max_pool2d at [128,24,24,20], 2x2 stride 2 valid: eager and
-//                                       compiled forward (*_fwd_us) and forward + max_pool2d_grad
-//                                       (*_fwd_grad_us)
-//   kiln-bench --conv [--json]          conv2d and its backprops at the CNN's conv shapes (batch
-//                                       128): us and GFLOP/s eager and compiled (eager_us,
-//                                       compiled_us, gemm_us: the GEMM calls alone), and the share
-//                                       of the eager time outside the GEMM calls (im2col, col2im)
-//   kiln-bench --first-call-ms [--model cnn --batch N]
-//                                       (internal) prints the first call's ms in this process
-//   kiln-bench --benchmark_...          Google Benchmark's own command line over every registered
-//                                       case, e.g. --benchmark_filter=Gemm (gemm_bench.cc: GFLOP/s
-//                                       of the CNN's GEMM shapes)
+// kiln-bench: Kiln's speed figures (medians of Google Benchmark repetitions), as lines or one JSON
+// object; kHelp below (`kiln-bench --help`) lists the modes and what each reports. `--first-call-ms [--model cnn
+// --batch N]` (internal) prints the first call's ms in this process, for the fresh-process figures.
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 
@@ -41,12 +17,38 @@
 #include "tools/kiln_bench/median_reporter.h"
 
 namespace {
-void usage() {
-  std::fprintf(stderr,
-               "usage: kiln-bench (--dispatch | --model iris | --model cnn [--batch N] | --conv | --pool) [--json] "
-               "[--repetitions N]\n"
-               "       kiln-bench --benchmark_filter=REGEX [other --benchmark_* flags of Google Benchmark]\n");
-}
+constexpr const char* kUsage =
+    "usage: kiln-bench (--dispatch | --model iris | --model cnn [--batch N] | --conv | --pool) [--json] "
+    "[--repetitions N]\n"
+    "       kiln-bench --benchmark_filter=REGEX [other --benchmark_* flags of Google Benchmark]\n"
+    "       kiln-bench --help\n";
+
+// The whole usage: what `--help` prints (to stdout, exit 0).
+constexpr const char* kHelp =
+    "Kiln's speed figures: medians of Google Benchmark repetitions, one per line or, with --json, as\n"
+    "one JSON object.\n"
+    "  --dispatch          eager dispatch: add_1elem_ns, matmul_16x20_ns\n"
+    "  --model iris        one full iris training step (batch 16), eagerly and under kiln::function:\n"
+    "                      eager_us, compiled_us, speedup (eager_us / compiled_us, measured side by\n"
+    "                      side), compile_ms (first call in a fresh process, empty disk cache: trace\n"
+    "                      and compile), disk_cache_ms (the same with the disk cache the first one\n"
+    "                      filled), compiled_static_us (the step without an input_signature)\n"
+    "  --model cnn         the article's CNN step at --batch N (default 128): eager_us, compiled_us,\n"
+    "                      speedup, compile_ms (first call in a fresh process, empty disk cache, less\n"
+    "                      one compiled step), gflops (training FLOPs per step / compiled step),\n"
+    "                      eager_gflops\n"
+    "  --conv              conv2d and its backprops at the CNN's conv shapes (batch 128): us and GFLOP/s\n"
+    "                      eager and compiled, gemm_us (the GEMM calls alone) and the share of the\n"
+    "                      eager time outside them (im2col, col2im)\n"
+    "  --pool              max_pool2d at [128,24,24,20], 2x2 stride 2 valid: eager and compiled forward\n"
+    "                      (*_fwd_us) and forward + max_pool2d_grad (*_fwd_grad_us)\n"
+    "  --json              one JSON object instead of lines\n"
+    "  --repetitions N     repetitions per case (default 9; 5 for --model cnn)\n"
+    "  --benchmark_...     Google Benchmark's own command line over every registered case, e.g.\n"
+    "                      --benchmark_filter=Gemm (GFLOP/s of the CNN's GEMM shapes)\n"
+    "Environment: KILN_NUM_THREADS (kernel threads), KILN_CACHE_DIR (the disk compile cache).\n";
+
+void usage() { std::fputs(kUsage, stderr); }
 
 // The first-call ms of `model_args`' step in a fresh process of this program with
 // KILN_CACHE_DIR=`cache_dir`.
@@ -79,6 +81,10 @@ int main(int argc, char** argv) {
   long long batch = -1;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::printf("%s\n%s", kUsage, kHelp);
+      return 0;
+    }
     if (arg == "--dispatch") dispatch = true;
     else if (arg == "--conv") conv = true;
     else if (arg == "--pool") pool = true;

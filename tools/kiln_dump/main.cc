@@ -14,11 +14,28 @@ namespace {
 using kiln::Tensor;
 using kiln::compiler::Stage;
 
+constexpr const char* kUsage =
+    "usage: kiln-dump --example iris --stage traced|fused|bufferized|llvm-dialect|llvm-ir|asm|all [--out DIR]\n"
+    "       kiln-dump --help\n";
+
 [[noreturn]] void usage(const std::string& why) {
-  std::cerr << "kiln-dump: " << why << "\n"
-            << "usage: kiln-dump --example iris --stage traced|fused|bufferized|llvm-dialect|llvm-ir|asm|all "
-               "[--out DIR]\n";
+  std::cerr << "kiln-dump: " << why << "\n" << kUsage;
   std::exit(2);
+}
+
+// What `--help` prints (to stdout, exit 0).
+void help() {
+  std::cout << kUsage
+            << "\nPrints the IR of the iris example's training step (batch 16, Adam) at each compiler stage:\n"
+               "  traced        linalg on tensors, as traced (one comment per graph node)\n"
+               "  fused         after linalg fusion\n"
+               "  bufferized    after one-shot bufferization and the workspace\n"
+               "  llvm-dialect  MLIR's LLVM dialect\n"
+               "  llvm-ir       LLVM IR after -O2\n"
+               "  asm           the machine code, as assembly\n"
+               "  all           every stage in turn\n"
+               "--out DIR writes DIR/iris_step.<stage>.<mlir|ll|s> (creating DIR) and prints the paths.\n"
+               "KILN_DUMP_IR=DIR writes every stage of every kiln::function compile of any program.\n";
 }
 
 // The iris example's training step (article settings: batch 16, Adam), for one batch of data.
@@ -47,6 +64,10 @@ int main(int argc, char** argv) {
   std::string example, stage, out;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      help();
+      return 0;
+    }
     if (i + 1 >= argc) usage("missing value after " + arg);
     if (arg == "--example") example = argv[++i];
     else if (arg == "--stage") stage = argv[++i];

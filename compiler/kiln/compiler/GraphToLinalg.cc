@@ -640,7 +640,7 @@ LinalgModule lower_graph(const tracer::Graph& g) {
   }
 
   std::ostringstream os;
-  os << "// kiln::function '" << g.name << "' traced to linalg on tensors (kiln compiler, slice 1)\n";
+  os << "// kiln::function '" << g.name << "' traced to linalg on tensors\n";
   os << "module {\n";
   for (const std::string& d : e.declarations) os << d << "\n";
   os << "func.func @" << m.function_name << "(";

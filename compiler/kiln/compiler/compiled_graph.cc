@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -104,7 +105,11 @@ namespace {
 std::mutex g_dump_mutex;
 std::map<std::string, int> g_dump_counter;
 
+// KILN_DUMP_IR only asks to see the IR: a missing folder is created, and one that cannot be
+// written gets a warning, never a kiln::Error, which would turn compilation off for the step.
 void dump_stages(const std::string& dir, const std::string& name, const std::array<std::string, kNumStages>& stages) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
   int n;
   {
     std::lock_guard<std::mutex> lock(g_dump_mutex);
@@ -117,8 +122,12 @@ void dump_stages(const std::string& dir, const std::string& name, const std::arr
     const std::string path = dir + "/" + base + "." + std::to_string(n) + "." + kStageNames[static_cast<size_t>(s)] +
                              stage_extension(static_cast<Stage>(s));
     std::ofstream f(path);
-    KILN_CHECK(f.good(), "KILN_DUMP_IR: cannot write ", path);
     f << stages[static_cast<size_t>(s)];
+    if (!f.good()) {
+      std::fprintf(stderr, "kiln: KILN_DUMP_IR: cannot write %s%s%s (not dumped; the step still compiles)\n",
+                   path.c_str(), ec ? ": " : "", ec ? ec.message().c_str() : "");
+      return;
+    }
   }
 }
 }  // namespace

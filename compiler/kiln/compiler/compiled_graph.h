@@ -48,7 +48,8 @@ class CompiledModule;  // the JIT-compiled code (LinalgToLLVM.cc)
 class CompiledGraph {
  public:
   /// Lowers and JIT-compiles `g` (kiln::Error when it cannot). With KILN_DUMP_IR=DIR set, writes
-  /// every stage to DIR/<name>.<n>.<stage>.<ext>.
+  /// every stage to DIR/<name>.<n>.<stage>.<ext>, creating DIR (one that cannot be written gets a
+  /// warning on stderr, not an error).
   ///
   /// Disk cache: the object code is kept in $KILN_CACHE_DIR (default $XDG_CACHE_HOME/kiln or
   /// ~/.cache/kiln; KILN_CACHE_DIR=off or empty disables it), keyed by a hash of the traced

@@ -229,23 +229,48 @@ std::string format_value(T v) {
   return os.str();
 }
 
+std::atomic<int64_t> g_print_threshold{PrintOptions{}.threshold};
+std::atomic<int64_t> g_print_edgeitems{PrintOptions{}.edgeitems};
+
+// numpy's layout: rows on their own lines, blocks of higher dims separated by blank lines. With
+// `edge` > 0 (a summarized tensor), a dim longer than 2 * edge shows its first and last `edge`
+// entries around a "..." that takes an entry's place, separators included, as numpy prints it.
+// Only the shown elements are visited, so a summary costs the same at any size.
 template <typename T>
-void format_array(std::ostream& os, const T* p, const Shape& s, int dim, int64_t& offset) {
+void format_array(std::ostream& os, const T* p, const Shape& s, const std::vector<int64_t>& strides, int dim,
+                  int64_t offset, int64_t edge) {
   if (dim == s.rank()) {
-    os << format_value(p[offset++]);
+    os << format_value(p[offset]);
     return;
   }
   os << "[";
-  for (int64_t i = 0; i < s[dim]; ++i) {
+  const int64_t n = s[dim];
+  const bool elide = edge > 0 && n > 2 * edge;
+  for (int64_t i = 0; i < n; ++i) {
     if (i > 0 && dim + 1 == s.rank()) os << ' ';
-    // numpy's layout: rows on their own lines, blocks of higher dims separated by blank lines.
     if (i > 0 && dim + 1 < s.rank())
       os << std::string(static_cast<size_t>(s.rank() - dim - 1), '\n') << std::string(static_cast<size_t>(dim) + 1, ' ');
-    format_array(os, p, s, dim + 1, offset);
+    if (elide && i == edge) {
+      os << "...";
+      i = n - edge - 1;
+      continue;
+    }
+    format_array(os, p, s, strides, dim + 1, offset + i * strides[static_cast<size_t>(dim)], edge);
   }
   os << "]";
 }
 }  // namespace
+
+PrintOptions print_options() { return {g_print_threshold.load(), g_print_edgeitems.load()}; }
+
+PrintOptions set_print_options(const PrintOptions& options) {
+  KILN_CHECK(options.threshold >= 0, "set_print_options: threshold must be >= 0, got ", options.threshold);
+  KILN_CHECK(options.edgeitems >= 1, "set_print_options: edgeitems must be >= 1, got ", options.edgeitems);
+  const PrintOptions old = print_options();
+  g_print_threshold.store(options.threshold);
+  g_print_edgeitems.store(options.edgeitems);
+  return old;
+}
 
 std::string Tensor::type_str() const { return std::string(dtype_name(dtype())) + shape().str(); }
 
@@ -256,8 +281,11 @@ std::string Tensor::str() const {
   if (is_symbolic()) {
     os << "<symbolic>";
   } else {
-    int64_t offset = 0;
-    KILN_DISPATCH_ALL(dtype(), T, format_array(os, static_cast<const T*>(raw_data()), shape(), 0, offset));
+    const PrintOptions options = print_options();
+    const int64_t edge = num_elements() > options.threshold ? options.edgeitems : 0;
+    std::vector<int64_t> strides(static_cast<size_t>(rank()), 1);
+    for (int d = rank() - 2; d >= 0; --d) strides[static_cast<size_t>(d)] = strides[static_cast<size_t>(d) + 1] * dim(d + 1);
+    KILN_DISPATCH_ALL(dtype(), T, format_array(os, static_cast<const T*>(raw_data()), shape(), strides, 0, 0, edge));
   }
   os << ", shape=(";
   for (int i = 0; i < rank(); ++i) os << (i ? ", " : "") << shape()[i];

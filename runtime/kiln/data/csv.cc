@@ -3,6 +3,7 @@
 // does not depend on the C locale, as strtod does.
 #include "kiln/data/csv.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -157,7 +158,7 @@ std::vector<Tensor> decode_csv(std::string_view line, const std::vector<CsvColum
 }
 
 CsvLineReader::CsvLineReader(const std::string& path, const CsvOptions& options)
-    : path_(path), header_lines_(options.header_lines) {
+    : path_(path), header_lines_(options.header_lines), allow_empty_(options.allow_empty) {
   KILN_CHECK(options.header_lines >= 0, path, ": header_lines must be >= 0, got ", options.header_lines);
   std::error_code ec;
   // An ifstream opens a directory and then reads nothing; say what is wrong instead.
@@ -174,9 +175,21 @@ bool CsvLineReader::next(std::string& text) {
     if (line_number_ <= header_lines_) continue;
     if (!text.empty() && text.back() == '\r') text.pop_back();
     if (text.find_first_not_of(" \t") == std::string::npos) continue;
+    ++data_lines_;
     return true;
   }
   KILN_CHECK(!in_.bad(), path_, ": read error after line ", line_number_, ": ", std::strerror(errno));
+  if (data_lines_ == 0 && !allow_empty_) {
+    const int64_t header = std::min(line_number_, header_lines_), blank = line_number_ - header;
+    std::string what = line_number_ == 0   ? "the file is empty"
+                       : line_number_ == 1 ? "1 line: "
+                                           : std::to_string(line_number_) + " lines: ";
+    if (header > 0) what += header == 1 ? "the header" : std::to_string(header) + " header lines";
+    if (header > 0 && blank > 0) what += " and ";
+    if (blank > 0) what += blank == 1 ? "a blank one" : std::to_string(blank) + " blank ones";
+    KILN_CHECK(false, path_, ": no data rows (", what, "; header_lines = ", header_lines_,
+               "); CsvOptions::allow_empty reads it as zero rows");
+  }
   return false;
 }
 

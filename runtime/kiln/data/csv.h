@@ -25,6 +25,9 @@ struct CsvColumn {
 struct CsvOptions {
   int64_t header_lines = 0;  ///< lines skipped at the top of a file
   char delimiter = ',';
+  /// A file with no data line (empty, or header and blank lines only) is a kiln::Error naming
+  /// it, since training on it would run on zero rows; true reads it as zero rows instead.
+  bool allow_empty = false;
 };
 
 /// Parses one CSV line into one rank-0 tensor per column. Quoting is RFC 4180's (`"a,b"` is one
@@ -36,7 +39,8 @@ std::vector<Tensor> decode_csv(std::string_view line, const std::vector<CsvColum
                                const std::string& where = "decode_csv", char delimiter = ',');
 
 /// Reads a whole file: one rank-1 tensor per column, one row per data line (header lines and
-/// blank lines skipped). Errors name the file and line number (counted from 1, header included).
+/// blank lines skipped). Errors name the file and line number (counted from 1, header included);
+/// a file without data lines is one too, unless options.allow_empty.
 std::vector<Tensor> read_csv(const std::string& path, const std::vector<CsvColumn>& columns,
                              const CsvOptions& options = {});
 
@@ -46,7 +50,9 @@ class CsvLineReader {
  public:
   /// Opens `path`; throws kiln::Error naming it and the system's reason when it cannot.
   CsvLineReader(const std::string& path, const CsvOptions& options = {});
-  /// Reads the next data line into `text`; false at the end of the file.
+  /// Reads the next data line into `text`; false at the end of the file. Reaching the end without
+  /// a single data line throws kiln::Error ("iris.csv: no data rows (1 line: the header)")
+  /// unless options.allow_empty.
   bool next(std::string& text);
   /// "path:N", the line `next` read last, as errors name it.
   std::string where() const { return path_ + ":" + std::to_string(line_number_); }
@@ -55,7 +61,9 @@ class CsvLineReader {
   std::string path_;
   std::ifstream in_;
   int64_t header_lines_;
+  bool allow_empty_;
   int64_t line_number_ = 0;
+  int64_t data_lines_ = 0;
 };
 
 }  // namespace kiln::data

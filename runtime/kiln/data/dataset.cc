@@ -176,7 +176,11 @@ Dataset Dataset::from_tensors(const std::vector<Tensor>& components) {
 
 Dataset Dataset::csv(const std::string& path, const std::vector<CsvColumn>& columns, const CsvOptions& options) {
   KILN_CHECK(!columns.empty(), "Dataset.csv: ", path, ": no columns");
-  CsvLineReader check(path, options);  // a missing file fails here, where the dataset is made
+  // A missing file, or one without a data line (unless options.allow_empty), fails here, where
+  // the dataset is made, rather than as an epoch of no steps.
+  CsvLineReader check(path, options);
+  std::string first_line;
+  check.next(first_line);
   return Dataset(std::make_shared<CsvStage>(path, columns, options));
 }
 

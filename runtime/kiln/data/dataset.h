@@ -57,7 +57,8 @@ class Dataset {
   static Dataset from_tensors(const std::vector<Tensor>& components);
   /// The data lines of a CSV file parsed with decode_csv, one rank-0 tensor per column
   /// (tf.data.experimental.CsvDataset). The file is read lazily, a line per element, and
-  /// reopened on each pass; errors name the file and line.
+  /// reopened on each pass; errors name the file and line. A file without a data line is a
+  /// kiln::Error here, unless options.allow_empty.
   static Dataset csv(const std::string& path, const std::vector<CsvColumn>& columns, const CsvOptions& options = {});
 
   /// Applies `fn` to every element (its ops run eagerly and may be taped like any other).

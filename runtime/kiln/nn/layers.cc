@@ -29,15 +29,33 @@ void Dense::build(int64_t input_dim) {
 
 Tensor Dense::call(const Tensor& x) {
   KILN_CHECK(x.defined(), "dense '", name(), "': input is an undefined Tensor");
-  KILN_CHECK(x.rank() == 2, "dense '", name(), "': expected a rank-2 input [batch, features], got ", x.type_str());
+  KILN_CHECK(x.rank() >= 2, "dense '", name(), "': expected a rank-2 (or higher) input [batch, ..., features], got ",
+             x.type_str());
   KILN_CHECK(x.dtype() == options_.dtype, "dense '", name(), "': input is ", x.type_str(), " but the layer's dtype is ",
              dtype_name(options_.dtype), " (cast the input, or set DenseOptions::dtype)");
-  if (!built()) build(x.dim(1));
-  KILN_CHECK(x.dim(1) == kernel_.dim(0), "dense '", name(), "': input ", x.type_str(), " has ", x.dim(1),
+  const int64_t features = x.dim(-1);
+  if (!built()) build(features);
+  KILN_CHECK(features == kernel_.dim(0), "dense '", name(), "': input ", x.type_str(), " has ", features,
              " features, but the layer was built for ", kernel_.dim(0), " (kernel ", kernel_.shape().str(), ")");
-  Tensor y = matmul(x, kernel_);
+  // A higher-rank input (Keras' tensordot over the last axis) folds its leading dims into one
+  // row dim, so that the contraction stays one 2-D matmul: one GEMM call in compiled code, with
+  // the bias and activation in its epilogue. The dims are taken as stored, so under
+  // kiln::function a -1 leading dim stays a symbol and the rows its product with the others
+  // (Note [Symbolic dims]): one compiled code for every size. The rows are computed rather than
+  // left to reshape's -1, which an empty batch cannot infer.
+  Tensor rows = x;
+  if (x.rank() > 2) {
+    int64_t n = 1;
+    for (int i = 0; i + 1 < x.rank(); ++i) n = dim_mul(n, x.shape().sym(i));
+    rows = reshape(x, {n, features});
+  }
+  Tensor y = matmul(rows, kernel_);
   if (options_.use_bias) y = y + bias_;
-  return options_.activation ? options_.activation(y) : y;
+  if (options_.activation) y = options_.activation(y);
+  if (x.rank() == 2) return y;
+  std::vector<int64_t> out = x.shape().sym_vec();
+  out.back() = units_;
+  return reshape(y, out);
 }
 
 const Variable& Dense::kernel() const {

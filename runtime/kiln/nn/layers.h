@@ -24,13 +24,14 @@ struct DenseOptions {
 };
 
 /// y = activation(x @ kernel + bias), with kernel [in, units] and bias [units] (tf.keras.layers.Dense).
-/// The variables are named `<layer name>/kernel` and `<layer name>/bias`.
+/// An input of rank > 2 is contracted along its last axis, as Keras does: [batch, ..., in] ->
+/// [batch, ..., units]. The variables are named `<layer name>/kernel` and `<layer name>/bias`.
 class Dense : public Layer {
  public:
   /// An empty `name` becomes a unique "dense", "dense_1", ... as Keras names layers.
   explicit Dense(int64_t units, DenseOptions options = {}, std::string name = "");
-  /// x is [batch, in]; a different rank, dtype or `in` than the layer was built with throws
-  /// kiln::Error naming the layer and the shapes.
+  /// x is [batch, in] or [batch, ..., in]; a rank below 2, or a dtype or `in` other than the
+  /// layer was built with, throws kiln::Error naming the layer and the shapes.
   Tensor call(const Tensor& x) override;
 
   /// The [in, units] weights; kiln::Error before the layer is built.

@@ -5,11 +5,13 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <string_view>
 
 #include "kiln/autodiff/gradient_tape.h"
 #include "kiln/nn/learning_phase.h"
 #include "kiln/nn/safetensors.h"
 #include "kiln/ops.h"
+#include "kiln/optim/optimizer.h"
 
 namespace kiln::nn {
 
@@ -96,34 +98,99 @@ std::vector<std::pair<std::string, Variable>> Module::named_variables() const {
   return out;
 }
 
+namespace {
+// Module::save(path, optimizer) keeps the optimizer's state under this prefix, which a module key
+// (attribute names joined with '.') does not start with.
+constexpr std::string_view kOptimizerPrefix = "optimizer/";
+
+bool is_optimizer_key(const std::string& key) { return key.starts_with(kOptimizerPrefix); }
+
+// A variable that load assigns: its key in the file, what errors call it and its owner
+// ("variable '0.kernel'", "module 'sequential'"), and whether a file without it means zeros (an
+// optimizer slot not made yet when the file was saved) rather than an error.
+struct LoadTarget {
+  std::string key;
+  Variable var;
+  std::string what, owner;
+  bool zeros_when_missing = false;
+};
+
+// Assigns every target the file's tensor under its key, after checking them all, so that a failed
+// load changes nothing: each target's tensor has its dtype and shape (or is missing and may be),
+// and each file tensor whose key `in_scope` accepts belongs to a target (`stray` ends the error).
+void assign_checked(const std::string& path, const std::vector<LoadTarget>& targets,
+                    const std::map<std::string, Tensor>& file, bool (*in_scope)(const std::string&),
+                    const std::string& stray) {
+  std::set<std::string> keys;
+  for (const LoadTarget& t : targets) {
+    keys.insert(t.key);
+    auto it = file.find(t.key);
+    KILN_CHECK(it != file.end() || t.zeros_when_missing, "load: ", path, ": no tensor for ", t.what, " (",
+               t.var.type_str(), ") of ", t.owner);
+    if (it == file.end()) continue;
+    KILN_CHECK(it->second.dtype() == t.var.dtype() && it->second.shape() == t.var.shape(), "load: ", path, ": ", t.what,
+               " of ", t.owner, " is ", t.var.type_str(), ", the file has ", it->second.type_str());
+  }
+  for (const auto& [key, t] : file)
+    KILN_CHECK(!in_scope(key) || keys.count(key), "load: ", path, ": tensor '", key, "' (", t.type_str(), ") matches no ",
+               stray);
+  for (const LoadTarget& t : targets) {
+    auto it = file.find(t.key);
+    t.var.assign(it != file.end() ? it->second : zeros(t.var.shape(), t.var.dtype()));
+  }
+}
+
+std::vector<LoadTarget> variable_targets(const std::vector<std::pair<std::string, Variable>>& named,
+                                         const std::string& module_name) {
+  std::vector<LoadTarget> targets;
+  for (const auto& [key, v] : named) targets.push_back({key, v, "variable '" + key + "'", "module '" + module_name + "'"});
+  return targets;
+}
+
+bool is_variable_key(const std::string& key) { return !is_optimizer_key(key); }
+bool is_any_key(const std::string&) { return true; }
+}  // namespace
+
 void Module::save(const std::string& path) const {
   std::vector<std::pair<std::string, Tensor>> tensors;
   for (const auto& [key, v] : named_variables()) tensors.emplace_back(key, v);
   write_safetensors(path, tensors);
 }
 
+void Module::save(const std::string& path, const optim::Optimizer& optimizer) const {
+  const std::vector<std::pair<std::string, Variable>> named = named_variables();
+  std::vector<std::pair<std::string, Tensor>> tensors(named.begin(), named.end());
+  for (const auto& [key, v] : optimizer.named_state(named)) tensors.emplace_back(std::string(kOptimizerPrefix) + key, v);
+  write_safetensors(path, tensors);
+}
+
 void Module::load(const std::string& path) {
   const std::vector<std::pair<std::string, Variable>> named = named_variables();
-  std::map<std::string, Tensor> file = read_safetensors(path);
-  // Check everything before assigning anything, so a failed load leaves the model as it was.
+  assign_checked(path, variable_targets(named, name_), read_safetensors(path), is_variable_key,
+                 "variable of module '" + name_ + "' (" + std::to_string(named.size()) +
+                     " variables; is the model built the same way, and called once?)");
+}
+
+void Module::load(const std::string& path, optim::Optimizer& optimizer) {
+  const std::vector<std::pair<std::string, Variable>> named = named_variables();
+  const std::map<std::string, Tensor> file = read_safetensors(path);
+  // A fresh optimizer has no slots yet (they come with a variable's first update): make those of
+  // the variables the file has slots for. New slots are zeros, so this changes no state.
+  std::vector<Variable> slotted;
   for (const auto& [key, v] : named) {
-    auto it = file.find(key);
-    KILN_CHECK(it != file.end(), "load: ", path, ": no tensor for variable '", key, "' (", dtype_name(v.dtype()),
-               v.shape().str(), ") of module '", name_, "'");
-    const Tensor& t = it->second;
-    KILN_CHECK(t.dtype() == v.dtype() && t.shape() == v.shape(), "load: ", path, ": variable '", key,
-               "' of module '", name_, "' is ", dtype_name(v.dtype()), v.shape().str(), ", the file has ",
-               dtype_name(t.dtype()), t.shape().str());
+    const std::string slots_prefix = std::string(kOptimizerPrefix) + key + "/";
+    auto it = file.lower_bound(slots_prefix);
+    if (it != file.end() && it->first.starts_with(slots_prefix)) slotted.push_back(v);
   }
-  if (file.size() != named.size()) {
-    std::set<std::string> keys;
-    for (const auto& [key, v] : named) keys.insert(key);
-    for (const auto& [key, t] : file)
-      KILN_CHECK(keys.count(key), "load: ", path, ": tensor '", key, "' (", dtype_name(t.dtype()), t.shape().str(),
-                 ") matches no variable of module '", name_, "' (", named.size(),
-                 " variables; is the model built the same way, and called once?)");
-  }
-  for (const auto& [key, v] : named) v.assign(file.at(key));
+  optimizer.build(slotted);
+  std::vector<LoadTarget> targets = variable_targets(named, name_);
+  const std::string owner = "optimizer '" + optimizer.name() + "'";
+  for (const auto& [key, v] : optimizer.named_state(named))
+    targets.push_back({std::string(kOptimizerPrefix) + key, v, "state '" + key + "'", owner,
+                       key != "iterations" && key != "learning_rate"});
+  assign_checked(path, targets, file, is_any_key,
+                 "variable of module '" + name_ + "' nor state of " + owner +
+                     " (is the model built the same way, and the optimizer of the saved kind?)");
 }
 
 Tensor Layer::predict(const Tensor& x, int64_t batch_size) {

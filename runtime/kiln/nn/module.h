@@ -9,6 +9,10 @@
 
 #include "kiln/tensor.h"
 
+namespace kiln::optim {
+class Optimizer;
+}  // namespace kiln::optim
+
 namespace kiln::nn {
 
 /// A unique name from `base`, as Keras names layers: the first request for "dense" gets "dense",
@@ -52,9 +56,21 @@ class Module {
   void save(const std::string& path) const;
   /// Reads `path` (safetensors) and assigns each variable the tensor under its key. Every variable
   /// must be in the file with its dtype and shape, and every tensor in the file must belong to a
-  /// variable; otherwise kiln::Error names the file and the variable (with the expected and the
-  /// found dtype and shape) and no variable is changed.
+  /// variable (those under "optimizer/", an optimizer's state, are skipped); otherwise kiln::Error
+  /// names the file and the variable (with the expected and the found dtype and shape) and no
+  /// variable is changed.
   void load(const std::string& path);
+  /// save(path), plus `optimizer`'s state, so that training resumes exactly where it stopped
+  /// (Keras saves a model with its optimizer): the step count "optimizer/iterations" (int64), the
+  /// learning rate "optimizer/learning_rate" (float64) and the slots of this module's variables,
+  /// "optimizer/<variable key>/<slot>" ("optimizer/0.kernel/m", "optimizer/0.kernel/v" for Adam).
+  void save(const std::string& path, const optim::Optimizer& optimizer) const;
+  /// Reads what save(path, optimizer) wrote: the variables as load(path) does, and the optimizer's
+  /// step count, learning rate and slots (created when the optimizer has not made them yet; a slot
+  /// the file lacks, of a variable not updated before the save, is set to zeros, as it starts).
+  /// Use an optimizer of the saved kind: a slot it does not make is an error. Everything is checked
+  /// before anything is assigned. load(path) reads such a file too, ignoring the optimizer's part.
+  void load(const std::string& path, optim::Optimizer& optimizer);
   const std::string& name() const { return name_; }
 
  protected:

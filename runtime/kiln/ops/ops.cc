@@ -1,6 +1,10 @@
 // The public op functions: each packs its attributes and goes through call_op.
 #include "kiln/ops.h"
 
+#include <charconv>
+#include <cmath>
+#include <string>
+
 #include "kiln/core/dispatch.h"
 
 namespace kiln {
@@ -294,14 +298,40 @@ Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
 Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
 Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
 Tensor operator-(const Tensor& a) { return neg(a); }
-Tensor operator+(const Tensor& a, double b) { return add(a, Tensor::scalar(b, a.dtype())); }
-Tensor operator-(const Tensor& a, double b) { return sub(a, Tensor::scalar(b, a.dtype())); }
-Tensor operator*(const Tensor& a, double b) { return mul(a, Tensor::scalar(b, a.dtype())); }
-Tensor operator/(const Tensor& a, double b) { return div(a, Tensor::scalar(b, a.dtype())); }
-Tensor operator+(double a, const Tensor& b) { return add(Tensor::scalar(a, b.dtype()), b); }
-Tensor operator-(double a, const Tensor& b) { return sub(Tensor::scalar(a, b.dtype()), b); }
-Tensor operator*(double a, const Tensor& b) { return mul(Tensor::scalar(a, b.dtype()), b); }
-Tensor operator/(double a, const Tensor& b) { return div(Tensor::scalar(a, b.dtype()), b); }
+namespace {
+// The scalar that the floating C++ operand `value` of `op` becomes, in `like`'s dtype. An integer
+// tensor refuses it, as TF's convert_to_tensor refuses a Python float for an int dtype ("Cannot
+// convert 0.5 to EagerTensor of dtype int32"): truncating would turn `x * 0.5` into `x * 0`.
+Tensor float_operand(const char* op, double value, const Tensor& like) {
+  if (is_integer(like.dtype())) {
+    char text[32];
+    std::string shown(text, std::to_chars(text, text + sizeof text, value).ptr);  // shortest exact form
+    if (std::isfinite(value) && shown.find_first_of(".e") == std::string::npos) shown += ".0";
+    KILN_CHECK(false, op, ": the C++ operand ", shown, " is a floating-point number and the other operand is ",
+               like.type_str(), ": Kiln does not truncate it (TF raises too); use an integer operand (x * 2) or ",
+               "cast the tensor (cast(x, DType::Float32) * 0.5)");
+  }
+  return Tensor::scalar(value, like.dtype());
+}
+}  // namespace
+
+Tensor detail::integer_operand(const char* op, int64_t value, bool fits, const Tensor& like) {
+  const DType dtype = like.dtype();
+  KILN_CHECK(fits, op, ": the C++ operand ", static_cast<uint64_t>(value), " is out of range for ", like.type_str());
+  if (dtype == DType::Int64) return Tensor::scalar<int64_t>(value);  // exact beyond 2^53
+  KILN_CHECK(dtype != DType::Int32 || std::in_range<int32_t>(value), op, ": the C++ operand ", value,
+             " is out of range for ", like.type_str());
+  return Tensor::scalar(static_cast<double>(value), dtype);
+}
+
+Tensor operator+(const Tensor& a, double b) { return add(a, float_operand("add", b, a)); }
+Tensor operator-(const Tensor& a, double b) { return sub(a, float_operand("sub", b, a)); }
+Tensor operator*(const Tensor& a, double b) { return mul(a, float_operand("mul", b, a)); }
+Tensor operator/(const Tensor& a, double b) { return div(a, float_operand("div", b, a)); }
+Tensor operator+(double a, const Tensor& b) { return add(float_operand("add", a, b), b); }
+Tensor operator-(double a, const Tensor& b) { return sub(float_operand("sub", a, b), b); }
+Tensor operator*(double a, const Tensor& b) { return mul(float_operand("mul", a, b), b); }
+Tensor operator/(double a, const Tensor& b) { return div(float_operand("div", a, b), b); }
 
 Tensor sum_to_shape(const Tensor& x, const Shape& shape) {
   if (x.shape().same_dims(shape)) return x;

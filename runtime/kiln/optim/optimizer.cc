@@ -28,7 +28,7 @@ double Optimizer::learning_rate() const { return learning_rate_.item<double>(); 
 
 void Optimizer::set_learning_rate(double learning_rate) { learning_rate_.assign(Tensor::scalar(learning_rate)); }
 
-Tensor Optimizer::step() const { return cast(iterations_ + 1.0, DType::Float64); }
+Tensor Optimizer::step() const { return cast(iterations_ + 1, DType::Float64); }
 
 Optimizer::Slots& Optimizer::ensure_slots(const Variable& var) {
   auto it = slots_.find(var.impl_ptr().get());
@@ -60,6 +60,17 @@ const Tensor& Optimizer::cast_for_step(const std::string& key, const Tensor& val
   auto it = step_casts_.find(k);
   if (it != step_casts_.end()) return it->second;
   return step_casts_[k] = value.dtype() == dtype ? value : cast(value, dtype);
+}
+
+std::vector<std::pair<std::string, Variable>> Optimizer::named_state(
+    const std::vector<std::pair<std::string, Variable>>& vars) const {
+  std::vector<std::pair<std::string, Variable>> state = {{"iterations", iterations_}, {"learning_rate", learning_rate_}};
+  for (const auto& [key, var] : vars) {
+    auto it = slots_.find(var.impl_ptr().get());
+    if (it == slots_.end()) continue;
+    for (const auto& [slot_name, slot] : it->second.by_name) state.emplace_back(key + "/" + slot_name, slot);
+  }
+  return state;
 }
 
 void Optimizer::build(const std::vector<Variable>& vars) {

@@ -5,6 +5,7 @@
 #include <map>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "kiln/tensor.h"
@@ -41,6 +42,13 @@ class Optimizer {
   /// Takes effect from the next apply_gradients (a schedule can set it between steps).
   void set_learning_rate(double learning_rate);
   const std::string& name() const { return name_; }
+
+  /// The optimizer's state as named variables, for checkpoints (Module::save(path, optimizer)):
+  /// "iterations" (int64), "learning_rate" (float64), then "<key>/<slot>" for each slot of each
+  /// (key, variable) of `vars` whose slots exist ("0.kernel/m", "0.kernel/v" for Adam), the
+  /// slots of a variable in name order. Assigning these variables restores the state.
+  std::vector<std::pair<std::string, Variable>> named_state(
+      const std::vector<std::pair<std::string, Variable>>& vars) const;
 
  protected:
   /// Called once per apply_gradients, before the updates (Adam computes its bias correction here).

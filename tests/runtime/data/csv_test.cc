@@ -298,15 +298,39 @@ TEST(CsvRead, DirectoryIsNotAFile) {
   EXPECT_TRUE(has(msg, "directory"));
 }
 
-TEST(CsvRead, HeaderOnlyGivesZeroRows) {
+TEST(CsvRead, HeaderOnlyGivesZeroRowsWhenAllowed) {
   const TempFile file("empty.csv", "x,y\n");
   const std::string& path = file.path();
   CsvOptions options;
   options.header_lines = 1;
+  options.allow_empty = true;
   std::vector<Tensor> cols = read_csv(path, {required(DType::Float32), required(DType::Int32)}, options);
   EXPECT_EQ(cols[0].shape(), Shape{0});
   EXPECT_EQ(cols[1].shape(), Shape{0});
   EXPECT_EQ(cols[1].dtype(), DType::Int32);
+}
+
+TEST(CsvRead, NoDataRowsIsAnErrorNamingTheFileAndWhatItHolds) {
+  const std::vector<CsvColumn> cols = {required(DType::Float32), required(DType::Int32)};
+  CsvOptions header;
+  header.header_lines = 1;
+  const TempFile empty("empty.csv", "");
+  std::string msg = error_of([&] { read_csv(empty.path(), cols, header); });
+  EXPECT_TRUE(has(msg, empty.path() + ": no data rows (the file is empty; header_lines = 1)")) << msg;
+  EXPECT_TRUE(has(msg, "allow_empty")) << msg;
+  const TempFile header_only("header.csv", "x,y\n");
+  msg = error_of([&] { read_csv(header_only.path(), cols, header); });
+  EXPECT_TRUE(has(msg, header_only.path() + ": no data rows (1 line: the header; header_lines = 1)")) << msg;
+  // Header lines, then blank ones (CRLF and spaces are blank too).
+  const TempFile blank("blank.csv", "x,y\r\nunits\n\n  \r\n");
+  header.header_lines = 2;
+  msg = error_of([&] { read_csv(blank.path(), cols, header); });
+  EXPECT_TRUE(has(msg, blank.path() + ": no data rows (4 lines: 2 header lines and 2 blank ones; header_lines = 2)"))
+      << msg;
+  // One data row is enough.
+  const TempFile one_row("one.csv", "x,y\n1.5,2\n");
+  header.header_lines = 1;
+  EXPECT_EQ(read_csv(one_row.path(), cols, header)[1].to_vector<int32_t>(), std::vector<int32_t>{2});
 }
 
 TEST(CsvRead, ByteOrderMarkIsDropped) {

@@ -516,6 +516,18 @@ TEST(DatasetCsv, MissingFileErrorsWhenMade) {
   EXPECT_TRUE(has(error_of([&] { Dataset::csv(path, {}); }), "no columns"));
 }
 
+TEST(DatasetCsv, FileWithoutDataRowsErrorsWhenMadeUnlessAllowed) {
+  const TempFile file("header.csv", "x,label\n\n");
+  CsvOptions options;
+  options.header_lines = 1;
+  const std::vector<CsvColumn> cols = {CsvColumn{DType::Float32, std::nullopt}, CsvColumn{DType::Int32, std::nullopt}};
+  const std::string msg = error_of([&] { Dataset::csv(file.path(), cols, options); });
+  EXPECT_TRUE(has(msg, file.path() + ": no data rows (2 lines: the header and a blank one; header_lines = 1)")) << msg;
+  options.allow_empty = true;
+  Dataset ds = Dataset::csv(file.path(), cols, options);
+  EXPECT_TRUE(ds.begin() == ds.end());
+}
+
 TEST(DatasetCsv, ShippedIrisFile) {
   std::vector<CsvColumn> cols(4, CsvColumn{DType::Float32, std::nullopt});
   cols.push_back(CsvColumn{DType::Int32, std::nullopt});
