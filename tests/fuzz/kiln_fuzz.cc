@@ -20,13 +20,15 @@ struct Options {
   uint64_t seed = 1;
   bool replay = false;
   bool print = false;
+  bool cpp = false;  // --replay prints the minimized program as C++ too
 };
 
 [[noreturn]] void usage(const char* argv0) {
   std::fprintf(stderr,
-               "usage: %s [--seconds N] [--count K] [--seed S] [--replay S] [--print S]\n"
+               "usage: %s [--seconds N] [--count K] [--seed S] [--replay S [--cpp]] [--print S]\n"
                "  runs programs of seeds S, S+1, ... (eager against kiln::function) for N seconds (default 60)\n"
-               "  or K programs; --replay S runs program S alone, prints it and minimizes it if it fails;\n"
+               "  or K programs; --replay S runs program S alone, prints it and minimizes it if it fails\n"
+               "  (--cpp: and prints the minimized program as a C++ test case);\n"
                "  --print S prints program S without running it. Exit status 1 when a program failed.\n",
                argv0);
   std::exit(2);
@@ -46,6 +48,7 @@ Options parse(int argc, char** argv) {
       else if (a == "--seed") o.seed = std::stoull(value());
       else if (a == "--replay") o.seed = std::stoull(value()), o.replay = true, o.count = 1;
       else if (a == "--print") o.seed = std::stoull(value()), o.print = true;
+      else if (a == "--cpp") o.cpp = true;
       else usage(argv[0]);
     } catch (const std::logic_error&) {
       usage(argv[0]);
@@ -55,7 +58,7 @@ Options parse(int argc, char** argv) {
 }
 
 // Reports a failing program: its seed, how to replay it, and the minimized program.
-void report_failure(const kiln::fuzz::Program& p, const kiln::fuzz::Outcome& o, const char* argv0) {
+void report_failure(const kiln::fuzz::Program& p, const kiln::fuzz::Outcome& o, const char* argv0, bool cpp) {
   using namespace kiln::fuzz;
   std::cout << "\nFAILED seed " << p.seed << ": " << verdict_name(o.verdict) << "\n" << o.detail << "\n";
   std::cout << "replay: " << argv0 << " --replay " << p.seed << "   (or: tools/kiln fuzz --replay " << p.seed << ")\n";
@@ -66,6 +69,7 @@ void report_failure(const kiln::fuzz::Program& p, const kiln::fuzz::Outcome& o, 
             << "):\n"
             << program_text(small) << again.detail << "\n"
             << std::flush;
+  if (cpp) std::cout << "\n" << program_cpp(small, static_cast<int>(small.call_sizes.size())) << std::flush;
 }
 
 }  // namespace
@@ -99,7 +103,7 @@ int main(int argc, char** argv) {
     instructions += instruction_count(p);
     if (o.worst_ratio > worst) worst = o.worst_ratio, worst_seed = seed;
     for (const std::string& op : ops_called(p)) ++ops[op];
-    if (o.verdict != Verdict::Match) report_failure(p, o, argv[0]);
+    if (o.verdict != Verdict::Match) report_failure(p, o, argv[0], opt.cpp);
     else if (opt.replay) std::cout << "match\n" << o.explain;
     if (std::chrono::duration<double>(Clock::now() - last_report).count() >= 10) {
       last_report = Clock::now();

@@ -135,6 +135,10 @@ Program generate_program(uint64_t seed);
 /// The program as text, one instruction a line: `%5 = matmul(%0, @2) transpose_b`.
 std::string program_text(const Program& p);
 
+/// The program as a GoogleTest case: the arguments of its first `calls` calls and its variables as
+/// literals, the step eagerly and under kiln::function, compared (a reproducer for a finding).
+std::string program_cpp(const Program& p, int calls);
+
 /// Kiln op table names the program calls directly (not counting gradients and optimizers).
 std::vector<std::string> ops_called(const Program& p);
 
@@ -153,6 +157,9 @@ struct World {
 
 /// The arguments of call `call`: deterministic values within each input's bounds.
 std::vector<Tensor> call_arguments(const Program& p, int call);
+
+/// The value of a Const instruction of `p`.
+Tensor constant_value(const Program& p, const Instr& in);
 
 /// Runs the program on `args` with `world`'s state: eagerly, or (inside kiln::function) as the
 /// trace. Returns the program's outputs.

@@ -206,11 +206,7 @@ class Interpreter {
 
   void instr(const Instr& in) {
     switch (in.kind) {
-      case InstrKind::Const: {
-        env_[static_cast<size_t>(in.out[0])] =
-            grid_values(p_.values[static_cast<size_t>(in.out[0])], shape(in.shape), static_cast<uint64_t>(in.ints.at(0)));
-        return;
-      }
+      case InstrKind::Const: env_[static_cast<size_t>(in.out[0])] = constant_value(p_, in); return;
       case InstrKind::Cond: {
         std::vector<Tensor> r = kiln::cond(at(in.in[0]), [&] { return results(in.blocks[0]); },
                                            [&] { return results(in.blocks[1]); });
@@ -380,6 +376,10 @@ std::vector<Variable> World::slots() const {
 
 void World::reset_variables(const Program& p) const {
   for (size_t k = 0; k < variables.size(); ++k) variables[k].assign(initial_value(p, p.variables[k]));
+}
+
+Tensor constant_value(const Program& p, const Instr& in) {
+  return grid_values(p.values.at(static_cast<size_t>(in.out.at(0))), shape_of(in.shape, {}), static_cast<uint64_t>(in.ints.at(0)));
 }
 
 std::vector<Tensor> call_arguments(const Program& p, int call) {
