@@ -476,12 +476,13 @@ bool ProgramGenerator::pool() {
 // ---- Reductions -----------------------------------------------------------------------------
 
 bool ProgramGenerator::reduction() {
-  const int x = find([](const ValueInfo& v) { return numeric(v) && !v.dims.empty(); });
+  const int x = find([](const ValueInfo& v) { return numeric(v); });
   if (x < 0) return false;
   const ValueInfo X = info(x);
   const int rank = static_cast<int>(X.dims.size());
   OpId op = pick(std::vector<OpId>{OpId::ReduceSum, OpId::ReduceSum, OpId::ReduceMean, OpId::ReduceMean, OpId::ReduceMax, OpId::ArgMax});
   if ((op == OpId::ReduceMax || op == OpId::ArgMax) && !kink_safe(X)) op = OpId::ReduceSum;
+  if (op == OpId::ArgMax && rank == 0) op = OpId::ReduceMax;  // a scalar reduces over no axes
   Instr in;
   in.op = op;
   in.in = {x};
@@ -491,7 +492,7 @@ bool ProgramGenerator::reduction() {
     reduced[static_cast<size_t>(axis)] = true;
     in.ints = {coin(0.3) ? axis - rank : axis};
     in.dtype = coin(0.5) ? DType::Int32 : DType::Int64;
-  } else if (coin(0.25)) {
+  } else if (rank == 0 || coin(0.25)) {
     reduced.assign(static_cast<size_t>(rank), true);  // empty axes: all of them
   } else {
     for (int i = 0; i < rank; ++i)

@@ -398,7 +398,7 @@ void ProgramGenerator::make_inputs() {
       case 0: dims = {lead, Dim{uniform(2, 6), -1}}; break;                                            // [N, F]
       case 1: dims = {lead, Dim{uniform(3, 6), -1}, Dim{uniform(3, 6), -1}, Dim{uniform(1, 3), -1}}; break;  // images
       case 2: dims = {lead, Dim{uniform(2, 4), -1}, Dim{uniform(2, 5), -1}}; break;                    // [N, T, F]
-      case 3: dims = {lead}; break;
+      case 3: dims = k > 0 && coin(0.5) ? Dims{} : Dims{lead}; break;  // a scalar argument (a rate, a temperature)
       case 4:  // labels in [0, C)
       case 5:
         if (label_classes_ == 0) label_classes_ = uniform(2, 4);
