@@ -20,15 +20,17 @@ struct Options {
   uint64_t seed = 1;
   bool replay = false;
   bool print = false;
-  bool cpp = false;  // --replay prints the minimized program as C++ too
+  bool cpp = false;       // --replay prints the minimized program as C++ too
+  bool minimize = true;  // --no-minimize: long runs report failing seeds only (replay minimizes)
 };
 
 [[noreturn]] void usage(const char* argv0) {
   std::fprintf(stderr,
-               "usage: %s [--seconds N] [--count K] [--seed S] [--replay S [--cpp]] [--print S]\n"
+               "usage: %s [--seconds N] [--count K] [--seed S] [--no-minimize] [--replay S [--cpp]] [--print S]\n"
                "  runs programs of seeds S, S+1, ... (eager against kiln::function) for N seconds (default 60)\n"
                "  or K programs; --replay S runs program S alone, prints it and minimizes it if it fails\n"
-               "  (--cpp: and prints the minimized program as a C++ test case);\n"
+               "  (--cpp: and prints the minimized program as a C++ test case); --no-minimize reports\n"
+               "  failing seeds without minimizing them (a minimization costs seconds to a minute);\n"
                "  --print S prints program S without running it. Exit status 1 when a program failed.\n",
                argv0);
   std::exit(2);
@@ -49,6 +51,7 @@ Options parse(int argc, char** argv) {
       else if (a == "--replay") o.seed = std::stoull(value()), o.replay = true, o.count = 1;
       else if (a == "--print") o.seed = std::stoull(value()), o.print = true;
       else if (a == "--cpp") o.cpp = true;
+      else if (a == "--no-minimize") o.minimize = false;
       else usage(argv[0]);
     } catch (const std::logic_error&) {
       usage(argv[0]);
@@ -58,10 +61,11 @@ Options parse(int argc, char** argv) {
 }
 
 // Reports a failing program: its seed, how to replay it, and the minimized program.
-void report_failure(const kiln::fuzz::Program& p, const kiln::fuzz::Outcome& o, const char* argv0, bool cpp) {
+void report_failure(const kiln::fuzz::Program& p, const kiln::fuzz::Outcome& o, const char* argv0, const Options& opt) {
   using namespace kiln::fuzz;
   std::cout << "\nFAILED seed " << p.seed << ": " << verdict_name(o.verdict) << "\n" << o.detail << "\n";
   std::cout << "replay: " << argv0 << " --replay " << p.seed << "   (or: tools/kiln fuzz --replay " << p.seed << ")\n";
+  if (!opt.minimize) return;
   const Verdict kind = o.verdict;
   const Program small = minimize(p, [kind](const Program& q) { return run_differential(q).verdict == kind; });
   const Outcome again = run_differential(small);
@@ -69,7 +73,7 @@ void report_failure(const kiln::fuzz::Program& p, const kiln::fuzz::Outcome& o, 
             << "):\n"
             << program_text(small) << again.detail << "\n"
             << std::flush;
-  if (cpp) std::cout << "\n" << program_cpp(small, static_cast<int>(small.call_sizes.size())) << std::flush;
+  if (opt.cpp) std::cout << "\n" << program_cpp(small, static_cast<int>(small.call_sizes.size())) << std::flush;
 }
 
 }  // namespace
@@ -103,7 +107,7 @@ int main(int argc, char** argv) {
     instructions += instruction_count(p);
     if (o.worst_ratio > worst) worst = o.worst_ratio, worst_seed = seed;
     for (const std::string& op : ops_called(p)) ++ops[op];
-    if (o.verdict != Verdict::Match) report_failure(p, o, argv[0], opt.cpp);
+    if (o.verdict != Verdict::Match) report_failure(p, o, argv[0], opt);
     else if (opt.replay) std::cout << "match\n" << o.explain;
     if (std::chrono::duration<double>(Clock::now() - last_report).count() >= 10) {
       last_report = Clock::now();
