@@ -123,6 +123,11 @@ struct Program {
   std::vector<std::vector<int64_t>> call_sizes;
 
   int num_classes() const { return call_sizes.empty() ? 0 : static_cast<int>(call_sizes[0].size()); }
+  /// Whether value `id` is a Variable (trainable or state): printed @id, not %id.
+  bool is_variable(int id) const {
+    const Role r = values.at(static_cast<size_t>(id)).role;
+    return r == Role::Variable || r == Role::StateVariable;
+  }
   /// The signature the compiled function gets: -1 where an input dim is symbolic.
   std::vector<std::vector<int64_t>> signature() const;
   /// How many random numbers draws (Generator::next_seed calls) one run of the program makes.

@@ -58,10 +58,7 @@ class CppWriter {
  public:
   explicit CppWriter(const Program& p) : p_(p) {}
 
-  std::string var(int id) const {
-    const Role r = p_.values.at(static_cast<size_t>(id)).role;
-    return (r == Role::Variable || r == Role::StateVariable ? "v" : "t") + std::to_string(id);
-  }
+  std::string var(int id) const { return (p_.is_variable(id) ? "v" : "t") + std::to_string(id); }
   // A dim in C++: a -1 dim as the size the lambda reads from its arguments (N, M).
   static std::string dim(const Dim& d) {
     if (!d.symbolic()) return std::to_string(d.coef);

@@ -26,10 +26,7 @@ class Printer {
  public:
   explicit Printer(const Program& p) : p_(p) {}
 
-  std::string name(int id) const {
-    const Role r = p_.values.at(static_cast<size_t>(id)).role;
-    return (r == Role::Variable || r == Role::StateVariable ? "@" : "%") + std::to_string(id);
-  }
+  std::string name(int id) const { return (p_.is_variable(id) ? "@" : "%") + std::to_string(id); }
   std::string names(const std::vector<int>& ids) const {
     std::string s;
     for (size_t i = 0; i < ids.size(); ++i) s += (i ? ", " : "") + name(ids[i]);
