@@ -200,6 +200,7 @@ Outcome run_differential(const Program& p, const Program* traced) {
   out.explain = fn.explain();
   out.compiles = fn.compiles();
   out.interpreted = out.explain.find("interpreted") != std::string::npos;
+  out.per_size = out.explain.find("compiled per size") != std::string::npos;
   if (out.explain.find("compiling failed") != std::string::npos && cmp.failure().empty()) {
     out.verdict = Verdict::CompiledError;
     out.detail = "a graph failed to compile (it ran on the interpreter):\n" + head(out.explain);

@@ -42,6 +42,7 @@ struct Outcome {
   Verdict verdict = Verdict::Match;
   std::string detail;          ///< what differed, at which call, eager and compiled values
   bool interpreted = false;    ///< some call ran on the interpreter, not compiled code (explain says why)
+  bool per_size = false;       ///< the trace depended on the -1 dims' sizes: code compiled per size
   int compiles = 0;            ///< JIT compiles (kiln::function::compile_count)
   double worst_ratio = 0;      ///< largest |compiled - eager| / tolerance seen (< 1 on a match)
   std::string explain;         ///< the compiled function's explain()

@@ -91,7 +91,7 @@ int main(int argc, char** argv) {
   const Clock::time_point start = Clock::now();
   Clock::time_point last_report = start;
   std::map<Verdict, int64_t> verdicts;
-  int64_t programs = 0, interpreted = 0, compiles = 0, instructions = 0;
+  int64_t programs = 0, interpreted = 0, compiles = 0, instructions = 0, dynamic = 0, per_size = 0, reads_sizes = 0;
   double worst = 0;
   uint64_t worst_seed = 0;
   std::map<std::string, int64_t> ops;
@@ -103,6 +103,9 @@ int main(int argc, char** argv) {
     ++programs;
     ++verdicts[o.verdict];
     interpreted += o.interpreted;
+    dynamic += p.num_classes() > 0;
+    per_size += o.per_size;
+    reads_sizes += p.reads_sizes;
     compiles += o.compiles;
     instructions += instruction_count(p);
     if (o.worst_ratio > worst) worst = o.worst_ratio, worst_seed = seed;
@@ -125,6 +128,8 @@ int main(int argc, char** argv) {
             << "  " << verdicts[Verdict::Match] << " matched, " << verdicts[Verdict::Mismatch] << " mismatched, "
             << verdicts[Verdict::CompiledError] << " compiled errors, " << verdicts[Verdict::InvalidProgram]
             << " invalid programs; " << interpreted << " ran some call on the interpreter\n"
+            << "  " << dynamic << " with -1 dims (" << reads_sizes << " reading their sizes as numbers), " << per_size
+            << " compiled per size\n"
             << "  largest error / tolerance on a match: " << worst << " (seed " << worst_seed << ")\n  ops:";
   for (const auto& [name, n] : ops) std::cout << " " << name << "=" << n;
   std::cout << "\n";

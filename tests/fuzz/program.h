@@ -121,6 +121,10 @@ struct Program {
   /// Per call, the size of each -1 dim class: call 0 and 1 share sizes (a first and a second
   /// call), each later call changes one class.
   std::vector<std::vector<int64_t>> call_sizes;
+  /// Note [Fuzzer size reads]: whether the program reads the -1 dims as numbers (Tensor::dim,
+  /// as code that computes with sizes does: kiln::function then traces each size apart) rather
+  /// than symbolically (Shape::sym, dim_mul: one trace and one compile for every size).
+  bool reads_sizes = false;
 
   int num_classes() const { return call_sizes.empty() ? 0 : static_cast<int>(call_sizes[0].size()); }
   /// Whether value `id` is a Variable (trainable or state): printed @id, not %id.

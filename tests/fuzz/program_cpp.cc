@@ -59,10 +59,12 @@ class CppWriter {
   explicit CppWriter(const Program& p) : p_(p) {}
 
   std::string var(int id) const { return (p_.is_variable(id) ? "v" : "t") + std::to_string(id); }
-  // A dim in C++: a -1 dim as the size the lambda reads from its arguments (N, M).
+  // A dim in C++: a -1 dim as the dim the lambda reads from its arguments (N, M: symbolic, or
+  // a size when the program reads sizes).
   static std::string dim(const Dim& d) {
     if (!d.symbolic()) return std::to_string(d.coef);
-    return (d.coef == 1 ? "" : std::to_string(d.coef) + " * ") + (d.cls == 0 ? "N" : "M");
+    const std::string n = d.cls == 0 ? "N" : "M";
+    return d.coef == 1 ? n : "dim_mul(" + std::to_string(d.coef) + ", " + n + ")";
   }
   static std::string shape(const Dims& dims, bool first_minus_one = false) {
     std::string s = "{";
@@ -74,6 +76,7 @@ class CppWriter {
     }
     return s + "}";
   }
+  static std::string shape_arg(const Dims& dims) { return "Shape::of_dims(" + shape(dims) + ")"; }
   std::string args(const Instr& in, size_t from = 0) const {
     std::string s;
     for (size_t k = from; k < in.in.size(); ++k) s += (k > from ? ", " : "") + var(in.in[k]);
@@ -95,9 +98,9 @@ class CppWriter {
       case OpId::MatMul: return "matmul(" + a + ", " + (in.b0 ? "true" : "false") + ", " + (in.b1 ? "true" : "false") + ")";
       case OpId::Conv2D: return "conv2d(" + a + ", " + strides + ", " + padding(in) + ")";
       case OpId::Conv2DBackpropInput:
-        return "conv2d_backprop_input(Shape" + shape(in.shape) + ", " + a + ", " + strides + ", " + padding(in) + ")";
+        return "conv2d_backprop_input(" + shape_arg(in.shape) + ", " + a + ", " + strides + ", " + padding(in) + ")";
       case OpId::Conv2DBackpropFilter:
-        return "conv2d_backprop_filter(" + var(in.in[0]) + ", Shape" + shape(in.shape) + ", " + var(in.in[1]) + ", " + strides +
+        return "conv2d_backprop_filter(" + var(in.in[0]) + ", " + shape_arg(in.shape) + ", " + var(in.in[1]) + ", " + strides +
                ", " + padding(in) + ")";
       case OpId::ReduceSum:
       case OpId::ReduceMean:
@@ -107,10 +110,10 @@ class CppWriter {
       case OpId::AvgPool2D:
       case OpId::MaxPool2DGrad:
       case OpId::MaxPool2DGradGrad: return name + "(" + a + ", " + window() + ")";
-      case OpId::AvgPool2DGrad: return "avg_pool2d_grad(Shape" + shape(in.shape) + ", " + a + ", " + window() + ")";
+      case OpId::AvgPool2DGrad: return "avg_pool2d_grad(" + shape_arg(in.shape) + ", " + a + ", " + window() + ")";
       case OpId::Reshape: return "reshape(" + a + ", std::vector<int64_t>" + shape(in.shape, in.b0) + ")";
       case OpId::Transpose: return "transpose(" + a + ", " + list(in.ints) + ")";
-      case OpId::BroadcastTo: return "broadcast_to(" + a + ", Shape" + shape(in.shape) + ")";
+      case OpId::BroadcastTo: return "broadcast_to(" + a + ", " + shape_arg(in.shape) + ")";
       case OpId::Concat: return "concat({" + a + "}, " + std::to_string(in.ints[0]) + ")";
       case OpId::Slice: {
         std::vector<int64_t> size;
@@ -121,11 +124,11 @@ class CppWriter {
       case OpId::OneHot:
         return "one_hot(" + a + ", " + std::to_string(in.ints[0]) + ", " + number(in.f0) + ", " + number(in.f1) + ", " +
                cpp_dtype(in.dtype) + ")";
-      case OpId::Fill: return "fill(Shape" + shape(in.shape) + ", " + number(in.f0) + ", " + cpp_dtype(in.dtype) + ")";
+      case OpId::Fill: return "fill(" + shape_arg(in.shape) + ", " + number(in.f0) + ", " + cpp_dtype(in.dtype) + ")";
       case OpId::RandomNormal:
       case OpId::TruncatedNormal:
       case OpId::RandomUniform:
-        return name + "(Shape" + shape(in.shape) + ", " + number(in.f0) + ", " + number(in.f1) + ", " + cpp_dtype(in.dtype) + ", &gen)";
+        return name + "(" + shape_arg(in.shape) + ", " + number(in.f0) + ", " + number(in.f1) + ", " + cpp_dtype(in.dtype) + ", &gen)";
       case OpId::Assign:
       case OpId::AssignAdd:
       case OpId::AssignSub: return name + "(" + var(in.in[0]) + ", " + args(in, 1) + ")";
@@ -206,8 +209,8 @@ class CppWriter {
         const Dims& dims = p_.values[static_cast<size_t>(id)].dims;
         auto it = std::find_if(dims.begin(), dims.end(), [c](const Dim& d) { return d.cls == c; });
         if (it == dims.end()) continue;
-        os_ << "    const int64_t " << (c == 0 ? "N" : "M") << " = " << var(id) << ".dim(" << (it - dims.begin()) << ")"
-            << (it->coef == 1 ? "" : " / " + std::to_string(it->coef)) << ";\n";
+        os_ << "    const int64_t " << (c == 0 ? "N" : "M") << " = " << var(id) << (p_.reads_sizes ? ".dim(" : ".shape().sym(")
+            << (it - dims.begin()) << ");\n";
         break;
       }
     if (p_.loss >= 0) os_ << "    GradientTape tape;\n";

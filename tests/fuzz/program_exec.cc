@@ -133,15 +133,18 @@ std::array<int64_t, 2> pair(const std::vector<int64_t>& v, size_t at) { return {
 class Interpreter {
  public:
   Interpreter(const Program& p, World& w, const std::vector<Tensor>& args)
-      : p_(p), w_(w), env_(p.values.size()), sizes_(static_cast<size_t>(p.num_classes()), 0) {
+      : p_(p), w_(w), env_(p.values.size()), class_dims_(static_cast<size_t>(p.num_classes()), 0) {
     for (size_t k = 0; k < p.inputs.size(); ++k) {
       const int id = p.inputs[k];
       env_[static_cast<size_t>(id)] = args.at(k);
-      // The -1 dims' sizes come from the arguments' shapes, as user code reads them: while
-      // tracing they are whatever the tracer gives a -1 dim.
+      // Note [Fuzzer size reads]: the -1 dims come from the arguments' shapes, as user code reads
+      // them: symbolically (Shape::sym: a trace stays valid for every size), or as numbers
+      // (Tensor::dim: each size gets a trace of its own, guarded).
       const Dims& dims = p.values[static_cast<size_t>(id)].dims;
       for (size_t i = 0; i < dims.size(); ++i)
-        if (dims[i].symbolic()) sizes_[static_cast<size_t>(dims[i].cls)] = args[k].dim(static_cast<int>(i)) / dims[i].coef;
+        if (dims[i].symbolic())
+          class_dims_[static_cast<size_t>(dims[i].cls)] =
+              p.reads_sizes ? args[k].dim(static_cast<int>(i)) : args[k].shape().sym(static_cast<int>(i));
     }
     for (size_t k = 0; k < p.variables.size(); ++k) {
       env_[static_cast<size_t>(p.variables[k])] = w.variables[k];
@@ -189,7 +192,13 @@ class Interpreter {
     return t;
   }
   const Variable& variable(int id) const { return w_.variables.at(variable_of_.at(id)); }
-  Shape shape(const Dims& dims) const { return shape_of(dims, sizes_); }
+  // `dims` as the program's code builds them from the -1 dims it read (symbolic or sizes).
+  std::vector<int64_t> dim_values(const Dims& dims) const {
+    std::vector<int64_t> v;
+    for (const Dim& d : dims) v.push_back(d.symbolic() ? dim_mul(d.coef, class_dims_.at(static_cast<size_t>(d.cls))) : d.coef);
+    return v;
+  }
+  Shape shape(const Dims& dims) const { return Shape::of_dims(dim_values(dims)); }
 
   void block(const Block& b) {
     for (const Instr& in : b.instrs) instr(in);
@@ -287,7 +296,7 @@ class Interpreter {
         return avg_pool2d_grad(shape(in.shape), x(0), pair(in.ints, 0), pair(in.ints, 2), padding(in.b0));
       case OpId::Reshape: {
         // b0: the first -1 dim class's dim is passed as -1 (inferred), as user code often does.
-        std::vector<int64_t> target = shape(in.shape).vec();
+        std::vector<int64_t> target = dim_values(in.shape);
         if (in.b0)
           for (size_t i = 0; i < in.shape.size(); ++i)
             if (in.shape[i].symbolic()) {
@@ -328,7 +337,7 @@ class Interpreter {
   const Program& p_;
   World& w_;
   std::vector<Tensor> env_;
-  std::vector<int64_t> sizes_;
+  std::vector<int64_t> class_dims_;
   std::map<int, size_t> variable_of_;
 };
 

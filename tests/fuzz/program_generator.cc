@@ -625,6 +625,7 @@ Program ProgramGenerator::generate() {
     while (other[static_cast<size_t>(c)] == base[static_cast<size_t>(c)]) other[static_cast<size_t>(c)] = uniform(1, 7);
     p_.call_sizes.push_back(other);
   }
+  p_.reads_sizes = classes > 0 && coin(0.25);
   blocks_ = {&p_.body};
   scopes_ = {{}};
   make_inputs();

@@ -111,7 +111,8 @@ class Printer {
       os_ << (c == 0 ? " N" : " M") << " =";
       for (const auto& sizes : p_.call_sizes) os_ << " " << sizes[static_cast<size_t>(c)];
     }
-    os_ << (p_.num_classes() > 0 ? " (per call)" : "") << "\n";
+    os_ << (p_.num_classes() > 0 ? (p_.reads_sizes ? " (per call; read as numbers)" : " (per call; read symbolically)") : "")
+        << "\n";
     for (int id : p_.inputs) {
       const ValueInfo& v = p_.values[static_cast<size_t>(id)];
       os_ << "  " << name(id) << " = input " << type(id) << " in [" << v.lo << ", " << v.hi << "]"
