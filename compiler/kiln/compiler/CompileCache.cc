@@ -75,6 +75,15 @@ const std::string& host_description() {
   return description;
 }
 
+// Whether the rest of `f` (positioned after the header) is `size` bytes: checked before the
+// payload is allocated, so that a corrupt header's size costs nothing.
+bool payload_fits(std::FILE* f, uint64_t size) {
+  const long at = std::ftell(f);
+  if (at < 0 || std::fseek(f, 0, SEEK_END) != 0) return false;
+  const long end = std::ftell(f);
+  return end >= at && static_cast<uint64_t>(end - at) == size && std::fseek(f, at, SEEK_SET) == 0;
+}
+
 void warn_once(const std::string& message) {
   static std::atomic<bool> warned{false};
   if (!warned.exchange(true)) std::fprintf(stderr, "kiln: compile cache: %s (not caching)\n", message.c_str());
@@ -124,7 +133,8 @@ std::optional<std::string> disk_cache_load(const std::string& dir, const std::st
   EntryHeader h;
   if (std::fread(&h, sizeof h, 1, f) == 1 && std::memcmp(h.magic, kMagic, sizeof kMagic) == 0 &&
       h.version == kDiskCacheFormatVersion && h.header_size == sizeof(EntryHeader) &&
-      std::memcmp(h.key, key.data(), kKeyChars) == 0 && h.payload_size < (uint64_t{1} << 32)) {
+      std::memcmp(h.key, key.data(), kKeyChars) == 0 && h.payload_size < (uint64_t{1} << 32) &&
+      payload_fits(f, h.payload_size)) {
     std::string payload(static_cast<size_t>(h.payload_size), '\0');
     char extra;
     if ((payload.empty() || std::fread(payload.data(), 1, payload.size(), f) == payload.size()) &&

@@ -197,8 +197,8 @@ class LinalgEmitter {
   std::vector<RuntimeCheck> checks;
   /// The row max and row sum of exp of each logits tensor the softmax family has reduced, by SSA
   /// value: a softmax in the gradient reuses the forward's (Note [Online softmax statistics] in
-  /// GraphToLinalgReduce.cc). Every lowering emits at function level, so each value dominates
-  /// the later nodes.
+  /// GraphToLinalgReduce.cc). A value recorded at function level dominates the later nodes;
+  /// emit_region forgets what a region recorded when it ends (its values live in its block).
   struct RowStats {
     std::string max, sum_exp;
   };

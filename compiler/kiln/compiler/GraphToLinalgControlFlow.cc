@@ -56,11 +56,16 @@ std::string scalar_bool(LinalgEmitter& e, const Operand& p) {
 }
 
 // Emits `region` with `args` bound to its argument positions; returns its outputs' operands.
+// Softmax statistics computed outside stay usable inside (they dominate the region); those the
+// region computes live in its block only, so they are forgotten after it: the other branch, or
+// the code after the cond, must not read them.
 std::vector<Operand> emit_region(LinalgEmitter& e, const Graph& region, const std::vector<Operand>& args) {
   std::vector<Operand> vals(region.values.size());
   for (size_t k = 0; k < region.arguments.size(); ++k)
     if (region.arguments[k] >= 0) vals[static_cast<size_t>(region.arguments[k])] = args[k];
+  const std::map<std::string, LinalgEmitter::RowStats> enclosing_stats = e.softmax_row_stats;
   emit_nodes(e, region, vals, nullptr);
+  e.softmax_row_stats = enclosing_stats;
   std::vector<Operand> outputs;
   for (int o : region.outputs) outputs.push_back(vals[static_cast<size_t>(o)]);
   return outputs;
