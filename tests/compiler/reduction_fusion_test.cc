@@ -1,6 +1,7 @@
 // Fusion keeps a reduction's meaning (Note [Fusion keeps a reduction's meaning] in LinalgFusion.cc):
 // reductions of rank-0 tensors consumed by larger elementwise ops, forward and in gradients,
-// compiled against eager, and the fused IR that keeps them apart.
+// compiled against eager, and the fused IR that keeps them apart; a reduction joined with its
+// epilogue when it reads one value twice.
 #include "tests/compiler/compiler_test_util.h"
 
 namespace kiln::test {
@@ -49,6 +50,20 @@ TEST(ReductionFusion, GradientOfAMeanTimesAMeanOfAScalar) {
   compiled_vs_eager("grad mean(x * mean(s))", fn, args);
   std::vector<Tensor> got = CompiledGraph::compile(trace_graph("grad_mean_scalar", fn, args))->run(args);
   EXPECT_EQ(got[0].to_vector<float>(), (std::vector<float>{0.125f, 0.125f, 0.125f, 0.125f}));
+}
+
+// Fuzz seed 11: cse merges two equal softmaxes, so the cross-entropy reduction reads one value
+// twice (labels and logits); joined with its epilogue, its body read the running max where it
+// read the labels (compiled -inf, eager 0.568): a joined op maps each of its ops' inputs to the
+// position add_input gave it.
+TEST(ReductionFusion, EpilogueOfAReductionThatReadsOneValueTwice) {
+  auto fn = [](const std::vector<Tensor>& a) {
+    Tensor s = softmax(a[0]), t = softmax(a[0]);
+    return std::vector<Tensor>{t, softmax_cross_entropy_with_logits(t, s), s};
+  };
+  compiled_vs_eager("softmax_cross_entropy_with_logits(t, s), t and s equal",
+                    fn, {Tensor::from_vector<float>({0.375f, -0.9375f, 0.5625f, -0.5625f, 0.25f, 0.6875f, 0.1875f, -0.6875f,
+                                                     0.1875f, -0.125f}, {5, 2})});
 }
 
 TEST(CompilerGolden, RankZeroReductionStaysApartFromItsBroadcastConsumer) {

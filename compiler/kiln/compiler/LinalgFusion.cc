@@ -318,7 +318,8 @@ mlir::AffineMap epilogue_map(GenericOp r, GenericOp e) {
 // place. Inputs r's then e's other new ones, outputs r's then e's; e's maps composed with `rows`.
 void fuse_epilogue(GenericOp r, GenericOp e, mlir::AffineMap rows) {
   FusedOperands fused;
-  for (mlir::OpOperand* o : r.getDpsInputOperands()) fused.add_input(o->get(), r.getMatchingIndexingMap(o));
+  llvm::SmallVector<unsigned> r_pos;  // per input of r (r may read one value twice: cse merged two)
+  for (mlir::OpOperand* o : r.getDpsInputOperands()) r_pos.push_back(fused.add_input(o->get(), r.getMatchingIndexingMap(o)));
   llvm::SmallVector<unsigned> e_pos;  // per input of e that is not a result of r
   for (mlir::OpOperand* o : e.getDpsInputOperands())
     if (!result_of(r, o->get())) e_pos.push_back(fused.add_input(o->get(), e.getMatchingIndexingMap(o).compose(rows)));
@@ -331,7 +332,7 @@ void fuse_epilogue(GenericOp r, GenericOp e, mlir::AffineMap rows) {
   GenericOp op = fused.create(e, r, [&](mlir::OpBuilder& nb, mlir::Location loc, mlir::ValueRange args) {
     mlir::IRMapping map;
     mlir::Block &rb = *r.getBody(), &eb = *e.getBody();
-    for (unsigned i = 0; i < r_ins; ++i) map.map(rb.getArgument(i), args[i]);  // (first, each once)
+    for (unsigned i = 0; i < r_ins; ++i) map.map(rb.getArgument(i), args[r_pos[i]]);
     for (unsigned k = 0; k < r_outs; ++k) map.map(rb.getArgument(r_ins + k), args[n_ins + k]);
     llvm::SmallVector<mlir::Value> yields = clone_body(nb, rb, map);
     mlir::ValueRange e_out_args = args.drop_front(n_ins + r_outs);
