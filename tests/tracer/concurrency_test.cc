@@ -25,7 +25,6 @@ using kiln::Tensor;
 using kiln::TensorSpec;
 using kiln::Variable;
 using kiln::compiler::Stage;
-using kiln::test::has;
 using kiln::test::random_values;
 
 constexpr int kThreads = 4;
@@ -113,7 +112,6 @@ TEST(FunctionConcurrency, LargeStaticMatmulFromFourThreads) {
   EXPECT_TRUE(failures.none());
   EXPECT_EQ(step.trace_count(), 1) << step.explain();
   EXPECT_EQ(step.compile_count(), 1) << step.explain();
-  EXPECT_TRUE(has(step.explain(), "'large_matmul': " + std::to_string(kThreads * kCallsPerThread) + " calls"));
   // The case this test is about: temporaries in a shared workspace, not disjoint views.
   const std::string buffers = step.lower(Stage::Bufferized, inputs[0]);
   EXPECT_NE(buffers.find("memref.view"), std::string::npos) << buffers;
@@ -148,7 +146,6 @@ TEST(FunctionConcurrency, NewBatchSizeOnEveryCallFromFourThreads) {
   EXPECT_TRUE(failures.none());
   EXPECT_EQ(step.trace_count(), 1) << step.explain();
   EXPECT_EQ(step.compile_count(), 1) << step.explain();
-  EXPECT_TRUE(has(step.explain(), "'batch': " + std::to_string(kThreads * kCallsPerThread) + " calls"));
 }
 
 // Note [Threads]: threads that all start on an untraced function: one traces and compiles, the

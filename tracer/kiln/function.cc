@@ -27,8 +27,9 @@ namespace kiln::tracer {
 //    the latest miss, published (release) after it was built whole. An Entry's signature and a
 //    Specialization's sizes, exec and eager never change after they are built, and neither is
 //    freed before the FunctionCore, so a thread that loaded `hot` may use it while another
-//    thread's miss publishes another. `calls` and `hits` are atomic counters; the retrace window
-//    is a heuristic whose concurrent updates may drop a bit.
+//    thread's miss publishes another. The counts it keeps (`calls`, `hits`, the retrace window)
+//    are statistics, atomics written without a read-modify-write (a locked add would cost the
+//    hit path ~10 ns): exact when calls do not overlap, a few counts may be lost when they do.
 //  - A compiled call keeps its state per call and per thread (Note [Workspace per thread],
 //    Note [Descriptor cache]); the interpreter's per call. Traces mark the variables they touch
 //    per thread (Note [Variables in a trace]), so other threads keep running and reading them.
@@ -89,6 +90,11 @@ struct FunctionCore::State {
 // scalar or a batch size), and each trace costs far more than a call. Warn once, on stderr.
 constexpr int kWarnWindow = 10;
 constexpr int kWarnRetraces = 5;
+
+namespace {
+// Note [Threads]: one more, without a locked read-modify-write (a count lost in a race is fine).
+void count_one(std::atomic<int>& n) { n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
+}  // namespace
 
 void FunctionCore::State::note_call(bool retraced) {
   const unsigned recent = recent_retraces.load(std::memory_order_relaxed);
@@ -197,11 +203,11 @@ FunctionCore::Specialization& FunctionCore::specialization_for(Entry& e, const s
 FunctionCore::Entry& FunctionCore::entry_for(const CallSignature& sig, std::span<const ArgValue> args,
                                              const TraceFn& trace, bool count_call) {
   State& s = *s_;
-  if (count_call) s.calls.fetch_add(1, std::memory_order_relaxed);
+  if (count_call) count_one(s.calls);
   for (auto& e : s.entries)
     if (e->signature == sig) {
       if (count_call) {
-        ++e->hits;
+        count_one(e->hits);
         s.note_call(false);
       }
       s.last = e.get();
@@ -257,8 +263,8 @@ std::vector<Tensor> FunctionCore::call(std::span<const ArgValue> args, const Tra
   State& s = *s_;
   const Specialization* hot = s.hot.load(std::memory_order_acquire);  // Note [Threads]
   if (hot != nullptr && hot->entry->signature.matches(args, hot->sizes)) {
-    s.calls.fetch_add(1, std::memory_order_relaxed);
-    hot->entry->hits.fetch_add(1, std::memory_order_relaxed);
+    count_one(s.calls);
+    count_one(hot->entry->hits);
     s.note_call(false);
     constexpr size_t kInlineArgs = 16;
     std::array<const Tensor*, kInlineArgs> inline_tensors;
