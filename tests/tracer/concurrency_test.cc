@@ -124,6 +124,14 @@ Tensor batch_step(const Tensor& x, const Variable& w, const Tensor& b) { return 
 // A size for call i of thread t, in [1, 200], never the size of the thread's previous call.
 int64_t batch_size(int t, int i) { return 1 + (37 * i + 101 * t) % 200; }
 
+// An input of every batch size in [1, 200] for batch_step: inputs[n - 1] is [n, 32].
+std::vector<Tensor> batch_inputs(uint32_t seed) {
+  std::vector<Tensor> inputs;
+  for (int64_t n = 1; n <= 200; ++n)
+    inputs.push_back(random_values({n, 32}, DType::Float32, -1, 1, seed + static_cast<uint32_t>(n)));
+  return inputs;
+}
+
 // Note [Threads]: a -1 signature and a new batch size on every call, from 4 threads: the size
 // checks (traces) of new sizes race with each other, with cached calls and with eager ops on
 // the variable they read. Before, the signature cache crashed ("double free or corruption").
@@ -132,8 +140,7 @@ TEST(FunctionConcurrency, NewBatchSizeOnEveryCallFromFourThreads) {
   const Tensor b = random_values({16}, DType::Float32, -1, 1, 3);
   auto step = kiln::function([&](const Tensor& x) { return batch_step(x, w, b); },
                              {.name = "batch", .input_signature = {TensorSpec{{-1, 32}}}});
-  std::vector<Tensor> inputs;
-  for (int64_t n = 1; n <= 200; ++n) inputs.push_back(random_values({n, 32}, DType::Float32, -1, 1, static_cast<uint32_t>(n)));
+  const std::vector<Tensor> inputs = batch_inputs(0);
   Failures failures;
   run_together(kThreads, failures, [&](int t) {
     for (int i = 0; i < kCallsPerThread; ++i) {
@@ -195,8 +202,7 @@ TEST(FunctionConcurrency, TwoFunctionsSharingAVariableFromManyThreads) {
                                     {.name = "interpreted", .input_signature = {TensorSpec{{-1, 32}}}, .compile = false});
   const Tensor x = random_values({8, 32}, DType::Float32, -1, 1, 8);
   const std::vector<float> product = kiln::matmul(x, w).to_vector<float>();
-  std::vector<Tensor> inputs;
-  for (int64_t n = 1; n <= 40; ++n) inputs.push_back(random_values({n, 32}, DType::Float32, -1, 1, 100 + static_cast<uint32_t>(n)));
+  const std::vector<Tensor> inputs = batch_inputs(1000);
   Failures failures;
   std::atomic<int64_t> kept{0}, dropped_elements{0};
   run_together(kThreads, failures, [&](int t) {
@@ -208,7 +214,7 @@ TEST(FunctionConcurrency, TwoFunctionsSharingAVariableFromManyThreads) {
         else if (std::fabs(got[e] - 2 * product[e]) <= 1e-5f * std::max(1.0f, std::fabs(2 * product[e]))) ++kept;
         else failures.add("dropped: element " + std::to_string(e) + " is " + std::to_string(got[e]));
       }
-      const Tensor& in = inputs[static_cast<size_t>(batch_size(t, i) % 40)];
+      const Tensor& in = inputs[static_cast<size_t>(batch_size(t, i) - 1)];
       if (std::string d = difference(interpreted(in), batch_step(in, w, b)); !d.empty()) failures.add("interpreted: " + d);
     }
   });

@@ -218,6 +218,10 @@ class Function {
 /// the function's host code once, as a size check; where that trace differs from the template,
 /// or an op has no dynamic-dims lowering, that size gets code of its own: explain() says why).
 /// A graph with an op that has no lowering runs op by op on the eager kernels.
+///
+/// Threads may call one Function at once (Note [Threads] in function.cc): calls run side by
+/// side, and a new signature is traced and compiled once while the other threads wait for it.
+/// Two threads that update the same Variables race on their values, as in TF.
 template <typename F>
 Function<F> function(F fn, FunctionOptions options = {}) {
   return Function<F>(std::move(fn), std::move(options));
