@@ -20,7 +20,6 @@
 
 namespace {
 using kiln::DType;
-using kiln::Shape;
 using kiln::Tensor;
 using kiln::TensorSpec;
 using kiln::Variable;

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <iomanip>
 #include <sstream>
+#include <utility>
 
 #include "kiln/ops.h"
 
@@ -147,11 +148,7 @@ namespace {
 thread_local VariableMarks* t_variable_marks = nullptr;
 }  // namespace
 
-VariableMarks* set_variable_marks(VariableMarks* marks) {
-  VariableMarks* prev = t_variable_marks;
-  t_variable_marks = marks;
-  return prev;
-}
+VariableMarks* set_variable_marks(VariableMarks* marks) { return std::exchange(t_variable_marks, marks); }
 
 const std::shared_ptr<SymbolicValue>& symbolic_value(const Tensor& t) {
   const TensorImpl& impl = t.impl();
