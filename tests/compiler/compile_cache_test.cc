@@ -150,7 +150,7 @@ TEST(CompileCache, HitInTheSameProcessGivesTheSameCodeAndStages) {
 // functions (Note [Temporary buffer cache]) link by name, and it serves every size.
 TEST(CompileCache, DynamicDimsCodeFromTheDiskCacheRunsEverySize) {
   ScopedCacheDir cache;
-  const int64_t n = tracer::relaxed_dim_placeholder(0);
+  const int64_t n = symbol_dim(0);
   Tensor w = random_values({4, 5}, DType::Float32, -1, 1, 3);
   auto fn = [&](const std::vector<Tensor>& a) {
     return std::vector<Tensor>{kiln::softmax(kiln::matmul(a[0], w)) * kiln::reduce_mean(a[0])};
@@ -159,7 +159,7 @@ TEST(CompileCache, DynamicDimsCodeFromTheDiskCacheRunsEverySize) {
   g.name = "dynamic";
   {
     tracer::TraceContext ctx(g, true);
-    ctx.set_outputs(fn({ctx.add_argument(0, DType::Float32, Shape{n, 4})}));
+    ctx.set_outputs(fn({ctx.add_argument(0, DType::Float32, Shape::of_dims({n, 4}))}));
   }
   g = g.pruned();
   auto cold = CompiledGraph::compile(g);

@@ -154,7 +154,7 @@ TEST(CompiledIntegerMatmul, TemporaryOutputIsNotZeroFilled) {
   }
 }
 
-// Traces `fn` on symbolic arguments of `dtype` whose shapes may hold placeholders (Note [Dynamic
+// Traces `fn` on symbolic arguments of `dtype` whose shapes may hold symbolic dims (Note [Dynamic
 // dims]).
 tracer::Graph trace_template(const std::string& name, const GraphFn& fn, DType dtype, const std::vector<Shape>& shapes) {
   tracer::Graph g;
@@ -171,15 +171,15 @@ tracer::Graph trace_template(const std::string& name, const GraphFn& fn, DType d
 // Over a -1 dim: batched (rank 4, the batch dims collapsed into one `?` dim; a^T b^T through a
 // transposed copy) and 2-D with `?` rows, one compiled code for every size.
 TEST(CompiledIntegerMatmul, MinusOneDimsAreLibraryCalls) {
-  const int64_t N = tracer::relaxed_dim_placeholder(0);
+  const int64_t N = symbol_dim(0);
   struct DynCase {
     Shape a, b;
     bool ta, tb, batched;
   };
-  const DynCase cases[] = {{{N, 3, 5, 4}, {N, 3, 4, 6}, false, false, true},
-                           {{N, 3, 4, 5}, {N, 3, 6, 4}, true, true, true},
-                           {{N, 8}, {8, 5}, false, false, false},
-                           {{N, 8}, {5, 8}, false, true, false}};
+  const DynCase cases[] = {{Shape::of_dims({N, 3, 5, 4}), Shape::of_dims({N, 3, 4, 6}), false, false, true},
+                           {Shape::of_dims({N, 3, 4, 5}), Shape::of_dims({N, 3, 6, 4}), true, true, true},
+                           {Shape::of_dims({N, 8}), {8, 5}, false, false, false},
+                           {Shape::of_dims({N, 8}), {5, 8}, false, true, false}};
   for (DType t : {DType::Int32, DType::Int64})
     for (const DynCase& c : cases) {
       auto fn = [&c](const std::vector<Tensor>& x) { return std::vector<Tensor>{kiln::matmul(x[0], x[1], c.ta, c.tb)}; };
@@ -190,7 +190,7 @@ TEST(CompiledIntegerMatmul, MinusOneDimsAreLibraryCalls) {
       EXPECT_TRUE(is_library_call(*cg, call)) << dtype_name(t) << c.a.str() << c.b.str();
       for (int64_t n : {2, 1, 3}) {
         auto concrete = [n, N](Shape s) {
-          if (s[0] == N) s[0] = n;
+          if (s.sym(0) == N) s[0] = n;
           return s;
         };
         const Tensor a = random_values(concrete(c.a), t, -100, 100, 5), b = random_values(concrete(c.b), t, -100, 100, 6);

@@ -109,7 +109,9 @@ OP_REFERENCE_CASE(conv2d_against_loops, "conv2d", "conv2d_backprop_input", "conv
 OP_REFERENCE_CASE(conv2d_several_chunks, "conv2d", "conv2d_backprop_input", "conv2d_backprop_filter") {
   check_conv_case({3, 64, 64, 32, 5, 5, 2, 1, 1, false}, DType::Float32, 1e-4);
   check_conv_case({2, 64, 64, 16, 5, 5, 2, 1, 1, true}, DType::Float64, 1e-12);
-  check_conv_case({4, 28, 28, 1, 5, 5, 20, 1, 1, false}, DType::Float32, 1e-5);
+  // The filter gradient sums 4*24*24 = 2304 products per element in float32: on an AVX2 machine
+  // (8-wide sums in another order than AVX-512's) one element was 1.7e-5 off the float64 sum.
+  check_conv_case({4, 28, 28, 1, 5, 5, 20, 1, 1, false}, DType::Float32, 5e-5);
 }
 
 OP_REFERENCE_CASE(conv2d_empty_batch, "conv2d", "conv2d_backprop_input", "conv2d_backprop_filter") {

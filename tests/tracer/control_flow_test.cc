@@ -209,7 +209,8 @@ TEST(CondTraced, RelaxedBatchDimsFollowIntoTheRegions) {
     expect_close(f(-pos), body(-pos));
   }
   EXPECT_EQ(f.trace_count(), 1);
-  EXPECT_TRUE(has(f.explain(), "the traced graph holds")) << f.explain();
+  EXPECT_TRUE(has(f.explain(), "runs the shared compiled code")) << f.explain();
+  EXPECT_EQ(f.compile_count(), 1) << f.explain();
 }
 
 // Doubles x until its sum reaches `limit`, counting the steps: a data-dependent trip count.

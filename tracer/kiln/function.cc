@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "kiln/tracer/executable.h"
-#include "kiln/tracer/relaxed_dims.h"
+#include "kiln/tracer/graph_at_sizes.h"
 #include "kiln/tracer/trace_context.h"
 
 namespace kiln::tracer {
@@ -17,12 +17,12 @@ namespace kiln::tracer {
 // Note [Threads]
 // One kiln::function may be called from many threads at once, as a tf.function may. What is
 // shared and how:
-//  - The cache (State: entries, their specializations, `last`, the counts of traces and size
-//    checks, the warning) changes only under State::mutex: the miss path of call() (looking
-//    entries up, tracing, size checks, compiling: one at a time per function, so threads that
-//    race on a new signature trace it once and the others wait for it and find it), and
-//    lower(), graph_text(), explain() and the counts read it under the mutex too. Recursive: a
-//    traced function may ask for its own explain() or graph_text().
+//  - The cache (State: entries, their specializations, `last`, the counts of traces, the
+//    warning) changes only under State::mutex: the miss path of call() (looking entries up,
+//    tracing, compiling: one at a time per function, so threads that race on a new signature or
+//    size trace and compile it once and the others wait for it and find it), and lower(),
+//    graph_text(), explain() and the counts read it under the mutex too. Recursive: a traced
+//    function may ask for its own explain() or graph_text().
 //  - The hit path (Note [Call fast path]) takes no lock: it reads `hot`, the specialization of
 //    the latest miss, published (release) after it was built whole. An Entry's signature and a
 //    Specialization's sizes, exec and eager never change after they are built, and neither is
@@ -32,14 +32,15 @@ namespace kiln::tracer {
 //    hit path ~10 ns): exact when calls do not overlap, a few counts may be lost when they do.
 //  - A compiled call keeps its state per call and per thread (Note [Workspace per thread],
 //    Note [Descriptor cache]); the interpreter's per call. Traces mark the variables they touch
-//    per thread (Note [Variables in a trace]), so other threads keep running and reading them.
+//    per thread (Note [Variables in a trace]), and their DimScope is per thread, so other
+//    threads keep running and reading those variables.
 //  - Not made safe (as in TF): two threads that update the same Variables (two training steps
 //    at once, or an assign while a step reads) race on their values; KILN_VERIFY's re-run and
 //    its restored generator states assume one call at a time.
-// The lead's rewrite must keep: every change of the cache under `mutex`; `hot` published only
+// Changes to this file must keep: every change of the cache under `mutex`; `hot` published only
 // after the Specialization is complete, and Entries and Specializations kept alive (never
 // erased or moved: unique_ptrs) while the FunctionCore lives; the hit path reading nothing but
-// `hot`, the immutable fields behind it and the atomic counters.
+// `hot`, the immutable fields behind it and the atomic counts.
 
 // What runs for one size of the -1 dims (the only one when the signature has none).
 struct FunctionCore::Specialization {
@@ -47,18 +48,22 @@ struct FunctionCore::Specialization {
   std::vector<int64_t> sizes;
   Executable* exec = nullptr;  // `own`, or the entry's `shared` code
   std::unique_ptr<Executable> own;  // of the graph for these sizes (concrete shapes)
-  // With shared code: the size check's graph, which KILN_VERIFY runs eagerly.
+  // With shared code: the entry's graph at these sizes, which KILN_VERIFY runs eagerly.
   std::unique_ptr<Graph> graph;
   std::unique_ptr<GraphRunner> eager;
-  std::string check;  // Note [Relaxed dims]: empty when the template held for these sizes
-  std::string per_size;  // why these sizes have code of their own although the template held
+  std::string per_size;  // why these sizes have code of their own (empty: the shared code)
+  bool traced = false;   // whether the function's host code ran again for these sizes
 };
 
 struct FunctionCore::Entry {
   CallSignature signature;
-  Graph graph;  // as traced: the template, with placeholder sizes for -1 dims
-  // Note [One compiled code for every size]: the template compiled with dynamic dims, built on
-  // the first size whose check holds; `shared_why` says why there is none once tried.
+  Graph graph;  // as traced: -1 dims are symbols (Note [Symbolic dims] in shape.h)
+  std::vector<int64_t> traced_sizes;  // the call's sizes when it was traced
+  // What made the trace depend on the sizes (DimScope::guards): then it holds for traced_sizes
+  // only, and every other size is traced again (Note [One compiled code for every size]).
+  std::vector<std::string> guards;
+  // The graph compiled with dynamic dims, built on the first size that can use it; `shared_why`
+  // says why there is none once tried.
   std::unique_ptr<Executable> shared;
   bool shared_tried = false;
   std::string shared_why;
@@ -77,12 +82,13 @@ struct FunctionCore::State {
   Entry* last = nullptr;  // the entry of the previous call: retrace reasons compare with it
   std::atomic<int> calls{0};
   int traces = 0;
-  int checks = 0;  // traces at a new size of the -1 dims (Note [Relaxed dims])
+  int size_traces = 0;  // traces for a new size of an entry whose trace depends on its sizes
   // Whether each of the last kWarnWindow calls retraced: bit 0 is the latest call.
   std::atomic<unsigned> recent_retraces{0};
   bool warned = false;
   void note_call(bool retraced);
   int retraces_in_window() const;
+  void warn_if_retracing(const std::string& latest);
 };
 
 // Note [Retrace warning]
@@ -105,6 +111,17 @@ int FunctionCore::State::retraces_in_window() const {
   return __builtin_popcount(recent_retraces.load(std::memory_order_relaxed));
 }
 
+void FunctionCore::State::warn_if_retracing(const std::string& latest) {
+  const int retraces = retraces_in_window();
+  if (retraces < kWarnRetraces || warned) return;
+  warned = true;
+  std::cerr << "kiln::function '" << options.name << "': " << retraces << " retraces in the last "
+            << std::min(calls.load(std::memory_order_relaxed), kWarnWindow) << " calls (latest: " << latest
+            << "). Tracing is expensive: give the function an input_signature with -1 for dims that change "
+               "(e.g. the batch), pass changing scalars as tensors, and keep the host code from reading the "
+               "sizes of -1 dims. See explain().\n";
+}
+
 FunctionCore::FunctionCore(FunctionOptions options) : s_(std::make_unique<State>()) {
   s_->options = std::move(options);
 }
@@ -119,10 +136,15 @@ const FunctionOptions& FunctionCore::options() const { return s_->options; }
 bool FunctionCore::tracing() { return TraceContext::active() != nullptr; }
 
 namespace {
-// Runs the user's function on symbolic arguments of `shapes` (one per tensor argument), into `graph`.
-void trace_into(Graph& graph, bool first_trace, std::span<const ArgValue> args, const std::vector<Shape>& shapes,
-                const FunctionCore::TraceFn& trace) {
-  {
+// Runs the user's function on symbolic arguments of `shapes` (one per tensor argument), into
+// `graph`. `sizes` and `origins` describe the symbols of the shapes' -1 dims; returns the guards
+// the trace recorded (Note [Symbolic dims] in shape.h).
+std::vector<std::string> trace_into(Graph& graph, bool first_trace, std::span<const ArgValue> args,
+                                    const std::vector<Shape>& shapes, const std::vector<int64_t>& sizes,
+                                    const std::vector<std::string>& origins, const FunctionCore::TraceFn& trace) {
+  DimScope scope{sizes, origins, {}, nullptr};
+  DimScope* outer = set_dim_scope(&scope);
+  try {
     TraceContext ctx(graph, first_trace);
     std::vector<Tensor> traced(args.size());
     graph.arguments.assign(args.size(), -1);
@@ -132,19 +154,45 @@ void trace_into(Graph& graph, bool first_trace, std::span<const ArgValue> args, 
     }
     std::vector<Tensor> outputs = trace(traced);
     ctx.set_outputs(outputs);
+  } catch (...) {
+    set_dim_scope(outer);
+    throw;
   }
+  set_dim_scope(outer);
   graph = graph.pruned();
+  return std::move(scope.guards);
+}
+
+// The call's own shapes (no symbols), for a trace at its sizes.
+std::vector<Shape> call_shapes(std::span<const ArgValue> args) {
+  std::vector<Shape> shapes(args.size());
+  for (size_t k = 0; k < args.size(); ++k)
+    if (args[k].kind == ArgKind::Tensor) shapes[k] = args[k].tensor->shape();
+  return shapes;
+}
+
+std::string sizes_str(const std::vector<int64_t>& sizes) {
+  std::ostringstream t;
+  t << "[";
+  for (size_t i = 0; i < sizes.size(); ++i) t << (i ? "," : "") << sizes[i];
+  t << "]";
+  return t.str();
 }
 }  // namespace
 
 // Note [One compiled code for every size]
-// Where a new size's check holds (Note [Relaxed dims]: the trace at that size is the template
-// instantiated), the template itself runs, compiled once with its -1 dims dynamic (Note [Dynamic
-// dims] in GraphToLinalgDynamic.cc): a smaller last batch costs one size-check trace and no compile.
-// Sizes whose check fails, templates with an op that cannot follow a -1 dim where it is (a
-// convolution's height, a concatenated axis, kiln::cond, ...: dynamic_gap), and sizes with a zero
-// dim (an integer mean would divide by it) get code compiled for their own shapes, as before;
-// explain() says which and why.
+// A signature with -1 dims is traced once, with a symbol for each (Note [Symbolic dims] in
+// shape.h). Where the trace recorded no guard, its graph holds for every size: it is compiled
+// once with its -1 dims dynamic (Note [Dynamic dims] in GraphToLinalgDynamic.cc) and a new size
+// (a smaller last batch) costs neither a trace nor a compile; KILN_VERIFY compares each size with
+// the graph at that size (graph_at_sizes). Code of its own for each size, with the reason in
+// explain(), where
+//   - the trace depends on the sizes (a shape rule or the host code read a -1 dim as a number:
+//     the guards): each new size is traced again, as a new signature would be;
+//   - a -1 dim is 0 (symbols stand for sizes >= 1: an integer mean would divide by zero, a
+//     reduce_max of nothing must raise as eager does): traced again at its sizes too;
+//   - the graph holds an op that cannot follow a -1 dim where it is (dynamic_gap: kiln::cond with
+//     a -1 dim in a branch's result, ...): the graph at these sizes is compiled.
 Executable* FunctionCore::shared_executable(Entry& e) {
   if (!e.shared_tried) {
     e.shared_tried = true;
@@ -159,7 +207,7 @@ Executable* FunctionCore::shared_executable(Entry& e) {
 }
 
 FunctionCore::Specialization& FunctionCore::specialization_for(Entry& e, const std::vector<int64_t>& sizes,
-                                                 std::span<const ArgValue> args, const TraceFn& trace) {
+                                                               std::span<const ArgValue> args, const TraceFn& trace) {
   if (e.last != nullptr && e.last->sizes == sizes) return *e.last;
   for (auto& sp : e.specializations)
     if (sp->sizes == sizes) return *(e.last = sp.get());
@@ -167,29 +215,32 @@ FunctionCore::Specialization& FunctionCore::specialization_for(Entry& e, const s
   sp->entry = &e;
   sp->sizes = sizes;
   Graph graph;
+  const bool has_zero = std::find(sizes.begin(), sizes.end(), 0) != sizes.end();
   if (sizes.empty()) {
     graph = e.graph;
+  } else if (!e.guards.empty() || has_zero) {
+    sp->per_size = has_zero ? "a -1 dim is 0" : "the trace depends on the sizes: " + e.guards[0];
+    if (sizes == e.traced_sizes && !has_zero) {
+      graph = graph_at_sizes(e.graph, sizes);
+    } else {
+      graph.name = e.graph.name;
+      trace_into(graph, /*first_trace=*/false, args, call_shapes(args), {}, {}, trace);
+      sp->traced = true;
+      ++s_->size_traces;
+      s_->recent_retraces.store(s_->recent_retraces.load(std::memory_order_relaxed) | 1u,
+                                std::memory_order_relaxed);  // this call (entry_for noted it) retraced
+      s_->warn_if_retracing("-1 dims = " + sizes_str(sizes) + ": " + sp->per_size);
+    }
   } else {
-    // Note [Relaxed dims]: the template must be what a trace at these sizes gives.
-    std::vector<Shape> shapes(args.size());
-    for (size_t k = 0; k < args.size(); ++k)
-      if (args[k].kind == ArgKind::Tensor) shapes[k] = args[k].tensor->shape();
-    graph.name = e.graph.name;
-    trace_into(graph, /*first_trace=*/false, args, shapes, trace);
-    ++s_->checks;
-    std::string why;
-    std::optional<Graph> inst = instantiate(e.graph, sizes, &why);
-    sp->check = inst ? graph_difference(*inst, graph) : why;
-    if (sp->check.empty() && s_->options.compile) {
-      if (std::find(sizes.begin(), sizes.end(), 0) != sizes.end()) {
-        sp->per_size = "a -1 dim is 0";
-      } else if (Executable* shared = shared_executable(e)) {
-        sp->exec = shared;
-        sp->graph = std::make_unique<Graph>(std::move(graph));
-        sp->eager = std::make_unique<GraphRunner>(*sp->graph);
-      } else {
-        sp->per_size = e.shared_why;
-      }
+    graph = graph_at_sizes(e.graph, sizes);
+    if (!s_->options.compile) {
+      // interpreted: the graph at these sizes
+    } else if (Executable* shared = shared_executable(e)) {
+      sp->exec = shared;
+      sp->graph = std::make_unique<Graph>(std::move(graph));
+      sp->eager = std::make_unique<GraphRunner>(*sp->graph);
+    } else {
+      sp->per_size = e.shared_why;
     }
   }
   if (sp->exec == nullptr) {
@@ -229,20 +280,13 @@ FunctionCore::Entry& FunctionCore::entry_for(const CallSignature& sig, std::span
   std::vector<Shape> shapes(args.size());
   for (size_t k = 0; k < args.size(); ++k)
     if (args[k].kind == ArgKind::Tensor) shapes[k] = traced_shape(sig, k);
-  trace_into(entry->graph, /*first_trace=*/s.traces == 0, args, shapes, trace);
+  entry->traced_sizes = relaxed_dim_sizes(sig);
+  entry->guards = trace_into(entry->graph, /*first_trace=*/s.traces == 0, args, shapes, entry->traced_sizes,
+                             relaxed_dim_origins(sig), trace);
   ++s.traces;
-  if (count_call && s.traces > 1) {
-    s.note_call(true);
-    const int retraces = s.retraces_in_window();
-    if (retraces >= kWarnRetraces && !s.warned) {
-      s.warned = true;
-      std::cerr << "kiln::function '" << s.options.name << "': " << retraces << " retraces in the last "
-                << std::min(s.calls.load(std::memory_order_relaxed), kWarnWindow) << " calls (latest: " << entry->reason
-                << "). Tracing is expensive: give the function an input_signature with -1 for dims that change "
-                   "(e.g. the batch), and pass changing scalars as tensors. See explain().\n";
-    }
-  } else if (count_call) {
-    s.note_call(false);
+  if (count_call) {
+    s.note_call(s.traces > 1);
+    if (s.traces > 1) s.warn_if_retracing(entry->reason);
   }
   s.entries.push_back(std::move(entry));
   s.last = s.entries.back().get();
@@ -256,7 +300,7 @@ FunctionCore::Entry& FunctionCore::entry_for(const CallSignature& sig, std::span
 // besides the results and copies no tensor handle (each copy is two atomic reference-count
 // updates): Function::operator() describes the arguments into a std::array of ArgValues that
 // point at the caller's tensors, alive for the whole call, and run() takes those pointers
-// (CompiledGraph::run_by_pointer). A miss may run the user's host code (a trace, a size check),
+// (CompiledGraph::run_by_pointer). A miss may run the user's host code (a trace, a trace for new sizes),
 // which could reassign a captured handle that is also an argument; it runs on copies of the
 // handles taken before, as every call did before this fast path.
 std::vector<Tensor> FunctionCore::call(std::span<const ArgValue> args, const TraceFn& trace) {
@@ -325,19 +369,13 @@ std::string FunctionCore::explain() const {
   std::lock_guard<std::recursive_mutex> lock(s.mutex);
   std::ostringstream os;
   os << "kiln::function '" << s.options.name << "': " << s.calls.load(std::memory_order_relaxed) << " calls, " << s.traces << " traces";
-  if (s.checks > 0) os << ", " << s.checks << " size checks";
+  if (s.size_traces > 0) os << ", " << s.size_traces << " traces for new sizes of the -1 dims";
   os << "\n";
   for (size_t i = 0; i < s.entries.size(); ++i) {
     const Entry& e = *s.entries[i];
     os << "  #" << i << " " << e.signature.str() << ": traced on call " << e.traced_on_call << " ("
        << e.reason << "), " << e.hits.load(std::memory_order_relaxed) << " cached calls, " << e.graph.nodes.size() << " ops\n";
-    auto sizes_str = [](const std::vector<int64_t>& sizes) {
-      std::ostringstream t;
-      t << "[";
-      for (size_t i = 0; i < sizes.size(); ++i) t << (i ? "," : "") << sizes[i];
-      t << "]";
-      return t.str();
-    };
+    for (const std::string& g : e.guards) os << "     the trace depends on the sizes of the -1 dims: " << g << "\n";
     if (e.shared != nullptr) {
       os << "     one compiled code for every size of the -1 dims (" << e.shared->summary() << "), shared by -1 dims =";
       for (const auto& sp : e.specializations)
@@ -346,10 +384,7 @@ std::string FunctionCore::explain() const {
     }
     for (const auto& sp : e.specializations) {
       os << "     ";
-      if (!sp->sizes.empty()) {
-        os << "-1 dims = " << sizes_str(sp->sizes) << ": "
-           << (sp->check.empty() ? "the traced graph holds" : "traced for these sizes (" + sp->check + ")") << "; ";
-      }
+      if (!sp->sizes.empty()) os << "-1 dims = " << sizes_str(sp->sizes) << (sp->traced ? " (traced again)" : "") << ": ";
       if (sp->exec == e.shared.get() && sp->own == nullptr) os << "runs the shared compiled code\n";
       else os << (sp->per_size.empty() ? "" : "compiled per size: " + sp->per_size + "; ") << sp->exec->summary() << "\n";
     }

@@ -92,7 +92,7 @@ ArgValue describe_argument(const A& a) {
   return v;
 }
 
-/// What a traced call passes for an argument: its symbolic placeholder (or the variable itself)
+/// What a traced call passes for an argument: its symbolic tensor (or the variable itself)
 /// for tensors, the value itself for scalars (which the trace bakes in; they key the cache).
 template <typename A>
 decltype(auto) traced_argument(A& original, Tensor& traced) {
@@ -213,10 +213,11 @@ class Function {
 /// Inside a trace, tensors are symbolic: reading a value (item(), to_vector(), `if (t)`) throws
 /// kiln::TraceError; a C++ `if` on a host value (a scalar argument, a host random draw) is
 /// decided once at trace time and baked into the graph. Variables may be created on the first
-/// trace only. The cached graph is JIT-compiled (compiler/) once per signature: its -1 dims
-/// compile as dynamic sizes, so every batch size runs the same code (each new size still runs
-/// the function's host code once, as a size check; where that trace differs from the template,
-/// or an op has no dynamic-dims lowering, that size gets code of its own: explain() says why).
+/// trace only. The cached graph is JIT-compiled (compiler/) once per signature. Its -1 dims are
+/// symbols while tracing (Tensor::shape() reads them as the call's sizes): they compile as
+/// dynamic sizes, so every batch size runs the same code without tracing again. Where the trace
+/// depends on a -1 dim's size (the host code, or a shape rule, read it as a number), a -1 dim is
+/// 0, or an op has no dynamic-dims lowering, each size gets code of its own: explain() says why.
 /// A graph with an op that has no lowering runs op by op on the eager kernels.
 ///
 /// Threads may call one Function at once (Note [Threads] in function.cc): calls run side by

@@ -28,7 +28,6 @@
 #include <cstdio>
 #include <cstring>
 
-#include "kiln/tracer/relaxed_dims.h"
 #include "kiln/tracer/signature.h"
 
 namespace kiln::compiler {
@@ -48,9 +47,8 @@ const char* elem_type(DType dtype) {
 
 std::string tensor_type(DType dtype, const Shape& shape) {
   std::string s = "tensor<";
-  int cls;
-  int64_t m;
-  for (int64_t d : shape) s += (tracer::relaxed_dim_multiple(d, &cls, &m) ? std::string("?") : std::to_string(d)) + "x";
+  for (int i = 0; i < shape.rank(); ++i)
+    s += (is_symbolic_dim(shape.sym(i)) ? std::string("?") : std::to_string(shape.sym(i))) + "x";
   return s + elem_type(dtype) + ">";
 }
 
@@ -111,7 +109,7 @@ std::string broadcast_map(const Shape& in, const Shape& out) {
   const int lead = out.rank() - in.rank();
   for (int k = 0; k < in.rank(); ++k) {
     const int d = k + lead;
-    e.push_back(in[k] == 1 && out[d] != 1 ? "0" : "d" + std::to_string(d));
+    e.push_back(in.sym(k) == 1 && out.sym(d) != 1 ? "0" : "d" + std::to_string(d));
   }
   return affine_map(out.rank(), e);
 }
@@ -290,10 +288,8 @@ void LinalgEmitter::check(RuntimeCheck::Kind kind, const Operand& values, int64_
   const int r = s.rank();
   // The limit and the flat position's strides are literals: they must not follow a -1 dim
   // (kiln::function then compiles per size, Note [Dynamic dims]).
-  int cls;
-  int64_t m;
-  bool relaxed = tracer::relaxed_dim_multiple(limit, &cls, &m);
-  for (int d = 1; d < r; ++d) relaxed = relaxed || tracer::relaxed_dim_multiple(s[d], &cls, &m);
+  bool relaxed = is_symbolic_dim(limit);
+  for (int d = 1; d < r; ++d) relaxed = relaxed || is_symbolic_dim(s.sym(d));
   KILN_CHECK(!relaxed, "compiler: ", current_op, ": a runtime range check over a -1 dim has no dynamic-dims lowering");
   const std::string p0 = filled(DType::Int64, Shape{}, "-1"), v0 = filled(DType::Int64, Shape{}, "0");
   const std::string scalar_map = affine_map(r, {});
@@ -317,7 +313,7 @@ void LinalgEmitter::check(RuntimeCheck::Kind kind, const Operand& values, int64_
         for (int d = r - 1; d >= 0; --d) {
           std::string i = b.op("arith.index_cast " + b.index(d) + " : index to i64");
           flat = b.add(flat, b.mul(i, b.constant(std::to_string(stride), DType::Int64), DType::Int64), DType::Int64);
-          stride *= s[d];
+          if (d > 0) stride *= s.sym(d);  // static (checked above)
         }
         return {b.select(take, flat, b.arg(1), DType::Int64), b.select(take, x, b.arg(2), DType::Int64)};
       });
@@ -568,13 +564,6 @@ LinalgModule lower_graph(const tracer::Graph& g) {
     const tracer::GraphValue& gv = g.values[v];
     if (gv.kind != ValueKind::Constant || !needed[v]) continue;
     const Tensor& c = g.constants[static_cast<size_t>(gv.index)];
-    if (c.num_elements() == 1 && e.dynamic())
-      if (std::optional<tracer::RelaxedScalar> r = tracer::relaxed_scalar(c)) {
-        // Note [Dynamic dims]: computed from the call's size at entry, read by the loop bodies
-        // as a value (hoisted, kept in a register), never folded as a splat's literal would be.
-        vals[v] = Operand{"", gv.dtype, gv.shape, e.relaxed_scalar_value(*r, gv.dtype)};
-        continue;
-      }
     if (c.num_elements() == 1) {  // inlined into the loop bodies that read it
       vals[v] = Operand{"", gv.dtype, gv.shape, literal(c.item<double>(), gv.dtype), c.item<double>()};
       if (gv.dtype == DType::Int64) vals[v].scalar = std::to_string(c.item<int64_t>());

@@ -12,7 +12,6 @@
 
 #include "kiln/core/op_def.h"
 #include "kiln/tracer/graph.h"
-#include "kiln/tracer/relaxed_dims.h"
 
 namespace kiln::compiler {
 
@@ -47,7 +46,7 @@ struct LinalgModule {
   std::vector<OutputPlan> outputs;
   std::vector<RuntimeCheck> checks;  ///< check k writes the FunctionArg of kind Status, index k
   std::vector<int> written_variables;
-  /// Whether some dim is `?` (Note [Dynamic dims]): the args' shapes hold placeholders.
+  /// Whether some dim is `?` (Note [Dynamic dims]): the args' shapes hold symbolic dims.
   bool dynamic = false;
 };
 
@@ -80,8 +79,7 @@ double converted(double value, DType dtype);
 
 /// `f32`, `f64`, `i32`, `i64`, `i1`.
 const char* elem_type(DType dtype);
-/// `tensor<4x3xf32>`, `tensor<f32>`; a dim that follows a -1 dim of the input signature (a
-/// multiple of a placeholder, Note [Dynamic dims]) is `?`: `tensor<?x4xf32>`.
+/// `tensor<4x3xf32>`, `tensor<f32>`; a symbolic dim (Note [Dynamic dims]) is `?`: `tensor<?x4xf32>`.
 std::string tensor_type(DType dtype, const Shape& shape);
 /// The MLIR literal of `value` converted to `dtype` as a C++ static_cast would (floats as exact
 /// hex bit patterns).
@@ -153,19 +151,19 @@ class LinalgEmitter {
 
   // Note [Dynamic dims] (GraphToLinalg.cc): the sizes of a template's -1 dims, read once at
   // function entry from the arguments.
-  /// Registers function argument `ssa` (a tensor of `shape`) as a source of its -1 dims' sizes.
+  /// Registers function argument `ssa` (a tensor of `shape`) as a source of its symbols' sizes.
   void add_dim_source(const std::string& ssa, DType dtype, const Shape& shape);
-  /// The `index` SSA value of size `d`: a constant, or (for a multiple of a placeholder) that
-  /// multiple of the call's size, computed at function entry.
+  /// The `index` SSA value of dim `d`: a constant, or (for a symbolic dim, Note [Symbolic dims]
+  /// in shape.h) its monomial of the call's sizes, computed at function entry.
   std::string dim_value(int64_t d);
   /// The `?` dims' sizes of `shape` as an operand list: `%n, %m` (empty when static).
   std::string dynamic_sizes(const Shape& shape);
   /// `[%n, 4]`: every size of `shape`, for `output_shape` and mixed-size lists.
   std::string sizes_list(const Shape& shape);
-  /// The scalar SSA value (of `dtype`) that `r` stands for at this call's sizes: `multiple * N`
-  /// or `1 / (multiple * N)` (computed in double, then converted as eager's constant is).
-  std::string relaxed_scalar_value(const tracer::RelaxedScalar& r, DType dtype);
-  /// The function-entry lines dim_value() and relaxed_scalar_value() emitted.
+  /// The scalar SSA value (of `dtype`) of symbolic dim `d` at this call's sizes, or with
+  /// `reciprocal` of 1 / d (computed in double, then converted).
+  std::string count_value(int64_t d, DType dtype, bool reciprocal);
+  /// The function-entry lines dim_value() and count_value() emitted.
   std::string take_prologue() { return prologue_.str(); }
   /// Whether any `?` dim was emitted.
   bool dynamic() const { return !dim_sources_.empty(); }
@@ -216,8 +214,8 @@ class LinalgEmitter {
   int indent_ = 2;
   int next_ = 0;
   std::ostringstream prologue_;
-  struct DimSource { std::string ssa, type; int dim; int64_t multiple; };
-  std::map<int, DimSource> dim_sources_;  // by placeholder class
+  struct DimSource { std::string ssa, type; int dim; };
+  std::map<int, DimSource> dim_sources_;  // by symbol
   std::map<int64_t, std::string> dim_values_;
   std::map<std::pair<std::string, int>, std::string> scalar_values_;
   bool has_splat_ = false;

@@ -8,7 +8,7 @@
 // A template's -1 dims (Note [Dynamic dims]) need nothing of their own here: the results' and
 // loop vars' types come from tensor_type (`?` where the values' dims follow a -1 dim, the same
 // text for the scf.while's inits, block arguments and yields), and the nodes inside the regions
-// ask dim_value() / relaxed_scalar_value() for sizes, which are computed in the function's
+// ask dim_value() / count_value() for sizes, which are computed in the function's
 // prologue and so dominate every region. dynamic_gap therefore checks a region's nodes as any
 // other (naming the region in its reason) instead of refusing every cond and while_loop.
 // Temporaries inside a region are not in the entry block, so the dynamic workspace leaves them

@@ -25,9 +25,9 @@
 //    [Temporary buffer cache] serve without malloc after a first call at a size. The scratch
 //    stays static: it holds the im2col matrix of one chunk of images, and the chunk
 //    (chunk_images in kernels/cpu/conv.cc) is about 8 MB of patches, fewer images only when the
-//    batch itself is smaller. Sized for the placeholder batch (1000003: more images than any
-//    chunk), it is that full chunk, enough for every batch, since the kernel's chunk at the
-//    call's n is never larger; ConvKernels.cc asserts it. In the workspace's zero-filled .bss,
+//    batch itself is smaller. Sized for a batch of more images than any chunk holds, it is that
+//    full chunk, enough for every batch, since the kernel's chunk at the call's n is never
+//    larger; ConvKernels.cc asserts it. In the workspace's zero-filled .bss,
 //    pages a small batch never touches are never committed.
 //  - One-Shot Bufferize sees `to_memref read_only` as a read of the tensor at that point (the
 //    call follows immediately, nothing is emitted between them), and `to_tensor restrict
@@ -41,6 +41,7 @@
 // The kernels are resolved by name at link time (jit_kernel_symbols), so the disk cache's
 // objects stay valid across processes.
 #include <algorithm>
+#include <limits>
 #include <sstream>
 
 #include "kernels/cpu/conv.h"
@@ -53,11 +54,9 @@ namespace {
 std::string memref_type(DType t, const Shape& shape) {
   std::ostringstream s;
   s << "memref<";
-  int cls;
-  int64_t m;
-  for (int64_t d : shape) {
-    if (tracer::relaxed_dim_multiple(d, &cls, &m)) s << "?x";
-    else s << d << "x";
+  for (int i = 0; i < shape.rank(); ++i) {
+    if (is_symbolic_dim(shape.sym(i))) s << "?x";
+    else s << shape.sym(i) << "x";
   }
   s << elem_type(t) << ">";
   return s.str();
@@ -96,7 +95,9 @@ std::string kernel_call(LinalgEmitter& e, const std::string& kernel, const Lower
 }
 
 kernels::Conv2DGeometry geometry(const Shape& x, const Shape& filter, const OpAttrs& attrs) {
-  return kernels::conv2d_geometry(x[0], x[1], x[2], x[3], filter[0], filter[1], filter[3], attrs.ints[0], attrs.ints[1],
+  // A -1 batch: more images than any chunk holds, so the scratch is one full chunk (above).
+  const int64_t n = is_symbolic_dim(x.sym(0)) ? std::numeric_limits<int32_t>::max() : x.sym(0);
+  return kernels::conv2d_geometry(n, x[1], x[2], x[3], filter[0], filter[1], filter[3], attrs.ints[0], attrs.ints[1],
                                   attrs.b0);
 }
 

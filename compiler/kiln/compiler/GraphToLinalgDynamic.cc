@@ -4,41 +4,36 @@
 
 #include "kiln/compiler/GraphToLinalg.h"
 #include "kiln/compiler/compiled_graph.h"
-#include "kiln/tracer/relaxed_dims.h"
-#include "kiln/tracer/signature.h"
 
 namespace kiln::compiler {
 
 // Note [Dynamic dims]
-// A template graph (Note [Relaxed dims]) compiles once for every size of its -1 dims: a dim
-// that is a multiple k*N of a placeholder prints as `?`, and where an op needs its size
-// (tensor.empty, expand_shape's output_shape, a mean's 1/count) it reads an `index` value
-// computed once at function entry: N = tensor.dim of the first argument that has the dim
-// (divided by its multiple), k*N = muli. Host scalars the trace computed from N (relaxed_scalar:
-// reduce_mean's gradient's 1/N) become such values too, never literals. Loop bounds follow the
-// operands' (dynamic) shapes by themselves. CompiledGraph::run fills the descriptors' sizes and
-// strides per call and checks that the arguments agree on N (compiled_graph.cc).
+// A graph traced with symbolic -1 dims (Note [Symbolic dims] in shape.h) compiles once for every
+// size: a symbolic dim prints as `?`, and where an op needs its size (tensor.empty,
+// expand_shape's output_shape, a mean's count) it reads an `index` value computed once at
+// function entry from the monomial: each symbol is tensor.dim of the first argument that has it
+// as a dim, products are muli. Loop bounds follow the operands' (dynamic) shapes by themselves.
+// CompiledGraph::run fills the descriptors' sizes and strides per call and checks that the
+// arguments agree on each symbol (compiled_graph.cc).
 // The ops whose lowerings only ever ask for sizes that way are listed in lowers_dynamic; those
 // that follow a -1 dim in some positions only (conv2d, pooling and their gradients: the batch;
 // concat and slice: a dim they do not cut; gather and unsorted_segment_sum: a batch of indices)
 // are checked per node by positional_gap; the nodes of kiln::cond / kiln::while_loop regions
 // likewise (Note [Regions and dynamic dims] in GraphToLinalgControlFlow.cc). A live op that
 // touches a -1 dim elsewhere (a convolution's height, a concatenated axis, unsorted_segment_sum's
-// segments), or a dim that is the product of two placeholders, makes dynamic_gap() say why, and
-// kiln::function then compiles per size (Note [One compiled code for every size] in
-// function.cc). Fusion and bufferization need nothing new: the passes that want static loop
-// ranges skip dynamic generics, and the iris step fuses into as many loop nests (21) either way;
-// its temporaries become dynamic allocations, which Note [Temporary buffer cache] serves (the
-// Conv2D + Dense step of dynamic_dims_test with a -1 batch: one allocation per call, Note
-// [Dynamic workspace]).
+// segments) makes dynamic_gap() say why, and kiln::function then compiles per size (Note [One
+// compiled code for every size] in function.cc). Fusion and bufferization need nothing new: the
+// passes that want static loop ranges skip dynamic generics, and the iris step fuses into as
+// many loop nests (21) either way; its temporaries become dynamic allocations, which Note
+// [Temporary buffer cache] serves (the Conv2D + Dense step of dynamic_dims_test with a -1 batch:
+// one allocation per call, Note [Dynamic workspace]).
 void LinalgEmitter::add_dim_source(const std::string& ssa, DType dtype, const Shape& shape) {
   for (int d = 0; d < shape.rank(); ++d) {
-    int cls;
-    int64_t m;
-    if (!tracer::relaxed_dim_multiple(shape[d], &cls, &m)) continue;
-    auto it = dim_sources_.find(cls);
-    if (it == dim_sources_.end() || (it->second.multiple != 1 && m == 1))
-      dim_sources_[cls] = DimSource{ssa, tensor_type(dtype, shape), d, m};
+    if (!is_symbolic_dim(shape.sym(d))) continue;
+    const Monomial m = monomial_of(shape.sym(d));
+    for (int k = 0; k < kMaxSymbols; ++k)
+      if (m.power[static_cast<size_t>(k)] != 0 && m.coeff == 1 && dim_of(m) == symbol_dim(k))
+        dim_sources_.try_emplace(k, DimSource{ssa, tensor_type(dtype, shape), d});
   }
 }
 
@@ -49,23 +44,22 @@ std::string LinalgEmitter::dim_value(int64_t d) {
     prologue_ << "  " << r << " = " << text << "\n";
     return r;
   };
-  int cls;
-  int64_t m;
   std::string v;
-  if (!tracer::relaxed_dim_multiple(d, &cls, &m)) {
+  if (!is_symbolic_dim(d)) {
     v = emit("arith.constant " + std::to_string(d) + " : index");
   } else {
-    auto src = dim_sources_.find(cls);
-    KILN_CHECK(src != dim_sources_.end(), "compiler: a -1 dim of class ", cls, " appears in no tensor argument");
-    const int64_t base_key = tracer::relaxed_dim_placeholder(cls);
-    if (m == 1 || dim_values_.count(base_key) == 0) {
-      const DimSource& s = src->second;
-      std::string n = emit("tensor.dim " + s.ssa + ", " + dim_value(s.dim) + " : " + s.type);
-      if (s.multiple != 1) n = emit("arith.divui " + n + ", " + dim_value(s.multiple) + " : index");
-      dim_values_[base_key] = n;
-    }
-    v = dim_values_[base_key];
-    if (m != 1) v = emit("arith.muli " + v + ", " + dim_value(m) + " : index");
+    const Monomial m = monomial_of(d);
+    for (int k = 0; k < kMaxSymbols; ++k)
+      for (int p = 0; p < m.power[static_cast<size_t>(k)]; ++p) {
+        const int64_t s = symbol_dim(k);
+        if (dim_values_.count(s) == 0) {
+          auto src = dim_sources_.find(k);
+          KILN_CHECK(src != dim_sources_.end(), "compiler: symbol s", k, " of a -1 dim appears in no tensor argument");
+          dim_values_[s] = emit("tensor.dim " + src->second.ssa + ", " + dim_value(src->second.dim) + " : " + src->second.type);
+        }
+        v = v.empty() ? dim_values_[s] : emit("arith.muli " + v + ", " + dim_values_[s] + " : index");
+      }
+    if (m.coeff != 1) v = emit("arith.muli " + v + ", " + dim_value(m.coeff) + " : index");
   }
   dim_values_[d] = v;
   return v;
@@ -73,45 +67,37 @@ std::string LinalgEmitter::dim_value(int64_t d) {
 
 std::string LinalgEmitter::dynamic_sizes(const Shape& shape) {
   std::string s;
-  int cls;
-  int64_t m;
-  for (int64_t d : shape)
-    if (tracer::relaxed_dim_multiple(d, &cls, &m)) s += (s.empty() ? "" : ", ") + dim_value(d);
+  for (int i = 0; i < shape.rank(); ++i)
+    if (is_symbolic_dim(shape.sym(i))) s += (s.empty() ? "" : ", ") + dim_value(shape.sym(i));
   return s;
 }
 
 std::string LinalgEmitter::sizes_list(const Shape& shape) {
   std::string s = "[";
-  int cls;
-  int64_t m;
   for (int i = 0; i < shape.rank(); ++i)
-    s += (i ? ", " : "") + (tracer::relaxed_dim_multiple(shape[i], &cls, &m) ? dim_value(shape[i]) : std::to_string(shape[i]));
+    s += (i ? ", " : "") + (is_symbolic_dim(shape.sym(i)) ? dim_value(shape.sym(i)) : std::to_string(shape.sym(i)));
   return s + "]";
 }
 
-std::string LinalgEmitter::relaxed_scalar_value(const tracer::RelaxedScalar& r, DType dtype) {
-  const std::pair<std::string, int> key{std::to_string(r.cls) + "/" + std::to_string(r.multiple) + (r.reciprocal ? "r" : ""),
-                                        static_cast<int>(dtype)};
+std::string LinalgEmitter::count_value(int64_t d, DType dtype, bool reciprocal) {
+  const std::pair<std::string, int> key{std::to_string(d) + (reciprocal ? "r" : ""), static_cast<int>(dtype)};
   if (auto it = scalar_values_.find(key); it != scalar_values_.end()) return it->second;
   auto emit = [this](const std::string& text) {
     std::string v = tmp();
     prologue_ << "  " << v << " = " << text << "\n";
     return v;
   };
-  const int64_t sign = r.multiple < 0 ? -1 : 1;
-  std::string n = emit("arith.index_cast " + dim_value((sign * r.multiple) * tracer::relaxed_dim_placeholder(r.cls)) +
-                       " : index to i64");
-  if (sign < 0) n = emit("arith.subi " + emit("arith.constant 0 : i64") + ", " + n + " : i64");
+  const std::string n = emit("arith.index_cast " + dim_value(d) + " : index to i64");
   std::string v;
-  if (is_floating(dtype) || r.reciprocal) {
+  if (is_floating(dtype) || reciprocal) {
     v = emit("arith.sitofp " + n + " : i64 to f64");
-    if (r.reciprocal) v = emit("arith.divf " + emit("arith.constant 1.0 : f64") + ", " + v + " : f64");
+    if (reciprocal) v = emit("arith.divf " + emit("arith.constant 1.0 : f64") + ", " + v + " : f64");
     if (dtype == DType::Float32) v = emit("arith.truncf " + v + " : f64 to f32");
     else if (!is_floating(dtype)) v = emit("arith.fptosi " + v + " : f64 to " + elem_type(dtype));
   } else if (dtype == DType::Int32) {
     v = emit("arith.trunci " + n + " : i64 to i32");
   } else {
-    KILN_CHECK(dtype == DType::Int64, "compiler: a ", dtype_name(dtype), " constant follows a -1 dim");
+    KILN_CHECK(dtype == DType::Int64, "compiler: a ", dtype_name(dtype), " count of a -1 dim");
     v = n;
   }
   scalar_values_[key] = v;
@@ -127,7 +113,7 @@ std::string LinalgEmitter::filled(DType dtype, const Shape& shape, const std::st
 
 namespace {
 // Ops whose lowering handles `?` dims anywhere (Note [Dynamic dims]): sizes only through
-// empty(), filled(), sizes_list() and loop bounds, counts through relaxed_scalar_value().
+// empty(), filled(), sizes_list() and loop bounds, counts through count_value().
 bool lowers_dynamic(OpId id) {
   switch (id) {
     case OpId::Add: case OpId::Sub: case OpId::Mul: case OpId::Div: case OpId::Pow: case OpId::Maximum:
@@ -153,22 +139,12 @@ bool has_positional_lowering(OpId id) {
   }
 }
 
-bool is_relaxed(int64_t d) {
-  int cls;
-  int64_t m;
-  return tracer::relaxed_dim_multiple(d, &cls, &m);
-}
+bool is_relaxed(int64_t d) { return is_symbolic_dim(d); }
 
-bool has_relaxed_dim(const Shape& s) {
-  for (int64_t d : s)
-    if (is_relaxed(d)) return true;
-  return false;
-}
-
-// The first dim of `s` at or after `from` that follows a -1 dim, or -1.
+// The first dim of `s` at or after `from` that is symbolic, or -1.
 int relaxed_dim_from(const Shape& s, int from) {
   for (int d = from; d < s.rank(); ++d)
-    if (is_relaxed(s[d])) return d;
+    if (is_relaxed(s.sym(d))) return d;
   return -1;
 }
 
@@ -208,7 +184,7 @@ std::string positional_gap(const tracer::Graph& g, const tracer::GraphNode& n) {
     case OpId::Concat: {
       const int ax = static_cast<int>(n.attrs.i0 < 0 ? n.attrs.i0 + out.rank() : n.attrs.i0);
       for (size_t k = 0; k < n.inputs.size(); ++k)
-        if (is_relaxed(shape_of(n.inputs[k])[ax]))
+        if (is_relaxed(shape_of(n.inputs[k]).sym(ax)))
           return where(input(k), ax, "the concatenated axis: the pieces' offsets along it are literals");
       return "";
     }
@@ -216,15 +192,15 @@ std::string positional_gap(const tracer::Graph& g, const tracer::GraphNode& n) {
       const Shape& in = shape_of(n.inputs[0]);
       for (int d = 0; d < in.rank(); ++d) {
         const int64_t begin = n.attrs.ints[static_cast<size_t>(d)];
-        if ((is_relaxed(in[d]) || is_relaxed(out[d]) || is_relaxed(begin)) && (begin != 0 || out[d] != in[d]))
+        if ((is_relaxed(in.sym(d)) || is_relaxed(out.sym(d)) || is_relaxed(begin)) && (begin != 0 || out.sym(d) != in.sym(d)))
           return where(input(0), d, "a sliced dim: only a dim kept whole follows one");
       }
       return "";
     }
     case OpId::Gather: case OpId::UnsortedSegmentSum: {
       const std::string why = "the index range check's limit and strides are literals";
-      if (n.op == OpId::Gather && is_relaxed(shape_of(n.inputs[0])[0])) return where("input 0 (the rows)", 0, why);
-      if (n.op == OpId::UnsortedSegmentSum && is_relaxed(out[0])) return where("the result (the segments)", 0, why);
+      if (n.op == OpId::Gather && is_relaxed(shape_of(n.inputs[0]).sym(0))) return where("input 0 (the rows)", 0, why);
+      if (n.op == OpId::UnsortedSegmentSum && is_relaxed(out.sym(0))) return where("the result (the segments)", 0, why);
       if (int d = relaxed_dim_from(shape_of(n.inputs[1]), 1); d >= 0) return where("input 1 (the indices)", d, why);
       // The data is flattened to [ids, row]: only its ids' batch may follow a -1 dim.
       if (n.op == OpId::UnsortedSegmentSum)
@@ -252,15 +228,7 @@ std::string gap_in(const tracer::Graph& graph, const std::string& where) {
     for (int v : n.inputs) shapes.push_back(&graph.values[static_cast<size_t>(v)].shape);
     for (int v : n.defined_values()) shapes.push_back(&graph.values[static_cast<size_t>(v)].shape);
     bool relaxed = false;
-    for (const Shape* s : shapes) {
-      relaxed = relaxed || has_relaxed_dim(*s);
-      for (int64_t d : *s) {
-        int cls;
-        int64_t m;
-        if (d >= tracer::relaxed_dim_placeholder(0) && !tracer::relaxed_dim_multiple(d, &cls, &m))
-          return name + " has a dim (" + std::to_string(d) + ") that no single -1 size follows (a product of two)";
-      }
-    }
+    for (const Shape* s : shapes) relaxed = relaxed || s->symbolic();
     if (n.has_regions()) {
       for (const auto& region : n.regions)
         if (std::string gap = gap_in(*region, " inside kiln::" + std::string(n.name()) + "'s " + region->name); !gap.empty())

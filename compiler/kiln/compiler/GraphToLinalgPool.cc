@@ -73,10 +73,10 @@ std::string out_map() { return affine_map(6, {dim(0), dim(1), dim(2), dim(5)}); 
 Shape padded_shape(const PoolGeometry& g) {
   if (!g.same) return g.input_shape();
   const int64_t ph = std::max<int64_t>((g.oh - 1) * g.sh + g.kh - g.h, 0), pw = std::max<int64_t>((g.ow - 1) * g.sw + g.kw - g.w, 0);
-  return Shape{g.n, g.h + ph, g.w + pw, g.c};
+  return Shape::of_dims({g.n, g.h + ph, g.w + pw, g.c});
 }
 
-bool has_padding(const PoolGeometry& g) { return padded_shape(g) != g.input_shape(); }
+bool has_padding(const PoolGeometry& g) { return !padded_shape(g).same_dims(g.input_shape()); }
 
 // x surrounded by `value` where "same" pads it: a fill and an insert_slice (both bufferize to
 // the workspace and a copy).

@@ -67,25 +67,26 @@ std::vector<std::string> sum_or_mean(LinalgEmitter& e, const LowerContext& c, bo
   const DType t = x.dtype;
   const std::vector<bool> red = reduced_axes(c.node.attrs.ints, x.shape.rank());
   const DType acc = is_floating(t) ? DType::Float64 : t;
-  const int64_t count = c.out_shape.num_elements() == 0 ? 0 : x.shape.num_elements() / c.out_shape.num_elements();
+  // The number of elements each result element combines: a dim, symbolic when it is built
+  // from -1 dims (symbols stand for sizes >= 1, Note [Symbolic dims]).
+  const int64_t out_n = c.out_shape.sym_num_elements();
+  const int64_t count = out_n == 0 ? 0 : dim_div(x.shape.sym_num_elements(), out_n).value();
   if (mean && !is_floating(t))
-    KILN_CHECK(count > 0, "reduce_mean: mean of an empty integer tensor ", x.shape.str());
+    KILN_CHECK(count != 0, "reduce_mean: mean of an empty integer tensor ", x.shape.str());
   std::string s = reduce(e, e.tensor(x), t, x.shape, red, c.node.attrs.b0, acc, c.out_shape, literal(0, acc), {},
                          [&](Body& b, const Values& in, const std::string& a) { return b.add(a, b.cast(in[0], t, acc), acc); });
   if (!is_floating(t) && !mean) return {s};
   // Eager: static_cast<T>(acc * scale) with scale 1 (sum) or 1/count in double (mean); integer
   // means divide the integer sum by the count (truncating).
   Operand so{s, acc, c.out_shape, ""};
-  // Note [Dynamic dims]: a count that follows a -1 dim is read at run time.
-  int cls;
-  int64_t multiple;
-  const bool relaxed = tracer::relaxed_dim_multiple(count, &cls, &multiple);
+  // Note [Dynamic dims]: a count built from -1 dims is read at run time.
+  const bool relaxed = is_symbolic_dim(count);
   return {e.elementwise(t, c.out_shape, {so}, [&](Body& b, const Values& v) {
     if (!is_floating(t))
-      return b.div(v[0], relaxed ? e.relaxed_scalar_value({cls, multiple, false}, t) : b.constant(std::to_string(count), t), t);
+      return b.div(v[0], relaxed ? e.count_value(count, t, false) : b.constant(std::to_string(count), t), t);
     std::string r = v[0];
     if (mean && relaxed)
-      r = b.mul(r, e.relaxed_scalar_value({cls, multiple, true}, DType::Float64), DType::Float64);
+      r = b.mul(r, e.count_value(count, DType::Float64, true), DType::Float64);
     else if (mean)
       r = b.mul(r, b.constant(literal_f64(count == 0 ? std::numeric_limits<double>::quiet_NaN() : 1.0 / static_cast<double>(count)),
                               DType::Float64), DType::Float64);
@@ -101,7 +102,11 @@ std::vector<bool> last_axis(int rank) {
   return r;
 }
 
-Shape without_last(const Shape& s) { return Shape(s.begin(), s.end() - 1); }
+Shape without_last(const Shape& s) {
+  std::vector<int64_t> dims = s.sym_vec();
+  dims.pop_back();
+  return Shape::of_dims(dims);
+}
 
 // Note [Online softmax statistics]
 // The softmax family needs each row's max m and sum_j exp(x_j - m). Eager makes two passes
@@ -248,7 +253,7 @@ std::vector<std::string> lower_SoftmaxCrossEntropy(LinalgEmitter& e, const Lower
   const Operand &y = c.in[0], &x = c.in[1];
   const DType t = x.dtype;
   const Shape& xs = x.shape;
-  if (xs[1] == 0) return {e.filled(t, c.out_shape, literal(0, t))};  // eager: lse 0, no terms
+  if (xs.sym(1) == 0) return {e.filled(t, c.out_shape, literal(0, t))};  // eager: lse 0, no terms
   const std::string xv = e.tensor(x), yv = e.tensor(y), xt = tensor_type(t, xs);
   const GenericOperand row = row_operand("", t, xs);
   const double inf = std::numeric_limits<double>::infinity();
@@ -279,11 +284,11 @@ std::vector<std::string> lower_SoftmaxCrossEntropy(LinalgEmitter& e, const Lower
 std::vector<std::string> lower_SparseSoftmaxCrossEntropy(LinalgEmitter& e, const LowerContext& c) {
   const Operand &labels = c.in[0], &x = c.in[1];
   const DType t = x.dtype;
-  const int64_t classes = x.shape[1];
+  const int64_t classes = x.shape.sym(1);
   e.check(RuntimeCheck::LabelRange, labels, classes);
   const std::string xv = e.tensor(x);
   const auto [m, s] = row_stats(e, xv, t, x.shape);
-  const Shape n{x.shape[0]};
+  const Shape n = Shape::of_dims({x.shape.sym(0)});
   const std::string xt = tensor_type(t, x.shape);
   return e.generic(1, {}, {{e.tensor(labels), tensor_type(labels.dtype, n), identity_map(1)}, {m, tensor_type(t, n), identity_map(1)},
                            {s, tensor_type(t, n), identity_map(1)}},
@@ -314,10 +319,10 @@ std::vector<std::string> lower_MatMul(LinalgEmitter& e, const LowerContext& c) {
   // Views [batch, rows, cols] of the operands (the batch dims collapsed; none at rank 2).
   auto batched = [&](const Shape& s) {
     std::vector<int64_t> dims{1};
-    for (int d = 0; d < r - 2; ++d) dims[0] *= s[d];
-    dims.push_back(s[r - 2]);
-    dims.push_back(s[r - 1]);
-    return Shape(dims.begin(), dims.end());
+    for (int d = 0; d < r - 2; ++d) dims[0] = dim_mul(dims[0], s.sym(d));
+    dims.push_back(s.sym(r - 2));
+    dims.push_back(s.sym(r - 1));
+    return Shape::of_dims(dims);
   };
   std::string groups = "[[";  // the reassociation of those views, for rank > 3
   for (int d = 0; d < r - 2; ++d) groups += (d ? ", " : "") + std::to_string(d);
@@ -334,7 +339,8 @@ std::vector<std::string> lower_MatMul(LinalgEmitter& e, const LowerContext& c) {
   if (ta && tb) {  // a^T materialized: then the product is a^T (b^T)
     const int n = as.rank();
     Shape swapped = as;
-    std::swap(swapped[n - 2], swapped[n - 1]);
+    swapped[n - 2] = as.sym(n - 1);
+    swapped[n - 1] = as.sym(n - 2);
     std::vector<std::string> ex;
     for (int d = 0; d < n - 2; ++d) ex.push_back(dim(d));
     ex.push_back(dim(n - 1));

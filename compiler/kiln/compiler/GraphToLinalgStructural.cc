@@ -28,18 +28,31 @@ std::string all_into_one(int rank) {
 
 // x (shape s) viewed as rank 1: collapse_shape, or expand_shape for a scalar.
 std::string flatten(LinalgEmitter& e, const std::string& x, DType t, const Shape& s) {
-  const Shape flat{s.num_elements()};
+  const Shape flat = Shape::of_dims({s.sym_num_elements()});
   if (s.rank() == 1) return x;
   if (s.rank() == 0)
     return e.op("tensor.expand_shape " + x + " [] output_shape [1] : " + tensor_type(t, s) + " into " + tensor_type(t, flat));
   return e.op("tensor.collapse_shape " + x + " " + all_into_one(s.rank()) + " : " + tensor_type(t, s) + " into " + tensor_type(t, flat));
 }
 
-// A rank-1 x viewed as shape s.
+// A rank-1 x viewed as shape s. Note [Two dynamic dims in one expansion]: MLIR 19's bufferization
+// of a tensor.expand_shape with more than one `?` in a group (a [s0*s1] gradient back to
+// [s0,s1]) builds its memref.expand_shape without the output sizes and aborts the process; such
+// a view is a tensor.reshape with the sizes as a shape tensor instead (a memref.reshape).
 std::string unflatten(LinalgEmitter& e, const std::string& x, DType t, const Shape& s) {
-  const Shape flat{s.num_elements()};
+  const Shape flat = Shape::of_dims({s.sym_num_elements()});
   if (s.rank() == 1) return x;
   if (s.rank() == 0) return e.op("tensor.collapse_shape " + x + " [] : " + tensor_type(t, flat) + " into " + tensor_type(t, s));
+  int symbolic = 0;
+  for (int d = 0; d < s.rank(); ++d) symbolic += is_symbolic_dim(s.sym(d));
+  if (symbolic > 1) {
+    std::string sizes;
+    for (int d = 0; d < s.rank(); ++d) sizes += (d ? ", " : "") + e.dim_value(s.sym(d));
+    const std::string shape_type = "tensor<" + std::to_string(s.rank()) + "xindex>";
+    const std::string shape = e.op("tensor.from_elements " + sizes + " : " + shape_type);
+    return e.op("tensor.reshape " + x + "(" + shape + ") : (" + tensor_type(t, flat) + ", " + shape_type + ") -> " +
+                tensor_type(t, s));
+  }
   return e.op("tensor.expand_shape " + x + " " + all_into_one(s.rank()) + " output_shape " + e.sizes_list(s) + " : " +
               tensor_type(t, flat) + " into " + tensor_type(t, s));
 }
@@ -59,7 +72,7 @@ std::vector<std::string> lower_Reshape(LinalgEmitter& e, const LowerContext& c) 
   const Operand& x = c.in[0];
   if (x.is_splat()) return {e.splat(x.dtype, x.value)};
   const std::string xv = e.tensor(x);
-  if (x.shape == c.out_shape) return {xv};
+  if (x.shape.same_dims(c.out_shape)) return {xv};
   return {unflatten(e, flatten(e, xv, x.dtype, x.shape), x.dtype, c.out_shape)};
 }
 
@@ -96,7 +109,7 @@ std::vector<std::string> lower_Concat(LinalgEmitter& e, const LowerContext& c) {
     offsets[static_cast<size_t>(ax)] = at;
     acc = e.op("tensor.insert_slice " + e.tensor(x) + " into " + acc + ints(offsets) + " " + e.sizes_list(x.shape) + " " +
                ints(strides) + " : " + tensor_type(x.dtype, x.shape) + " into " + ot);
-    at += x.shape[ax];
+    at += x.shape.sym(ax);  // literal offsets: a concatenated -1 axis compiles per size (positional_gap)
   }
   return {acc};
 }
@@ -114,7 +127,7 @@ std::vector<std::string> lower_Slice(LinalgEmitter& e, const LowerContext& c) {
 // out[i..., r...] = params[indices[i...], r...]
 std::vector<std::string> lower_Gather(LinalgEmitter& e, const LowerContext& c) {
   const Operand &params = c.in[0], &indices = c.in[1];
-  const int64_t rows = params.shape[0];
+  const int64_t rows = params.shape.sym(0);
   e.check(RuntimeCheck::IndexRange, indices, rows);
   const int q = indices.shape.rank(), r = c.out_shape.rank();
   std::vector<std::string> ex;
@@ -134,23 +147,21 @@ std::vector<std::string> lower_Gather(LinalgEmitter& e, const LowerContext& c) {
 std::vector<std::string> lower_UnsortedSegmentSum(LinalgEmitter& e, const LowerContext& c) {
   const Operand &data = c.in[0], &ids = c.in[1];
   const DType t = c.out_dtype;
-  const int64_t segments = c.out_shape[0];
+  const int64_t segments = c.out_shape.sym(0);
   e.check(RuntimeCheck::IndexRange, ids, segments);
-  const int64_t k = ids.shape.num_elements();
-  const int64_t row = segments == 0 ? 0 : c.out_shape.num_elements() / segments;
-  const Shape data2{k, row}, out2{segments, row};
+  const int64_t k = ids.shape.sym_num_elements();
+  const int64_t row = segments == 0 ? 0 : dim_div(c.out_shape.sym_num_elements(), segments).value();
+  const Shape data2 = Shape::of_dims({k, row}), out2 = Shape::of_dims({segments, row});
   const std::string d1 = flatten(e, e.tensor(data), t, data.shape);
   const std::string d2 = unflatten(e, d1, t, data2);
   const std::string ids1 = flatten(e, e.tensor(ids), ids.dtype, ids.shape);
   const std::string zero = e.filled(t, out2, literal(0, t));
   const std::string c0 = e.op("arith.constant 0 : index"), c1 = e.op("arith.constant 1 : index");
-  int cls;
-  int64_t multiple;
-  const std::string ck = tracer::relaxed_dim_multiple(k, &cls, &multiple)
+  const std::string ck = is_symbolic_dim(k)
                              ? e.dim_value(k)  // a -1 batch of ids (Note [Dynamic dims])
                              : e.op("arith.constant " + std::to_string(k) + " : index");
   const std::string cr = e.op("arith.constant " + std::to_string(row) + " : index");
-  const std::string ot = tensor_type(t, out2), dt = tensor_type(t, data2), it = tensor_type(ids.dtype, Shape{k});
+  const std::string ot = tensor_type(t, out2), dt = tensor_type(t, data2), it = tensor_type(ids.dtype, Shape::of_dims({k}));
   const std::string i = e.tmp(), j = e.tmp(), acc = e.tmp(), acc2 = e.tmp();
   const std::string outer = e.tmp(), inner = e.tmp();
   e.line(outer + " = scf.for " + i + " = " + c0 + " to " + ck + " step " + c1 + " iter_args(" + acc + " = " + zero + ") -> (" + ot + ") {");

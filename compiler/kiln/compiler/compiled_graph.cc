@@ -21,7 +21,6 @@
 #include "kiln/core/op_def.h"
 #include "kiln/ops.h"
 #include "kiln/tracer/interpreter.h"
-#include "kiln/tracer/relaxed_dims.h"
 #include "kiln/tracer/signature.h"
 
 namespace kiln::compiler {
@@ -71,11 +70,22 @@ struct CompiledGraph::Plan {
   std::map<int, HostNode> host_nodes;
   std::vector<size_t> offsets;        // descriptor start (in words) per function argument
   std::vector<int64_t> descriptors;   // the template: sizes and strides filled in
-  // Note [Dynamic dims]: per function argument and dim, the placeholder class a `?` dim
-  // follows (-1: static) and its multiple; only filled when the module is dynamic.
+  // Note [Dynamic dims]: per function argument and dim, the dim as a product of the call's
+  // symbol sizes (no symbol: static); only filled when the module is dynamic.
   bool dynamic = false;
-  std::vector<Shape> dim_class, dim_multiple;
-  std::vector<bool> has_dynamic_dim;  // per function argument: some dim follows a class
+  struct DimTerm {
+    int64_t coeff = 0;                // the size when `count` is 0
+    std::array<uint8_t, 6> symbols{};  // the symbols multiplied in (with repeats for powers)
+    uint8_t count = 0;
+    bool bare() const { return count == 1 && coeff == 1; }  // exactly one symbol
+    int64_t at(const int64_t* sizes) const {
+      int64_t v = coeff;
+      for (uint8_t j = 0; j < count; ++j) v *= sizes[symbols[j]];
+      return v;
+    }
+  };
+  std::vector<std::vector<DimTerm>> dim_terms;
+  std::vector<bool> has_dynamic_dim;  // per function argument: some dim is symbolic
   // Note [Call fast path] (function.cc): what run() reads on every call, found once here.
   // The function arguments by kind: Argument; Constant and Variable (the storage of a tensor
   // the plan holds, read per call as a variable's can change); HostNode and Output (allocated
@@ -133,24 +143,27 @@ std::unique_ptr<CompiledGraph> CompiledGraph::compile(const tracer::Graph& g) {
     p.descriptors.insert(p.descriptors.end(), {0, 0, 0});
     int64_t stride = 1;
     std::vector<int64_t> strides(static_cast<size_t>(a.shape.rank()));
-    for (int d = a.shape.rank() - 1; d >= 0; --d) {
+    for (int d = a.shape.rank() - 1; d >= 0; --d) {  // symbolic dims' sizes and strides: per call
       strides[static_cast<size_t>(d)] = stride;
-      stride *= a.shape[d];
+      stride *= is_symbolic_dim(a.shape.sym(d)) ? 0 : a.shape.sym(d);
     }
-    for (int64_t d : a.shape) p.descriptors.push_back(d);
+    for (int d = 0; d < a.shape.rank(); ++d) p.descriptors.push_back(is_symbolic_dim(a.shape.sym(d)) ? 0 : a.shape.sym(d));
     for (int64_t s : strides) p.descriptors.push_back(s);
     if (p.module.dynamic) {
-      Shape cls = a.shape, mult = a.shape;
+      std::vector<Plan::DimTerm> terms(static_cast<size_t>(a.shape.rank()));
       for (int d = 0; d < a.shape.rank(); ++d) {
-        int k;
-        int64_t m;
-        const bool relaxed = tracer::relaxed_dim_multiple(a.shape[d], &k, &m);
-        cls[d] = relaxed ? k : -1;
-        mult[d] = relaxed ? m : 1;
+        const Monomial mono = monomial_of(a.shape.sym(d));
+        Plan::DimTerm& t = terms[static_cast<size_t>(d)];
+        t.coeff = mono.coeff;
+        for (int k = 0; k < kMaxSymbols; ++k)
+          for (int j = 0; j < mono.power[static_cast<size_t>(k)]; ++j) {
+            KILN_CHECK(t.count < t.symbols.size(), "compiler: a dim of ", tracer::type_str(a.dtype, a.shape),
+                       " multiplies more than ", t.symbols.size(), " -1 sizes");
+            t.symbols[t.count++] = static_cast<uint8_t>(k);
+          }
       }
-      p.dim_class.push_back(cls);
-      p.dim_multiple.push_back(mult);
-      p.has_dynamic_dim.push_back(std::any_of(cls.begin(), cls.end(), [](int64_t k) { return k >= 0; }));
+      p.has_dynamic_dim.push_back(a.shape.symbolic());
+      p.dim_terms.push_back(std::move(terms));
     }
   }
   p.dynamic = p.module.dynamic;
@@ -292,41 +305,40 @@ const Tensor& argument_at(std::span<const Tensor* const> arguments, int index, c
 }
 }  // namespace
 
-// Note [Dynamic dims]: the call's size of each placeholder class, read from the tensor
-// arguments, which must agree on it and match every static dim (kiln::Error otherwise).
+// Note [Dynamic dims]: the call's size of each symbol, read from the tensor arguments that
+// have it as a dim; every argument dim must then be what the code takes (kiln::Error otherwise).
 void CompiledGraph::bind_sizes(std::span<const Tensor* const> arguments, int64_t* sizes) const {
   const Plan& p = *plan_;
   const LinalgModule& m = p.module;
-  std::array<int64_t, tracer::kMaxRelaxedClasses> source_arg, source_dim, source_size;
-  for (int k = 0; k < tracer::kMaxRelaxedClasses; ++k) sizes[k] = -1;
-  for (size_t i : p.argument_args) {
-    const FunctionArg& a = m.args[i];
-    const Tensor& t = argument_at(arguments, a.index, p.name);
-    const Shape& shape = t.shape();
-    const Shape& cls = p.dim_class[i];
-    const Shape& multiple = p.dim_multiple[i];
-    bool fits = t.dtype() == a.dtype && shape.rank() == a.shape.rank();
-    for (int d = 0; fits && d < a.shape.rank(); ++d)  // (no division for the usual multiple 1)
-      fits = cls[d] < 0 ? shape[d] == a.shape[d] : multiple[d] == 1 || shape[d] % multiple[d] == 0;
-    KILN_CHECK(fits, "kiln::function '", p.name, "': argument ", a.index, " is ", dtype_name(t.dtype()), shape.str(),
-               ", the compiled code takes ", tracer::type_str(a.dtype, a.shape));
-    if (!p.has_dynamic_dim[i]) continue;
-    for (int d = 0; d < a.shape.rank(); ++d) {
-      if (cls[d] < 0) continue;
-      const size_t k = static_cast<size_t>(cls[d]);
-      const int64_t n = multiple[d] == 1 ? shape[d] : shape[d] / multiple[d];
-      if (sizes[k] < 0) {
-        sizes[k] = n;
-        source_arg[k] = a.index;
-        source_dim[k] = d;
-        source_size[k] = shape[d];
-        continue;
+  std::array<int64_t, kMaxSymbols> source_arg, source_dim;
+  for (int k = 0; k < kMaxSymbols; ++k) sizes[k] = -1;
+  auto wrong_type = [&](const FunctionArg& a, const Tensor& t) {
+    detail::throw_error("kiln::function '", p.name, "': argument ", a.index, " is ", dtype_name(t.dtype()), t.shape().str(),
+                        ", the compiled code takes ", tracer::type_str(a.dtype, a.shape));
+  };
+  for (int pass = 0; pass < 2; ++pass)  // symbols first, then every dim against them
+    for (size_t i : p.argument_args) {
+      const FunctionArg& a = m.args[i];
+      const Tensor& t = argument_at(arguments, a.index, p.name);
+      const Shape& shape = t.shape();
+      if (t.dtype() != a.dtype || shape.rank() != a.shape.rank()) wrong_type(a, t);
+      const std::vector<Plan::DimTerm>& terms = p.dim_terms[i];
+      for (int d = 0; d < a.shape.rank(); ++d) {
+        const Plan::DimTerm& term = terms[static_cast<size_t>(d)];
+        const int64_t actual = shape.sym(d);
+        if (pass == 0 && term.bare() && sizes[term.symbols[0]] < 0) {
+          sizes[term.symbols[0]] = actual;
+          source_arg[term.symbols[0]] = a.index;
+          source_dim[term.symbols[0]] = d;
+        } else if (pass == 1 && term.at(sizes) != actual) {
+          if (!term.bare()) wrong_type(a, t);
+          const size_t k = term.symbols[0];
+          detail::throw_error("kiln::function '", p.name, "': argument ", a.index, " dim ", d, " is ", actual,
+                              " but argument ", source_arg[k], " dim ", source_dim[k], " is ", sizes[k],
+                              ": the compiled code gives them one size (one -1 dim of the input signature)");
+        }
       }
-      KILN_CHECK(sizes[k] == n, "kiln::function '", p.name, "': argument ", a.index, " dim ", d, " is ", shape[d],
-                 " but argument ", source_arg[k], " dim ", source_dim[k], " is ",
-                 source_size[k], ": the compiled code gives them one size (one -1 dim of the input signature)");
     }
-  }
 }
 
 std::vector<Tensor> CompiledGraph::run(const std::vector<Tensor>& arguments) const {
@@ -407,7 +419,7 @@ std::vector<Tensor> CompiledGraph::run_by_pointer(std::span<const Tensor* const>
     prepare();
   }
 
-  std::array<int64_t, tracer::kMaxRelaxedClasses> sizes;
+  std::array<int64_t, kMaxSymbols> sizes;
   if (p.dynamic) bind_sizes(arguments, sizes.data());
   // The shape of function argument i at this call (its descriptor's sizes and strides follow).
   auto shape_of = [&](size_t i) {
@@ -417,10 +429,11 @@ std::vector<Tensor> CompiledGraph::run_by_pointer(std::span<const Tensor* const>
     int64_t* desc = words + p.offsets[i];
     int64_t stride = 1;
     for (int d = s.rank() - 1; d >= 0; --d) {
-      if (p.dim_class[i][d] >= 0) s[d] = p.dim_multiple[i][d] * sizes[static_cast<size_t>(p.dim_class[i][d])];
-      desc[3 + d] = s[d];
+      const int64_t n = p.dim_terms[i][static_cast<size_t>(d)].at(sizes.data());
+      s[d] = n;
+      desc[3 + d] = n;
       desc[3 + s.rank() + d] = stride;
-      stride *= s[d];
+      stride *= n;
     }
     return s;
   };

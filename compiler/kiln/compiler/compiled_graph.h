@@ -26,7 +26,7 @@ const char* stage_extension(Stage stage);
 /// op without one (kiln::function then runs the graph on the interpreter).
 std::string lowering_gap(const tracer::Graph& graph);
 
-/// Empty when `graph` (a template with -1 dims, Note [Relaxed dims]) can compile once for every
+/// Empty when `graph` (traced with symbolic -1 dims, Note [Symbolic dims]) can compile once for every
 /// size (Note [Dynamic dims]): every live node that touches a -1 dim has a dynamic-dims
 /// lowering. Otherwise why not: "conv2d (node 3) has no dynamic-dims lowering".
 std::string dynamic_gap(const tracer::Graph& graph);

@@ -15,7 +15,7 @@ Grads reduce_to_inputs(const GradContext& c, const Tensor& ga, const Tensor& gb)
 }
 
 // The gradient [N] of a per-row loss as a column [N,1] that broadcasts over classes.
-Tensor as_column(const Tensor& g) { return reshape(g, {g.dim(0), 1}); }
+Tensor as_column(const Tensor& g) { return reshape(g, {g.shape().sym(0), 1}); }
 }  // namespace
 
 Grads grad_Add(const GradContext& c) { return reduce_to_inputs(c, c.grad, c.grad); }

@@ -1,4 +1,6 @@
 // Gradient rules of contractions, reductions and shape ops, written with Kiln's public ops.
+#include <optional>
+
 #include "kiln/core/op_def.h"
 #include "kiln/ops.h"
 
@@ -13,7 +15,7 @@ Tensor expand_reduced(const GradContext& c, const Tensor& g) {
   if (c.attrs.ints.empty())
     for (int i = 0; i < s.rank(); ++i) kd[i] = 1;
   for (int64_t a : c.attrs.ints) kd[normalize_axis(a, s.rank(), "reduce")] = 1;
-  return broadcast_to(reshape(g, kd.vec()), s);
+  return broadcast_to(reshape(g, kd.sym_vec()), s);
 }
 }  // namespace
 
@@ -34,9 +36,17 @@ Grads grad_MatMul(const GradContext& c) {
 }
 
 Grads grad_ReduceSum(const GradContext& c) { return {expand_reduced(c, c.grad)}; }
+// Each input element gets the result's gradient over the count of elements it was averaged
+// with: a constant, or, where the count is built from -1 dims (Note [Symbolic dims]), the
+// count computed by the graph (the sum of ones over the reduced axes), never a number from the
+// first trace's sizes.
 Grads grad_ReduceMean(const GradContext& c) {
-  double count = static_cast<double>(c.in[0].num_elements()) / static_cast<double>(std::max<int64_t>(c.out.num_elements(), 1));
-  return {expand_reduced(c, c.grad) / count};
+  const int64_t in_n = c.in[0].shape().sym_num_elements(), out_n = c.out.shape().sym_num_elements();
+  std::optional<int64_t> count = out_n == 0 ? std::optional<int64_t>(in_n) : dim_div(in_n, out_n);
+  if (!count) count = dim_value(in_n, "reduce_mean's gradient") / std::max<int64_t>(dim_value(out_n), 1);
+  if (!is_symbolic_dim(*count)) return {expand_reduced(c, c.grad) / static_cast<double>(*count)};
+  const Axes axes = c.attrs.ints.empty() ? Axes{} : Axes(c.attrs.ints.begin(), c.attrs.ints.end());
+  return {expand_reduced(c, c.grad) / reduce_sum(ones_like(c.in[0]), axes, /*keepdims=*/true)};
 }
 // The gradient goes to the maxima, split evenly among ties (as TF does).
 Grads grad_ReduceMax(const GradContext& c) {
@@ -47,7 +57,7 @@ Grads grad_ReduceMax(const GradContext& c) {
   return {expand_reduced(c, c.grad) * is_max / ties};
 }
 
-Grads grad_Reshape(const GradContext& c) { return {reshape(c.grad, c.in[0].shape().vec())}; }
+Grads grad_Reshape(const GradContext& c) { return {reshape(c.grad, c.in[0].shape().sym_vec())}; }
 Grads grad_Transpose(const GradContext& c) {
   std::vector<int64_t> inverse(static_cast<size_t>(c.attrs.ints.size()));
   for (int i = 0; i < c.attrs.ints.size(); ++i) inverse[static_cast<size_t>(c.attrs.ints[i])] = i;
@@ -62,7 +72,7 @@ Grads grad_Concat(const GradContext& c) {
   for (size_t k = 0; k < c.in.size(); ++k) {
     const Shape& s = c.in[k].shape();
     if (c.needs_grad(k)) {
-      std::vector<int64_t> begin(static_cast<size_t>(s.rank()), 0), size = s.vec();
+      std::vector<int64_t> begin(static_cast<size_t>(s.rank()), 0), size = s.sym_vec();
       begin[static_cast<size_t>(ax)] = start;
       grads.push_back(slice(c.grad, begin, size));
     } else {
@@ -78,7 +88,9 @@ Grads grad_Slice(const GradContext& c) {
   const Shape& full = c.in[0].shape();
   Tensor g = c.grad;
   for (int d = 0; d < full.rank(); ++d) {
-    const int64_t before = c.attrs.ints[d], after = full[d] - before - g.shape()[d];
+    const int64_t before = c.attrs.ints[d];
+    if (before == 0 && full.sym(d) == g.shape().sym(d)) continue;  // kept whole, for every size
+    const int64_t after = full[d] - before - g.shape()[d];
     if (before == 0 && after == 0) continue;
     std::vector<Tensor> parts;
     Shape pad = g.shape();

@@ -20,7 +20,20 @@ Tensor call_op(OpId id, Inputs in, const OpAttrs& attrs) {
     KILN_CHECK(t.defined(), op.name, ": an input is an undefined (empty) Tensor");
     symbolic |= t.is_symbolic();
   }
-  TensorMeta meta = op.infer(in, attrs);
+  TensorMeta meta;
+  if (DimScope* scope = dim_scope(); scope != nullptr) {  // a trace: guards name the op (Note [Symbolic dims])
+    const char* outer = scope->op;
+    scope->op = op.name;
+    try {
+      meta = op.infer(in, attrs);
+    } catch (...) {
+      scope->op = outer;
+      throw;
+    }
+    scope->op = outer;
+  } else {
+    meta = op.infer(in, attrs);
+  }
   Tensor out;
   if (t_interceptor != nullptr) {
     out = t_interceptor->intercept(op, in, attrs, meta);

@@ -26,7 +26,7 @@ struct PoolGeometry {
   /// The geometry of `attrs` over an input of shape `x` (rank 4, validated by the shape rule).
   static PoolGeometry of(const Shape& x, const OpAttrs& attrs) {
     PoolGeometry g;
-    g.n = x[0], g.h = x[1], g.w = x[2], g.c = x[3];
+    g.n = x.sym(0), g.h = x[1], g.w = x[2], g.c = x[3];  // n may be a -1 dim (Note [Symbolic dims])
     g.kh = attrs.ints[0], g.kw = attrs.ints[1], g.sh = attrs.ints[2], g.sw = attrs.ints[3];
     g.same = attrs.b0;
     const WindowExtent rows = window_extent(g.h, g.kh, g.sh, g.same), cols = window_extent(g.w, g.kw, g.sw, g.same);
@@ -34,8 +34,8 @@ struct PoolGeometry {
     g.ow = cols.out, g.pad_left = cols.pad_before;
     return g;
   }
-  Shape input_shape() const { return Shape{n, h, w, c}; }
-  Shape output_shape() const { return Shape{n, oh, ow, c}; }
+  Shape input_shape() const { return Shape::of_dims({n, h, w, c}); }
+  Shape output_shape() const { return Shape::of_dims({n, oh, ow, c}); }
   /// The real input rows [*begin, *end) of window row i (columns: col_range).
   void row_range(int64_t i, int64_t* begin, int64_t* end) const {
     const int64_t start = i * sh - pad_top;

@@ -160,7 +160,7 @@ const std::shared_ptr<SymbolicValue>& symbolic_value(const Tensor& t) {
 // Note [Reading traced values]
 // While kiln::function traces, tensors are symbolic: they have a shape and dtype but no storage.
 // Reading one (item(), to_vector(), data(), printing) cannot give a value, and silently using a
-// placeholder would bake a wrong constant into the compiled step, so it throws TraceError.
+// stand-in value would bake a wrong constant into the compiled step, so it throws TraceError.
 // A variable the trace has read or written carries a SymbolicValue too (its storage still holds
 // the value from before the call), so reading it is the same error.
 void check_readable(const Tensor& t, const char* what) {

@@ -45,7 +45,7 @@ std::vector<Tensor> snapshot(const std::vector<Tensor>& components, const char* 
 
 // Row `i` of `t` (dims 1..) as a new tensor.
 Tensor row_of(const Tensor& t, int64_t i) {
-  Shape s(t.shape().begin() + 1, t.shape().end());
+  Shape s(t.shape().dims() + 1, t.shape().dims() + t.rank());
   Tensor out = Tensor::empty(s, t.dtype());
   const size_t bytes = static_cast<size_t>(s.num_elements()) * dtype_size(t.dtype());
   if (bytes > 0) std::memcpy(out.raw_data(), static_cast<const char*>(t.raw_data()) + i * bytes, bytes);

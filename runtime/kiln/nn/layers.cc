@@ -60,7 +60,7 @@ Tensor Flatten::call(const Tensor& x) {
   // batch is empty.
   int64_t features = 1;
   for (int i = 1; i < x.rank(); ++i) features *= x.dim(i);
-  return reshape(x, {x.dim(0), features});
+  return reshape(x, {x.shape().sym(0), features});  // the batch may be a -1 dim (Note [Symbolic dims])
 }
 
 }  // namespace kiln::nn

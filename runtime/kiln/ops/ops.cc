@@ -129,25 +129,32 @@ Tensor argmax(const Tensor& x, int64_t axis, DType output_type) {
 
 Tensor reshape(const Tensor& x, const std::vector<int64_t>& shape) {
   int infer_at = -1;
-  int64_t known = 1;
+  int64_t known = 1;  // a dim: symbolic when the target holds a symbolic dim (Note [Symbolic dims])
   for (size_t i = 0; i < shape.size(); ++i) {
     if (shape[i] == -1) {
       KILN_CHECK(infer_at < 0, "reshape: more than one -1 in the target shape");
       infer_at = static_cast<int>(i);
     } else {
-      KILN_CHECK(shape[i] >= 0, "reshape: negative dimension ", shape[i], " in the target shape");
-      known *= shape[i];
+      KILN_CHECK(shape[i] >= 0 || is_symbolic_dim(shape[i]), "reshape: negative dimension ", shape[i],
+                 " in the target shape");
+      known = dim_mul(known, shape[i]);
     }
   }
   std::vector<int64_t> resolved = shape;
   if (infer_at >= 0) {
-    KILN_CHECK(known > 0 && x.num_elements() % known == 0, "reshape: cannot infer the -1 dimension: ",
-               x.num_elements(), " elements of ", x.shape().str(), " are not divisible by ", known);
-    resolved[infer_at] = x.num_elements() / known;
+    const int64_t total = x.shape().sym_num_elements();
+    if (std::optional<int64_t> q = dim_div(total, known)) {
+      resolved[static_cast<size_t>(infer_at)] = *q;
+    } else {  // not exact for every size: the call's sizes decide
+      const int64_t n = dim_value(total, "reshape"), k = dim_value(known, "reshape");
+      KILN_CHECK(k > 0 && n % k == 0, "reshape: cannot infer the -1 dimension: ", n, " elements of ", x.shape().str(),
+                 " are not divisible by ", k);
+      resolved[static_cast<size_t>(infer_at)] = n / k;
+    }
   }
   OpAttrs attrs;
-  attrs.shape = Shape(resolved);
-  if (attrs.shape == x.shape()) return x;
+  attrs.shape = Shape::of_dims(resolved);
+  if (attrs.shape.same_dims(x.shape())) return x;
   return call1(OpId::Reshape, x, attrs);
 }
 
@@ -180,10 +187,14 @@ Tensor slice(const Tensor& x, const std::vector<int64_t>& begin, const std::vect
   OpAttrs attrs;
   attrs.ints = IntList(begin);
   for (int i = 0; i < x.rank(); ++i) {
+    KILN_CHECK(size[i] >= -1 || is_symbolic_dim(size[i]), "slice: size ", size[i], " of dimension ", i,
+               " is negative (only -1, \"to the end\", is allowed)");
+    if (begin[i] == 0 && (size[i] == -1 || size[i] == x.shape().sym(i))) {  // the whole dim, for every size (Note [Symbolic dims])
+      attrs.shape.push_back(x.shape().sym(i));
+      continue;
+    }
     KILN_CHECK(begin[i] >= 0 && begin[i] <= x.dim(i), "slice: begin ", begin[i], " of dimension ", i,
                " is outside [0, ", x.dim(i), "]");
-    KILN_CHECK(size[i] >= -1, "slice: size ", size[i], " of dimension ", i,
-               " is negative (only -1, \"to the end\", is allowed)");
     attrs.shape.push_back(size[i] == -1 ? x.dim(i) - begin[i] : size[i]);
   }
   return call1(OpId::Slice, x, attrs);
@@ -294,14 +305,14 @@ Tensor operator*(double a, const Tensor& b) { return mul(Tensor::scalar(a, b.dty
 Tensor operator/(double a, const Tensor& b) { return div(Tensor::scalar(a, b.dtype()), b); }
 
 Tensor sum_to_shape(const Tensor& x, const Shape& shape) {
-  if (x.shape() == shape) return x;
+  if (x.shape().same_dims(shape)) return x;
   int lead = x.rank() - shape.rank();
   KILN_ASSERT(lead >= 0, "sum_to_shape target has no more dims than the source");
   Axes axes;
   for (int i = 0; i < x.rank(); ++i)
-    if (i < lead || (shape[i - lead] == 1 && x.shape()[i] != 1)) axes.push_back(i);
+    if (i < lead || (shape.sym(i - lead) == 1 && x.shape().sym(i) != 1)) axes.push_back(i);
   Tensor summed = axes.empty() ? x : reduce_sum(x, axes, /*keepdims=*/true);
-  return reshape(summed, shape.vec());
+  return reshape(summed, shape.sym_vec());
 }
 
 }  // namespace kiln

@@ -38,8 +38,8 @@ Shape conv_output(const char* op, const Shape& x, const Shape& filter, const OpA
              "] is larger than the input [", x[1], ",", x[2], "] with padding \"valid\": input is ", x.str(),
              ", filter is ", filter.str());
   const kernels::Conv2DGeometry g =
-      kernels::conv2d_geometry(x[0], x[1], x[2], x[3], filter[0], filter[1], filter[3], attrs.ints[0], attrs.ints[1], attrs.b0);
-  return Shape{g.n, g.oh, g.ow, g.f};
+      kernels::conv2d_geometry(1, x[1], x[2], x[3], filter[0], filter[1], filter[3], attrs.ints[0], attrs.ints[1], attrs.b0);
+  return Shape::of_dims({x.sym(0), g.oh, g.ow, g.f});  // the batch may be a -1 dim (Note [Symbolic dims])
 }
 
 // dy must have conv2d's output shape.

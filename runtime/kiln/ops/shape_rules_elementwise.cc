@@ -104,7 +104,7 @@ TensorMeta infer_SoftmaxCrossEntropy(Inputs in, const OpAttrs&) {
              ", logits are ", dtype_name(logits.dtype()));
   KILN_CHECK(labels.shape() == logits.shape(), op, ": labels ", labels.shape().str(),
              " and logits ", logits.shape().str(), " differ");
-  return {Shape{logits.dim(0)}, logits.dtype()};
+  return {Shape::of_dims({logits.shape().sym(0)}), logits.dtype()};
 }
 
 TensorMeta infer_SparseSoftmaxCrossEntropy(Inputs in, const OpAttrs&) {
@@ -113,9 +113,9 @@ TensorMeta infer_SparseSoftmaxCrossEntropy(Inputs in, const OpAttrs&) {
   check_logits(logits, op);
   KILN_CHECK(is_integer(labels.dtype()), op, ": labels must be int32 or int64, got ",
              dtype_name(labels.dtype()));
-  KILN_CHECK(labels.rank() == 1 && labels.dim(0) == logits.dim(0), op, ": labels ",
+  KILN_CHECK(labels.rank() == 1 && dims_equal(labels.shape().sym(0), logits.shape().sym(0), op), op, ": labels ",
              labels.shape().str(), " do not match logits ", logits.shape().str());
-  return {Shape{logits.dim(0)}, logits.dtype()};
+  return {Shape::of_dims({logits.shape().sym(0)}), logits.dtype()};
 }
 
 }  // namespace kiln

@@ -14,15 +14,15 @@ TensorMeta infer_MatMul(Inputs in, const OpAttrs& attrs) {
              "rank >= 3 (batched): a is ", a.shape().str(), ", b is ", b.shape().str());
   int r = a.rank();
   for (int i = 0; i < r - 2; ++i)
-    KILN_CHECK(a.shape()[i] == b.shape()[i], "matmul: batch dimensions differ: a is ", a.shape().str(),
-               ", b is ", b.shape().str());
-  int64_t m = attrs.b0 ? a.shape()[r - 1] : a.shape()[r - 2];
-  int64_t ka = attrs.b0 ? a.shape()[r - 2] : a.shape()[r - 1];
-  int64_t kb = attrs.b1 ? b.shape()[r - 1] : b.shape()[r - 2];
-  int64_t n = attrs.b1 ? b.shape()[r - 2] : b.shape()[r - 1];
-  KILN_CHECK(ka == kb, "matmul: inner dimensions differ: a is ", a.shape().str(),
-             attrs.b0 ? " (transposed)" : "", ", b is ", b.shape().str(), attrs.b1 ? " (transposed)" : "");
-  Shape out(a.shape().begin(), a.shape().end() - 2);
+    KILN_CHECK(dims_equal(a.shape().sym(i), b.shape().sym(i), "matmul"), "matmul: batch dimensions differ: a is ",
+               a.shape().str(), ", b is ", b.shape().str());
+  const Shape &as = a.shape(), &bs = b.shape();
+  const int64_t m = attrs.b0 ? as.sym(r - 1) : as.sym(r - 2), ka = attrs.b0 ? as.sym(r - 2) : as.sym(r - 1);
+  const int64_t kb = attrs.b1 ? bs.sym(r - 1) : bs.sym(r - 2), n = attrs.b1 ? bs.sym(r - 2) : bs.sym(r - 1);
+  KILN_CHECK(dims_equal(ka, kb, "matmul"), "matmul: inner dimensions differ: a is ", as.str(),
+             attrs.b0 ? " (transposed)" : "", ", b is ", bs.str(), attrs.b1 ? " (transposed)" : "");
+  Shape out;
+  for (int i = 0; i < r - 2; ++i) out.push_back(as.sym(i));
   out.push_back(m);
   out.push_back(n);
   return {out, a.dtype()};
@@ -39,7 +39,7 @@ Shape reduced_shape(const Shape& s, const IntList& axes, bool keepdims, const ch
   }
   Shape out;
   for (int i = 0; i < s.rank(); ++i) {
-    if (!reduce[i]) out.push_back(s[i]);
+    if (!reduce[i]) out.push_back(s.sym(i));
     else if (keepdims) out.push_back(1);
   }
   return out;
@@ -55,7 +55,11 @@ TensorMeta infer_ReduceSum(Inputs in, const OpAttrs& attrs) { return reduction(i
 TensorMeta infer_ReduceMean(Inputs in, const OpAttrs& attrs) { return reduction(in, attrs, "reduce_mean"); }
 TensorMeta infer_ReduceMax(Inputs in, const OpAttrs& attrs) {
   TensorMeta m = reduction(in, attrs, "reduce_max");
-  KILN_CHECK(in[0].num_elements() > 0, "reduce_max: empty input ", in[0].shape().str());
+  // Symbols stand for sizes >= 1 (Note [Symbolic dims]): only the other dims can be 0.
+  const Shape& s = in[0].shape();
+  bool empty = false;
+  for (int i = 0; i < s.rank(); ++i) empty = empty || s.sym(i) == 0;
+  KILN_CHECK(!empty, "reduce_max: empty input ", s.str());
   return m;
 }
 
@@ -63,16 +67,17 @@ TensorMeta infer_ArgMax(Inputs in, const OpAttrs& attrs) {
   const Tensor& x = in[0];
   KILN_CHECK(x.dtype() != DType::Bool, "argmax: bool input is not supported");
   int ax = normalize_axis(attrs.i0, x.rank(), "argmax");
-  KILN_CHECK(x.shape()[ax] > 0, "argmax: axis ", attrs.i0, " of ", x.shape().str(), " is empty");
+  KILN_CHECK(x.shape().sym(ax) != 0, "argmax: axis ", attrs.i0, " of ", x.shape().str(), " is empty");
   KILN_CHECK(is_integer(attrs.dtype), "argmax: output_type must be int32 or int64, got ", dtype_name(attrs.dtype));
   Shape out;
   for (int i = 0; i < x.rank(); ++i)
-    if (i != ax) out.push_back(x.shape()[i]);
+    if (i != ax) out.push_back(x.shape().sym(i));
   return {out, attrs.dtype};
 }
 
 TensorMeta infer_Reshape(Inputs in, const OpAttrs& attrs) {
-  KILN_CHECK(attrs.shape.num_elements() == in[0].num_elements(), "reshape: cannot reshape ",
+  KILN_CHECK(dims_equal(attrs.shape.sym_num_elements(), in[0].shape().sym_num_elements(), "reshape"),
+             "reshape: cannot reshape ",
              in[0].shape().str(), " (", in[0].num_elements(), " elements) to ", attrs.shape.str());
   return {attrs.shape, in[0].dtype()};
 }
@@ -87,14 +92,14 @@ TensorMeta infer_Transpose(Inputs in, const OpAttrs& attrs) {
     KILN_CHECK(p >= 0 && p < s.rank() && !seen[p], "transpose: perm is not a permutation of 0..",
                s.rank() - 1, " (bad entry ", p, ")");
     seen[p] = true;
-    out.push_back(s[static_cast<int>(p)]);
+    out.push_back(s.sym(static_cast<int>(p)));
   }
   return {out, in[0].dtype()};
 }
 
 TensorMeta infer_BroadcastTo(Inputs in, const OpAttrs& attrs) {
   Shape b = broadcast_shapes(in[0].shape(), attrs.shape, "broadcast_to");
-  KILN_CHECK(b == attrs.shape, "broadcast_to: ", in[0].shape().str(), " cannot be broadcast to ",
+  KILN_CHECK(b.same_dims(attrs.shape) || b == attrs.shape, "broadcast_to: ", in[0].shape().str(), " cannot be broadcast to ",
              attrs.shape.str());
   return {attrs.shape, in[0].dtype()};
 }
@@ -109,10 +114,11 @@ TensorMeta infer_Concat(Inputs in, const OpAttrs& attrs) {
     KILN_CHECK(t.dtype() == first.dtype(), "concat: tensor ", k, " is ", dtype_name(t.dtype()),
                ", tensor 0 is ", dtype_name(first.dtype()));
     bool ok = t.rank() == first.rank();
-    for (int i = 0; ok && i < t.rank(); ++i) ok = i == ax || t.shape()[i] == first.shape()[i];
+    for (int i = 0; ok && i < t.rank(); ++i) ok = i == ax || dims_equal(t.shape().sym(i), first.shape().sym(i), "concat");
     KILN_CHECK(ok, "concat: tensor ", k, " has shape ", t.shape().str(), ", tensor 0 has ",
                first.shape().str(), " (they may differ only in axis ", ax, ")");
-    out[ax] += t.shape()[ax];
+    const int64_t a = out.sym(ax), b = t.shape().sym(ax);
+    out[ax] = is_symbolic_dim(a) || is_symbolic_dim(b) ? dim_value(a, "concat") + dim_value(b, "concat") : a + b;
   }
   return {out, first.dtype()};
 }
@@ -121,10 +127,12 @@ TensorMeta infer_Slice(Inputs in, const OpAttrs& attrs) {
   const Shape& s = in[0].shape();
   KILN_CHECK(attrs.ints.size() == s.rank() && attrs.shape.rank() == s.rank(), "slice: begin and size need ",
              s.rank(), " entries for ", s.str());
-  for (int i = 0; i < s.rank(); ++i)
+  for (int i = 0; i < s.rank(); ++i) {
+    if (attrs.ints[i] == 0 && attrs.shape.sym(i) == s.sym(i)) continue;  // all of the dim, for every size
     KILN_CHECK(attrs.ints[i] >= 0 && attrs.shape[i] >= 0 && attrs.ints[i] + attrs.shape[i] <= s[i], "slice: dimension ", i,
                " range [", attrs.ints[i], ", ", attrs.ints[i] + attrs.shape[i], ") is outside [0, ", s[i],
                ") of ", s.str());
+  }
   return {attrs.shape, in[0].dtype()};
 }
 
@@ -134,7 +142,7 @@ TensorMeta infer_Gather(Inputs in, const OpAttrs&) {
   KILN_CHECK(is_integer(indices.dtype()), "gather: indices must be int32 or int64, got ",
              dtype_name(indices.dtype()));
   Shape out = indices.shape();
-  for (int i = 1; i < params.rank(); ++i) out.push_back(params.shape()[i]);
+  for (int i = 1; i < params.rank(); ++i) out.push_back(params.shape().sym(i));
   return {out, params.dtype()};
 }
 
@@ -142,12 +150,15 @@ TensorMeta infer_UnsortedSegmentSum(Inputs in, const OpAttrs& attrs) {
   const Tensor &data = in[0], &ids = in[1];
   KILN_CHECK(is_integer(ids.dtype()), "unsorted_segment_sum: segment_ids must be int32 or int64, got ",
              dtype_name(ids.dtype()));
-  KILN_CHECK(data.rank() >= ids.rank() && std::equal(ids.shape().begin(), ids.shape().end(), data.shape().begin()),
+  bool prefix = data.rank() >= ids.rank();
+  for (int i = 0; prefix && i < ids.rank(); ++i) prefix = dims_equal(ids.shape().sym(i), data.shape().sym(i));
+  KILN_CHECK(prefix,
              "unsorted_segment_sum: segment_ids ", ids.shape().str(), " must be a prefix of data ",
              data.shape().str());
   KILN_CHECK(data.dtype() != DType::Bool, "unsorted_segment_sum: bool data is not supported");
-  Shape out{attrs.shape[0]};
-  for (int i = ids.rank(); i < data.rank(); ++i) out.push_back(data.shape()[i]);
+  Shape out;
+  out.push_back(attrs.shape.sym(0));
+  for (int i = ids.rank(); i < data.rank(); ++i) out.push_back(data.shape().sym(i));
   return {out, data.dtype()};
 }
 

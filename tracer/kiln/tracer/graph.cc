@@ -153,8 +153,8 @@ std::string type_str(DType dtype, const Shape& shape) {
   os << dtype_name(dtype) << "[";
   for (int i = 0; i < shape.rank(); ++i) {
     if (i) os << ",";
-    if (relaxed_dim_class(shape[i]) >= 0) os << "?";
-    else os << shape[i];
+    if (is_symbolic_dim(shape.sym(i))) os << "?";
+    else os << shape.sym(i);
   }
   os << "]";
   return os.str();

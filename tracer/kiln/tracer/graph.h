@@ -25,7 +25,7 @@ enum class ValueKind : uint8_t {
 struct GraphValue {
   ValueKind kind;
   DType dtype;
-  Shape shape;    ///< as traced; a -1 input dim shows as its placeholder size (see Note [Relaxed dims])
+  Shape shape;    ///< as traced; -1 input dims are symbolic dims (Note [Symbolic dims] in shape.h)
   int index = 0;  ///< Argument: argument position; Constant: constants[i]; Variable*: variables[i];
                   ///< Result: producing node
 };
@@ -96,7 +96,7 @@ struct Graph {
   std::string value_name(int id) const;
 };
 
-/// `float32[16,4]`, with a relaxed dim's placeholder printed as `?`.
+/// `float32[16,4]`, with a symbolic dim printed as `?`.
 std::string type_str(DType dtype, const Shape& shape);
 
 }  // namespace kiln::tracer

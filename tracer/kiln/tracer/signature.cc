@@ -1,4 +1,4 @@
-// Call signatures: building them from a call, comparing them, relaxed-dim placeholders.
+// Call signatures: building them from a call, comparing them, the symbols of relaxed dims.
 #include "kiln/tracer/signature.h"
 
 #include <cstring>
@@ -19,9 +19,6 @@ std::string TensorSpec::str() const {
 namespace kiln::tracer {
 
 namespace {
-constexpr int64_t kPlaceholders[kMaxRelaxedClasses] = {1000003, 1000033, 1000037, 1000039,
-                                                       1000081, 1000099, 1000117, 1000121};
-
 std::string shape_text(const Shape& s) { return s.str(); }
 
 std::string value_text(const ArgSignature& a) {
@@ -52,17 +49,6 @@ std::string arg_text(const ArgSignature& a) {
   return os.str();
 }
 }  // namespace
-
-int64_t relaxed_dim_placeholder(int cls) {
-  KILN_ASSERT(cls >= 0 && cls < kMaxRelaxedClasses, "a relaxed dim class is in range");
-  return kPlaceholders[cls];
-}
-
-int relaxed_dim_class(int64_t d) {
-  for (int k = 0; k < kMaxRelaxedClasses; ++k)
-    if (kPlaceholders[k] == d) return k;
-  return -1;
-}
 
 bool ArgSignature::operator==(const ArgSignature& o) const {
   return kind == o.kind && type == o.type && dtype == o.dtype && dims == o.dims && variable_id == o.variable_id &&
@@ -146,7 +132,7 @@ CallSignature make_signature(const std::string& fn, std::span<const ArgValue> ar
         int cls = 0;
         while (cls < static_cast<int>(class_sizes.size()) && class_sizes[cls] != s.actual[static_cast<int>(d)]) ++cls;
         if (cls == static_cast<int>(class_sizes.size())) {
-          KILN_CHECK(cls < kMaxRelaxedClasses, "kiln::function '", fn, "': more than ", kMaxRelaxedClasses,
+          KILN_CHECK(cls < kMaxSymbols, "kiln::function '", fn, "': more than ", kMaxSymbols,
                      " distinct sizes of -1 dims in one call");
           class_sizes.push_back(s.actual[static_cast<int>(d)]);
         }
@@ -192,7 +178,7 @@ Shape traced_shape(const CallSignature& sig, size_t arg) {
   const ArgSignature& a = sig.args[arg];
   Shape s = a.actual;
   for (size_t d = 0; d < a.dims.size(); ++d)
-    if (a.dims[d] < 0) s[static_cast<int>(d)] = relaxed_dim_placeholder(sig.relaxed_classes[r++]);
+    if (a.dims[d] < 0) s[static_cast<int>(d)] = symbol_dim(sig.relaxed_classes[r++]);
   return s;
 }
 
@@ -207,6 +193,23 @@ std::vector<int64_t> relaxed_dim_sizes(const CallSignature& sig) {
       sizes[cls] = a.actual[static_cast<int>(d)];
     }
   return sizes;
+}
+
+}  // namespace kiln::tracer
+
+namespace kiln::tracer {
+
+std::vector<std::string> relaxed_dim_origins(const CallSignature& sig) {
+  std::vector<std::string> origins;
+  size_t r = 0;
+  for (size_t k = 0; k < sig.args.size(); ++k)
+    for (size_t d = 0; d < sig.args[k].dims.size(); ++d) {
+      if (sig.args[k].dims[d] >= 0) continue;
+      const size_t cls = static_cast<size_t>(sig.relaxed_classes[r++]);
+      if (cls >= origins.size()) origins.resize(cls + 1);
+      if (origins[cls].empty()) origins[cls] = "argument " + std::to_string(k) + " dim " + std::to_string(d);
+    }
+  return origins;
 }
 
 }  // namespace kiln::tracer

@@ -1,5 +1,5 @@
 // Call signatures of kiln::function: what a call's arguments look like to the trace cache, why
-// two of them differ (retrace reasons), and the placeholder sizes of relaxed (-1) dims.
+// two of them differ (retrace reasons), and the symbols of relaxed (-1) dims.
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -53,8 +53,8 @@ struct ArgSignature {
 
 struct CallSignature {
   std::vector<ArgSignature> args;
-  /// For each relaxed dim in argument order, which placeholder it traces with: relaxed dims of
-  /// equal size in a call share one (a [N,4] input and [N,3] labels keep their common N).
+  /// For each relaxed dim in argument order, which symbol it traces as: relaxed dims of equal
+  /// size in a call share one (a [N,4] input and [N,3] labels keep their common N).
   std::vector<int> relaxed_classes;
   bool operator==(const CallSignature& o) const { return args == o.args && relaxed_classes == o.relaxed_classes; }
   /// Whether make_signature(args) would equal this signature and relaxed_dim_sizes of it would
@@ -73,25 +73,12 @@ CallSignature make_signature(const std::string& fn, std::span<const ArgValue> ar
 /// Why `now` missed `before`: `arg 0: shape [16,4] -> [8,4]`, `arg 1: value 3 -> 4`, ...
 std::vector<std::string> signature_differences(const CallSignature& before, const CallSignature& now);
 
-// Note [Relaxed dims]
-// A -1 dim of the input signature is traced once with a placeholder size: a large prime no real
-// shape is likely to have (1000003, 1000033, ...). Ops never compute while tracing, so the size
-// costs nothing; the result is a template graph in which every shape, shape attribute and host
-// scalar that came from the dim is a multiple (or a count's reciprocal) of the placeholder.
-// The host code may also use the size in ways no template can follow (`std::min(x.dim(0), 32)`,
-// an `if` on it, a captured host tensor of that many rows). So the template is never trusted
-// alone: the first call with a new size runs the function's host code once more at that size
-// (a size check, not a retrace: explain() lists it) and runs what that trace gives, and the
-// template is compared with it (instantiate() + graph_difference()). Where they agree, the graph
-// is shape-polymorphic and compiled code can serve every size; where they differ, explain()
-// names the first difference. Either way no call runs a graph built for another size.
-inline constexpr int kMaxRelaxedClasses = 8;
-int64_t relaxed_dim_placeholder(int cls);
-/// The class of placeholder `d` is, or -1.
-int relaxed_dim_class(int64_t d);
-/// The shape argument `arg` is traced with (relaxed dims replaced by their placeholders).
+/// The shape argument `arg` is traced with: each -1 dim is the symbol of its class (Note
+/// [Symbolic dims] in shape.h: -1 dims of equal size in the call share one).
 Shape traced_shape(const CallSignature& sig, size_t arg);
-/// The call's size for each placeholder class.
+/// The call's size for each symbol (class of -1 dims).
 std::vector<int64_t> relaxed_dim_sizes(const CallSignature& sig);
+/// Where each symbol's first -1 dim is, for messages: "argument 0 dim 0".
+std::vector<std::string> relaxed_dim_origins(const CallSignature& sig);
 
 }  // namespace kiln::tracer

@@ -32,7 +32,7 @@ class TraceContext : public OpInterceptor, public VariableCreationHook {
   TraceContext(const TraceContext&) = delete;
   TraceContext& operator=(const TraceContext&) = delete;
 
-  /// A symbolic placeholder for tensor argument `position` of the innermost graph being traced.
+  /// A symbolic tensor for tensor argument `position` of the innermost graph being traced.
   Tensor add_argument(size_t position, DType dtype, const Shape& shape, const std::string& description = "");
   /// Records the innermost graph's results (an undefined Tensor stays undefined).
   void set_outputs(const std::vector<Tensor>& outputs);

@@ -1,0 +1,39 @@
+// graph_at_sizes: a graph's symbolic dims replaced by a call's sizes.
+#include "kiln/tracer/graph_at_sizes.h"
+
+namespace kiln::tracer {
+
+namespace {
+Shape at_sizes(const Shape& s, const std::vector<int64_t>& sizes) {
+  Shape out;
+  for (int d = 0; d < s.rank(); ++d) out.push_back(dim_at(s.sym(d), sizes));
+  return out;
+}
+}  // namespace
+
+Graph graph_at_sizes(const Graph& g, const std::vector<int64_t>& sizes) {
+  Graph out = g;
+  for (GraphValue& v : out.values) v.shape = at_sizes(v.shape, sizes);
+  for (GraphNode& n : out.nodes) {
+    n.attrs.shape = at_sizes(n.attrs.shape, sizes);
+    for (int i = 0; i < n.attrs.ints.size(); ++i) n.attrs.ints.v[i] = dim_at(n.attrs.ints[i], sizes);
+    for (std::shared_ptr<const Graph>& region : n.regions)
+      if (has_symbolic_dims(*region)) region = std::make_shared<Graph>(graph_at_sizes(*region, sizes));
+  }
+  return out;
+}
+
+bool has_symbolic_dims(const Graph& g) {
+  for (const GraphValue& v : g.values)
+    if (v.shape.symbolic()) return true;
+  for (const GraphNode& n : g.nodes) {
+    if (n.attrs.shape.symbolic()) return true;
+    for (int64_t i : n.attrs.ints)
+      if (is_symbolic_dim(i)) return true;
+    for (const std::shared_ptr<const Graph>& region : n.regions)
+      if (has_symbolic_dims(*region)) return true;
+  }
+  return false;
+}
+
+}  // namespace kiln::tracer
