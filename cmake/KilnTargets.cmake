@@ -18,6 +18,16 @@ if(KILN_SANITIZE)
   endif()
 endif()
 
+# KILN_TSAN instruments every target with ThreadSanitizer, for the concurrency tests (Note
+# [Threads] in tracer/kiln/function.cc; tools/kiln test --tsan). TSan excludes ASan.
+if(KILN_TSAN)
+  if(KILN_SANITIZE)
+    message(FATAL_ERROR "KILN_TSAN and KILN_SANITIZE cannot be combined: ThreadSanitizer excludes AddressSanitizer")
+  endif()
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=thread)
+endif()
+
 # GCC 12 reports -Wmaybe-uninitialized inside its own AVX-512 intrinsic headers when Eigen's
 # packet math is inlined under -march=native (a false positive in system headers).
 function(kiln_eigen_target target)

@@ -1,6 +1,7 @@
 // The public ops: one function per row of op_table.def, plus C++ operators and conveniences.
 #pragma once
 #include <array>
+#include <atomic>
 #include <concepts>
 #include <cstdint>
 #include <string>
@@ -145,15 +146,22 @@ Tensor constant(const std::vector<T>& values) { return Tensor::from_vector(value
 /// A tensor of `shape` filled with `value` (tf.constant(0.1, shape=[20])).
 Tensor constant(double value, const Shape& shape = {}, DType dtype = DType::Float32);
 
-/// A seeded source of random numbers; each random op draws a fresh sub-seed from it.
+/// A seeded source of random numbers; each random op draws a fresh sub-seed from it. Threads
+/// may draw from one generator at once (a kiln::function called from several): each draw gets
+/// a sub-seed of its own, in the order the draws reach the counter.
 class Generator {
  public:
   explicit Generator(uint64_t seed) : state_(seed) {}
+  Generator(const Generator& other) : state_(other.state_.load(std::memory_order_relaxed)) {}
+  Generator& operator=(const Generator& other) {
+    state_.store(other.state_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    return *this;
+  }
   /// The next 64-bit sub-seed (splitmix64 of the counter).
   uint64_t next_seed();
-  void reseed(uint64_t seed) { state_ = seed; }
+  void reseed(uint64_t seed) { state_.store(seed, std::memory_order_relaxed); }
  private:
-  uint64_t state_;
+  std::atomic<uint64_t> state_;
 };
 struct OpAttrs;
 /// Sets a random op's seed (attrs.i0) to the next draw of attrs.generator. A Generator used

@@ -6,6 +6,7 @@
 #include <memory>
 #include <ostream>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "kiln/device.h"
@@ -27,7 +28,8 @@ struct Storage {
 };
 
 /// Per-tensor state of the tracer (kiln::function); null in eager mode. While a trace runs, a
-/// symbolic tensor (no storage) and every variable the trace has touched carry one.
+/// symbolic tensor (no storage) carries one, and every variable the trace has touched carries
+/// one on the tracing thread (VariableMarks; symbolic_value reads both).
 struct SymbolicValue {
   virtual ~SymbolicValue() = default;
   /// What produced the value, for errors: "`matmul`'s result (float32[16,3])".
@@ -138,6 +140,15 @@ class VariableCreationHook {
 };
 /// Installs `hook` on this thread (null to remove); returns the previous one.
 VariableCreationHook* set_variable_creation_hook(VariableCreationHook* hook);
+/// The SymbolicValues of the variables one trace has touched, by variable (Note [Variables in
+/// a trace] in trace_context.cc). They are kept per thread rather than in the variables' shared
+/// TensorImpls, so that other threads go on using those variables while a trace runs.
+using VariableMarks = std::unordered_map<const TensorImpl*, std::shared_ptr<SymbolicValue>>;
+/// Installs `marks` as this thread's (null to remove); returns the previous ones.
+VariableMarks* set_variable_marks(VariableMarks* marks);
+/// `t`'s SymbolicValue as this thread sees it: a symbolic tensor's (or a tape snapshot's) own,
+/// else the mark of this thread's trace on a variable; null when neither.
+const std::shared_ptr<SymbolicValue>& symbolic_value(const Tensor& t);
 uint64_t next_tensor_id();
 /// Gives `t` a private copy of its storage when another handle (a tape's snapshot) shares it.
 void make_storage_unique(const Tensor& t);

@@ -1,13 +1,15 @@
 // The on-disk compile cache (Note [Disk compile cache] in compiler/kiln/compiler/CompileCache.cc):
 // a fresh CompiledGraph of the same graph links the cached object and computes the same values;
 // corrupt, truncated and foreign entries are never loaded and get rebuilt; a second process
-// hits; an unusable directory only turns caching off. Each test uses its own cache directory.
+// hits; an unusable directory only turns caching off; threads writing one entry at once leave a
+// whole one. Each test uses its own cache directory.
 // This file also points the whole test binary at a per-process cache directory (unless
 // KILN_CACHE_DIR is set), so that no test depends on, or writes into, the user's ~/.cache.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -15,7 +17,9 @@
 #include <fstream>
 #include <optional>
 #include <sstream>
+#include <thread>
 
+#include "kiln/compiler/CompileCache.h"
 #include "kiln/tracer/signature.h"
 #include "tests/compiler/compiler_test_util.h"
 
@@ -309,6 +313,32 @@ TEST(CompileCache, AcrossProcesses) {
   EXPECT_EQ(first.substr(0, 15), "miss values-ok ") << first;
   EXPECT_EQ(second.substr(0, 14), "hit values-ok ") << second;
   EXPECT_EQ(cache.entries().size(), 1u);
+}
+
+// Threads (or processes) that write one entry at once (two functions of one graph compiled on
+// two threads) each write a temporary file of their own and rename it over the entry: a reader
+// sees one writer's whole entry, never a mix, and no temporary file stays.
+TEST(CompileCacheConcurrency, ThreadsWritingOneEntryLeaveAWholeOne) {
+  ScopedCacheDir cache;
+  const std::string key = compiler::disk_cache_key("module {}", "threads");
+  std::vector<std::string> payloads;
+  for (char c : {'a', 'b', 'c', 'd'}) payloads.push_back(std::string(size_t{256} << 10, c));
+  std::atomic<int> stored{0}, whole{0};
+  std::vector<std::thread> writers;
+  for (const std::string& payload : payloads)
+    writers.emplace_back([&] {
+      for (int i = 0; i < 20; ++i) {
+        stored += compiler::disk_cache_store(cache.dir(), key, payload);
+        const std::optional<std::string> got = compiler::disk_cache_load(cache.dir(), key);
+        whole += got.has_value() && std::find(payloads.begin(), payloads.end(), *got) != payloads.end();
+      }
+    });
+  for (std::thread& t : writers) t.join();
+  EXPECT_EQ(stored.load(), 80);
+  EXPECT_EQ(whole.load(), 80) << "every load found one writer's whole entry";
+  size_t files = 0;
+  for (const auto& e : fs::directory_iterator(cache.dir())) files += e.is_regular_file();
+  EXPECT_EQ(files, 1u) << "no temporary file stays";
 }
 
 }  // namespace

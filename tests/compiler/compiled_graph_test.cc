@@ -10,7 +10,9 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <thread>
 
+#include "kiln/compiler/TemporaryBufferCache.h"
 #include "kiln/tracer/interpreter.h"
 #include "tests/compiler/compiler_test_util.h"
 #include "tests/error_of.h"
@@ -156,6 +158,38 @@ TEST(CompiledGraph, SmallTemporariesAreDisjointNoaliasArguments) {
   const std::string& llvm_ir = cg->stage_text(Stage::LlvmIr);
   EXPECT_EQ(llvm_ir.find("@kiln_mlp_step_body("), std::string::npos) << "the body is inlined";
   EXPECT_NE(llvm_ir.find("!alias.scope"), std::string::npos);
+}
+
+// Note [Workspace per thread]: the workspace global is the layout only; the code asks for the
+// calling thread's bytes, and the object keeps no global of them.
+TEST(CompiledGraph, TheWorkspaceIsTheCallingThreads) {
+  Mlp mlp(3);
+  auto cg = CompiledGraph::compile(mlp_graph(mlp, 4096));
+  EXPECT_NE(cg->stage_text(Stage::Bufferized).find("@kiln_workspace_0"), std::string::npos);
+  const std::string& llvm_dialect = cg->stage_text(Stage::LlvmDialect);
+  EXPECT_NE(llvm_dialect.find("llvm.call @kiln_thread_workspace("), std::string::npos) << llvm_dialect;
+  EXPECT_EQ(llvm_dialect.find("@kiln_workspace_0"), std::string::npos) << llvm_dialect;
+}
+
+// kiln_thread_workspace's buffers: one per thread, kept and grown on demand, set aside for a call
+// made from inside another (SetAsideWorkspaces).
+TEST(CompiledGraph, ThreadWorkspacesAreTheThreadsOwn) {
+  using Workspace = void* (*)(int64_t slot, int64_t bytes);
+  Workspace workspace = nullptr;
+  for (const auto& [name, address] : compiler::temporary_buffer_symbols())
+    if (name == compiler::kThreadWorkspaceFunction) workspace = reinterpret_cast<Workspace>(address);
+  ASSERT_NE(workspace, nullptr);
+  void* mine = workspace(0, 1000);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(mine) % 64, 0u);
+  EXPECT_EQ(workspace(0, 500), mine) << "a smaller request takes the same buffer";
+  void* other = nullptr;
+  std::thread([&] { other = workspace(0, 1000); }).join();
+  EXPECT_NE(other, mine) << "another thread has a buffer of its own";
+  {
+    compiler::SetAsideWorkspaces aside;
+    EXPECT_NE(workspace(0, 1000), mine) << "a nested call does not share the running call's buffer";
+  }
+  EXPECT_EQ(workspace(0, 1000), mine) << "the running call's buffer is back";
 }
 
 // The same with a -1 batch dim: the views of the per-call workspace (Note [Dynamic workspace]).

@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <iostream>
+#include <mutex>
 #include <sstream>
 
 #include "kiln/tracer/executable.h"
@@ -12,8 +14,37 @@
 
 namespace kiln::tracer {
 
+// Note [Threads]
+// One kiln::function may be called from many threads at once, as a tf.function may. What is
+// shared and how:
+//  - The cache (State: entries, their specializations, `last`, the counts of traces, the
+//    warning) changes only under State::mutex: the miss path of call() (looking entries up,
+//    tracing, compiling: one at a time per function, so threads that race on a new signature or
+//    size trace and compile it once and the others wait for it and find it), and lower(),
+//    graph_text(), explain() and the counts read it under the mutex too. Recursive: a traced
+//    function may ask for its own explain() or graph_text().
+//  - The hit path (Note [Call fast path]) takes no lock: it reads `hot`, the specialization of
+//    the latest miss, published (release) after it was built whole. An Entry's signature and a
+//    Specialization's sizes, exec and eager never change after they are built, and neither is
+//    freed before the FunctionCore, so a thread that loaded `hot` may use it while another
+//    thread's miss publishes another. The counts it keeps (`calls`, `hits`, the retrace window)
+//    are statistics, atomics written without a read-modify-write (a locked add would cost the
+//    hit path ~10 ns): exact when calls do not overlap, a few counts may be lost when they do.
+//  - A compiled call keeps its state per call and per thread (Note [Workspace per thread],
+//    Note [Descriptor cache]); the interpreter's per call. Traces mark the variables they touch
+//    per thread (Note [Variables in a trace]), and their DimScope is per thread, so other
+//    threads keep running and reading those variables.
+//  - Not made safe (as in TF): two threads that update the same Variables (two training steps
+//    at once, or an assign while a step reads) race on their values; KILN_VERIFY's re-run and
+//    its restored generator states assume one call at a time.
+// Changes to this file must keep: every change of the cache under `mutex`; `hot` published only
+// after the Specialization is complete, and Entries and Specializations kept alive (never
+// erased or moved: unique_ptrs) while the FunctionCore lives; the hit path reading nothing but
+// `hot`, the immutable fields behind it and the atomic counts.
+
 // What runs for one size of the -1 dims (the only one when the signature has none).
 struct FunctionCore::Specialization {
+  Entry* entry = nullptr;  // the entry it belongs to (the hit path reads its signature)
   std::vector<int64_t> sizes;
   Executable* exec = nullptr;  // `own`, or the entry's `shared` code
   std::unique_ptr<Executable> own;  // of the graph for these sizes (concrete shapes)
@@ -39,19 +70,21 @@ struct FunctionCore::Entry {
   std::vector<std::unique_ptr<Specialization>> specializations;
   Specialization* last = nullptr;
   int traced_on_call = 0;
-  int hits = 0;
+  std::atomic<int> hits{0};
   std::string reason;
 };
 
 struct FunctionCore::State {
   FunctionOptions options;
+  mutable std::recursive_mutex mutex;  // Note [Threads]: guards all but `hot` and the atomics
+  std::atomic<Specialization*> hot{nullptr};  // what the hit path runs (Note [Threads])
   std::vector<std::unique_ptr<Entry>> entries;
   Entry* last = nullptr;  // the entry of the previous call: retrace reasons compare with it
-  int calls = 0;
+  std::atomic<int> calls{0};
   int traces = 0;
   int size_traces = 0;  // traces for a new size of an entry whose trace depends on its sizes
   // Whether each of the last kWarnWindow calls retraced: bit 0 is the latest call.
-  unsigned recent_retraces = 0;
+  std::atomic<unsigned> recent_retraces{0};
   bool warned = false;
   void note_call(bool retraced);
   int retraces_in_window() const;
@@ -64,17 +97,26 @@ struct FunctionCore::State {
 constexpr int kWarnWindow = 10;
 constexpr int kWarnRetraces = 5;
 
+namespace {
+// Note [Threads]: one more, without a locked read-modify-write (a count lost in a race is fine).
+void count_one(std::atomic<int>& n) { n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
+}  // namespace
+
 void FunctionCore::State::note_call(bool retraced) {
-  recent_retraces = ((recent_retraces << 1) | (retraced ? 1u : 0u)) & ((1u << kWarnWindow) - 1);
+  const unsigned recent = recent_retraces.load(std::memory_order_relaxed);
+  if (recent != 0 || retraced)  // (a hit with none in the window writes nothing)
+    recent_retraces.store(((recent << 1) | (retraced ? 1u : 0u)) & ((1u << kWarnWindow) - 1), std::memory_order_relaxed);
 }
-int FunctionCore::State::retraces_in_window() const { return __builtin_popcount(recent_retraces); }
+int FunctionCore::State::retraces_in_window() const {
+  return __builtin_popcount(recent_retraces.load(std::memory_order_relaxed));
+}
 
 void FunctionCore::State::warn_if_retracing(const std::string& latest) {
   const int retraces = retraces_in_window();
   if (retraces < kWarnRetraces || warned) return;
   warned = true;
   std::cerr << "kiln::function '" << options.name << "': " << retraces << " retraces in the last "
-            << std::min(calls, kWarnWindow) << " calls (latest: " << latest
+            << std::min(calls.load(std::memory_order_relaxed), kWarnWindow) << " calls (latest: " << latest
             << "). Tracing is expensive: give the function an input_signature with -1 for dims that change "
                "(e.g. the batch), pass changing scalars as tensors, and keep the host code from reading the "
                "sizes of -1 dims. See explain().\n";
@@ -85,8 +127,11 @@ FunctionCore::FunctionCore(FunctionOptions options) : s_(std::make_unique<State>
 }
 FunctionCore::~FunctionCore() = default;
 
-int FunctionCore::trace_count() const { return s_->traces; }
-int FunctionCore::call_count() const { return s_->calls; }
+int FunctionCore::trace_count() const {
+  std::lock_guard<std::recursive_mutex> lock(s_->mutex);
+  return s_->traces;
+}
+int FunctionCore::call_count() const { return s_->calls.load(std::memory_order_relaxed); }
 const FunctionOptions& FunctionCore::options() const { return s_->options; }
 bool FunctionCore::tracing() { return TraceContext::active() != nullptr; }
 
@@ -167,6 +212,7 @@ FunctionCore::Specialization& FunctionCore::specialization_for(Entry& e, const s
   for (auto& sp : e.specializations)
     if (sp->sizes == sizes) return *(e.last = sp.get());
   auto sp = std::make_unique<Specialization>();
+  sp->entry = &e;
   sp->sizes = sizes;
   Graph graph;
   const bool has_zero = std::find(sizes.begin(), sizes.end(), 0) != sizes.end();
@@ -181,7 +227,8 @@ FunctionCore::Specialization& FunctionCore::specialization_for(Entry& e, const s
       trace_into(graph, /*first_trace=*/false, args, call_shapes(args), {}, {}, trace);
       sp->traced = true;
       ++s_->size_traces;
-      s_->recent_retraces |= 1u;  // this call (entry_for noted it) retraced
+      s_->recent_retraces.store(s_->recent_retraces.load(std::memory_order_relaxed) | 1u,
+                                std::memory_order_relaxed);  // this call (entry_for noted it) retraced
       s_->warn_if_retracing("-1 dims = " + sizes_str(sizes) + ": " + sp->per_size);
     }
   } else {
@@ -205,11 +252,11 @@ FunctionCore::Specialization& FunctionCore::specialization_for(Entry& e, const s
 FunctionCore::Entry& FunctionCore::entry_for(const CallSignature& sig, std::span<const ArgValue> args,
                                              const TraceFn& trace, bool count_call) {
   State& s = *s_;
-  if (count_call) ++s.calls;
+  if (count_call) count_one(s.calls);
   for (auto& e : s.entries)
     if (e->signature == sig) {
       if (count_call) {
-        ++e->hits;
+        count_one(e->hits);
         s.note_call(false);
       }
       s.last = e.get();
@@ -219,7 +266,7 @@ FunctionCore::Entry& FunctionCore::entry_for(const CallSignature& sig, std::span
   auto entry = std::make_unique<Entry>();
   entry->signature = sig;
   entry->graph.name = s.options.name;
-  entry->traced_on_call = s.calls;
+  entry->traced_on_call = s.calls.load(std::memory_order_relaxed);
   if (s.last == nullptr) {
     entry->reason = "first call";
   } else {
@@ -256,9 +303,10 @@ FunctionCore::Entry& FunctionCore::entry_for(const CallSignature& sig, std::span
 // handles taken before, as every call did before this fast path.
 std::vector<Tensor> FunctionCore::call(std::span<const ArgValue> args, const TraceFn& trace) {
   State& s = *s_;
-  if (s.last != nullptr && s.last->last != nullptr && s.last->signature.matches(args, s.last->last->sizes)) {
-    ++s.calls;
-    ++s.last->hits;
+  const Specialization* hot = s.hot.load(std::memory_order_acquire);  // Note [Threads]
+  if (hot != nullptr && hot->entry->signature.matches(args, hot->sizes)) {
+    count_one(s.calls);
+    count_one(hot->entry->hits);
     s.note_call(false);
     constexpr size_t kInlineArgs = 16;
     std::array<const Tensor*, kInlineArgs> inline_tensors;
@@ -269,7 +317,7 @@ std::vector<Tensor> FunctionCore::call(std::span<const ArgValue> args, const Tra
       tensors = heap_tensors.data();
     }
     for (size_t k = 0; k < args.size(); ++k) tensors[k] = args[k].tensor;
-    return s.last->last->exec->run({tensors, args.size()}, s.last->last->eager.get());
+    return hot->exec->run({tensors, args.size()}, hot->eager.get());
   }
   std::vector<Tensor> handles(args.size());
   std::vector<const Tensor*> tensors(args.size());
@@ -280,18 +328,26 @@ std::vector<Tensor> FunctionCore::call(std::span<const ArgValue> args, const Tra
     if (described[k].tensor != nullptr) described[k].tensor = &handles[k];
   }
   CallSignature sig = make_signature(s.options.name, described, s.options.input_signature);
-  Entry& e = entry_for(sig, described, trace, /*count_call=*/true);
-  Specialization& sp = specialization_for(e, relaxed_dim_sizes(sig), described, trace);
-  return sp.exec->run(tensors, sp.eager.get());
+  const Specialization* sp;
+  {
+    std::lock_guard<std::recursive_mutex> lock(s.mutex);  // Note [Threads]
+    Entry& e = entry_for(sig, described, trace, /*count_call=*/true);
+    Specialization& found = specialization_for(e, relaxed_dim_sizes(sig), described, trace);
+    s.hot.store(&found, std::memory_order_release);
+    sp = &found;
+  }
+  return sp->exec->run(tensors, sp->eager.get());
 }
 
 std::string FunctionCore::lower(std::span<const ArgValue> args, const TraceFn& trace, compiler::Stage stage) {
   CallSignature sig = make_signature(s_->options.name, args, s_->options.input_signature);
+  std::lock_guard<std::recursive_mutex> lock(s_->mutex);
   Entry& e = entry_for(sig, args, trace, /*count_call=*/false);
   return specialization_for(e, relaxed_dim_sizes(sig), args, trace).exec->stage_text(stage);
 }
 
 int FunctionCore::compile_count() const {
+  std::lock_guard<std::recursive_mutex> lock(s_->mutex);
   int n = 0;
   for (const auto& e : s_->entries) {
     n += e->shared != nullptr;
@@ -302,19 +358,21 @@ int FunctionCore::compile_count() const {
 
 std::string FunctionCore::graph_text(std::span<const ArgValue> args, const TraceFn& trace) {
   CallSignature sig = make_signature(s_->options.name, args, s_->options.input_signature);
+  std::lock_guard<std::recursive_mutex> lock(s_->mutex);
   return entry_for(sig, args, trace, /*count_call=*/false).graph.str();
 }
 
 std::string FunctionCore::explain() const {
   const State& s = *s_;
+  std::lock_guard<std::recursive_mutex> lock(s.mutex);
   std::ostringstream os;
-  os << "kiln::function '" << s.options.name << "': " << s.calls << " calls, " << s.traces << " traces";
+  os << "kiln::function '" << s.options.name << "': " << s.calls.load(std::memory_order_relaxed) << " calls, " << s.traces << " traces";
   if (s.size_traces > 0) os << ", " << s.size_traces << " traces for new sizes of the -1 dims";
   os << "\n";
   for (size_t i = 0; i < s.entries.size(); ++i) {
     const Entry& e = *s.entries[i];
     os << "  #" << i << " " << e.signature.str() << ": traced on call " << e.traced_on_call << " ("
-       << e.reason << "), " << e.hits << " cached calls, " << e.graph.nodes.size() << " ops\n";
+       << e.reason << "), " << e.hits.load(std::memory_order_relaxed) << " cached calls, " << e.graph.nodes.size() << " ops\n";
     for (const std::string& g : e.guards) os << "     the trace depends on the sizes of the -1 dims: " << g << "\n";
     if (e.shared != nullptr) {
       os << "     one compiled code for every size of the -1 dims (" << e.shared->summary() << "), shared by -1 dims =";

@@ -219,6 +219,10 @@ class Function {
 /// depends on a -1 dim's size (the host code, or a shape rule, read it as a number), a -1 dim is
 /// 0, or an op has no dynamic-dims lowering, each size gets code of its own: explain() says why.
 /// A graph with an op that has no lowering runs op by op on the eager kernels.
+///
+/// Threads may call one Function at once (Note [Threads] in function.cc): calls run side by
+/// side, and a new signature is traced and compiled once while the other threads wait for it.
+/// Two threads that update the same Variables race on their values, as in TF.
 template <typename F>
 Function<F> function(F fn, FunctionOptions options = {}) {
   return Function<F>(std::move(fn), std::move(options));

@@ -9,19 +9,20 @@
 // of it) becomes a memref.view into one uninitialized module-level memref.global, at an offset
 // chosen by first-fit over the buffers alive at once, 64-byte aligned as the allocs were; the
 // deallocs go.
-// The global lives in the JIT-linked object's zero-filled data (.bss: no bytes in the object
-// or the disk cache), allocated once when the object is linked. A compiled module therefore
-// must not run on two threads at once, which kiln::function (one cache, variables written in
-// place) does not do anyway. Dynamic shapes and buffers freed inside nested regions keep their
-// allocations, which Note [Temporary buffer cache] serves without malloc after a first call.
+// The global is the layout only: its bytes are the calling thread's (Note [Workspace per
+// thread] in TemporaryBufferCache.cc), so two threads may run one compiled function at once.
+// Dynamic shapes and buffers freed inside nested regions keep their allocations, which Note
+// [Temporary buffer cache] serves without malloc after a first call.
 #include "kiln/compiler/BufferWorkspace.h"
 
 #include <algorithm>
 #include <vector>
 
+#include "kiln/compiler/TemporaryBufferCache.h"
 #include "kiln/error.h"
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/SetVector.h"
+#include "llvm/ADT/StringMap.h"
 #include "mlir/Analysis/SliceAnalysis.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
@@ -42,6 +43,8 @@ constexpr int64_t kDisjointMaxBytes = int64_t{256} << 10;
 constexpr int64_t kDisjointMaxBytesPerUnit = int64_t{4} << 10;
 // Marks a view whose bytes no other view of its workspace shares.
 constexpr llvm::StringLiteral kDisjointView = "kiln.disjoint_view";
+// The workspace globals are kiln_workspace_<slot> (Note [Workspace per thread]).
+constexpr llvm::StringLiteral kWorkspacePrefix = "kiln_workspace_";
 
 struct Buffer {
   mlir::memref::AllocOp alloc;
@@ -184,13 +187,13 @@ int64_t allocations_to_workspace(mlir::ModuleOp module) {
     if (f.isExternal()) continue;
     mlir::Block& entry = f.getBody().front();
     std::vector<Buffer> buffers = candidates(entry);
-    if (buffers.empty()) continue;
+    if (buffers.empty() || serial >= kThreadWorkspaceSlots) continue;
     const bool share = disjoint_bytes(buffers) > kDisjointMaxBytes;
     const int64_t bytes = assign_offsets(buffers, share);
     if (bytes > kMaxWorkspaceBytes) continue;
     mlir::MLIRContext* ctx = module.getContext();
     auto type = mlir::MemRefType::get({bytes}, mlir::IntegerType::get(ctx, 8));
-    const std::string name = "kiln_workspace_" + std::to_string(serial++);
+    const std::string name = kWorkspacePrefix.str() + std::to_string(serial++);
     mlir::OpBuilder b(ctx);
     b.setInsertionPointToStart(module.getBody());
     b.create<mlir::memref::GlobalOp>(f.getLoc(), b.getStringAttr(name), b.getStringAttr("private"),
@@ -355,6 +358,46 @@ void mark_noalias_arguments(mlir::ModuleOp module, const std::vector<NoAliasBody
     fn.setLinkage(mlir::LLVM::Linkage::Internal);
     fn->setAttr("passthrough", mlir::ArrayAttr::get(ctx, {mlir::StringAttr::get(ctx, "alwaysinline")}));
   }
+}
+
+// Note [Workspace per thread] (TemporaryBufferCache.cc): each kiln_workspace_<slot> global's
+// address becomes a call of kiln_thread_workspace(slot, bytes), the calling thread's buffer, and
+// the global goes. The result is declared 64-byte aligned, as the global was.
+void workspaces_per_thread(mlir::ModuleOp module) {
+  llvm::StringMap<std::pair<int64_t, int64_t>> workspaces;  // global -> (slot, bytes)
+  std::vector<mlir::LLVM::GlobalOp> globals;
+  for (auto g : module.getOps<mlir::LLVM::GlobalOp>()) {
+    llvm::StringRef suffix = g.getSymName();
+    int64_t slot;
+    if (!suffix.consume_front(kWorkspacePrefix) || suffix.getAsInteger(10, slot)) continue;
+    auto array = mlir::dyn_cast<mlir::LLVM::LLVMArrayType>(g.getGlobalType());
+    KILN_ASSERT(array && slot < kThreadWorkspaceSlots, "a workspace global is an i8 array with a slot of its own");
+    workspaces[g.getSymName()] = {slot, static_cast<int64_t>(array.getNumElements())};
+    globals.push_back(g);
+  }
+  if (globals.empty()) return;
+  mlir::MLIRContext* ctx = module.getContext();
+  mlir::OpBuilder b(ctx);
+  b.setInsertionPointToStart(module.getBody());
+  auto i64 = b.getI64Type();
+  auto ptr = mlir::LLVM::LLVMPointerType::get(ctx);
+  auto fn = b.create<mlir::LLVM::LLVMFuncOp>(module.getLoc(), kThreadWorkspaceFunction,
+                                             mlir::LLVM::LLVMFunctionType::get(ptr, {i64, i64}));
+  fn.setResultAttr(0, mlir::LLVM::LLVMDialect::getAlignAttrName(), b.getI64IntegerAttr(kAlignment));
+  std::vector<mlir::LLVM::AddressOfOp> addresses;
+  module.walk([&](mlir::LLVM::AddressOfOp op) {
+    if (workspaces.contains(op.getGlobalName())) addresses.push_back(op);
+  });
+  for (mlir::LLVM::AddressOfOp op : addresses) {
+    const auto [slot, bytes] = workspaces.lookup(op.getGlobalName());
+    b.setInsertionPoint(op);
+    mlir::Value args[] = {b.create<mlir::LLVM::ConstantOp>(op.getLoc(), i64, slot),
+                          b.create<mlir::LLVM::ConstantOp>(op.getLoc(), i64, bytes)};
+    auto call = b.create<mlir::LLVM::CallOp>(op.getLoc(), fn, args);
+    op.getResult().replaceAllUsesWith(call.getResult());
+    op.erase();
+  }
+  for (mlir::LLVM::GlobalOp g : globals) g.erase();
 }
 
 }  // namespace kiln::compiler

@@ -13,8 +13,9 @@
 //   u64 payload length | u64 FNV-1a 64 of the payload
 // (native byte order: the host CPU is in the key). Everything is checked on load, and a file
 // that fails any check is never used; the miss that follows overwrites it. Entries are written
-// to a temp file in the same directory and renamed over the entry, so readers see a whole old
-// or a whole new file. IO errors turn caching off for that write (one stderr line per process);
+// to a temp file in the same directory (named by process id and a counter: one per writer, also
+// for threads of one process writing one entry) and renamed over the entry, so readers see a
+// whole old or a whole new file. IO errors turn caching off for that write (one stderr line per process);
 // they never fail a compile.
 #include "kiln/compiler/CompileCache.h"
 

@@ -20,7 +20,8 @@
 //                in BufferWorkspace.cc)
 //   llvm-dialect convert-linalg-to-loops, reductions' inner loops of 2-4 trips unrolled (Note
 //                [Tiny inner loops]), scf-to-cf, expand-strided-metadata, lower-affine, the
-//                memref/arith/math(+libm for tanh)/func/cf to LLVM conversions, reconcile casts
+//                memref/arith/math(+libm for tanh)/func/cf to LLVM conversions, reconcile casts;
+//                the workspace's address is the calling thread's (Note [Workspace per thread])
 //   llvm-ir      translated, then LLVM's O2 pipeline with the host TargetMachine (its cost
 //                model is what lets the loop vectorizer use AVX2/AVX-512), without LLVM's loop
 //                unroller (Note [No loop unrolling])
@@ -526,6 +527,7 @@ std::unique_ptr<llvm::Module> lower_to_llvm_ir(const std::string& mlir_text, con
     pm.addPass(mlir::createReconcileUnrealizedCastsPass());
     if (mlir::failed(pm.run(*module))) fail("lowering to the LLVM dialect");
     mark_noalias_arguments(*module, bodies);
+    workspaces_per_thread(*module);  // Note [Workspace per thread]
     stages.llvm_dialect = print(*module);
     lap(&stages.lower_ms);
   }

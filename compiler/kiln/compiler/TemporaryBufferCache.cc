@@ -1,5 +1,5 @@
 // TemporaryBufferCache: per-thread reuse of the blocks compiled code allocates for temporaries
-// of dynamic size.
+// of dynamic size, and each thread's static workspaces.
 //
 // Note [Temporary buffer cache]
 // A graph compiled once for every size of its -1 dims (Note [Dynamic dims]) has temporaries whose
@@ -30,8 +30,24 @@
 // Symbols: registered with the JIT next to the kernels (JitKernels.cc, Note [Object JIT]); a disk
 // cache entry (CompileCache.cc) is an object that names them, so a hit links them the same way
 // (the static graphs' remaining allocations, in loops, take this path too).
+// Note [Workspace per thread]
+// Note [Workspace] lays a function's static temporaries out in one memref.global. As a global
+// of the JIT-linked object it was one buffer for every thread: two threads calling one compiled
+// function at once wrote each other's temporaries (4 threads x 300 calls of a [256,256] step:
+// 138-178 of the 1,200 results wrong). So the global is the layout only: after the conversion
+// to the LLVM dialect its address becomes a call of kiln_thread_workspace(slot, bytes)
+// (workspaces_per_thread in BufferWorkspace.cc), which returns this thread's buffer for
+// workspace `slot` (the global kiln_workspace_<slot>), first grown to `bytes` if smaller. The
+// calls on one thread run one after another, so every compiled function shares the thread's
+// buffers and a call allocates nothing: the cost is a thread-local load and a compare at entry.
+// Each buffer is the largest that thread has needed, kept until the thread exits (as the
+// global was kept while its module lived). Contents are undefined, as the global's were never
+// relied on. A compiled call made from inside another on the same thread (none is today:
+// compiled code calls kernels, never compiled code) must not share them: CompiledGraph::run
+// sets the running call's buffers aside for it (SetAsideWorkspaces).
 #include "kiln/compiler/TemporaryBufferCache.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -105,7 +121,59 @@ extern "C" void kiln_temporary_free(void* ptr) {
   t_free[t_count++] = Block{base, capacity};
 }
 
+// Note [Workspace per thread]: trivially constructible (no TLS guard on the call path); the
+// owner that frees them at thread exit is constructed on the first growth.
+struct ThreadWorkspace {
+  void* data;
+  uint64_t bytes;
+};
+thread_local ThreadWorkspace t_workspaces[kThreadWorkspaceSlots];
+
+struct ThreadWorkspacesOwner {
+  ~ThreadWorkspacesOwner() {
+    for (ThreadWorkspace& w : t_workspaces) {
+      std::free(w.data);
+      w = ThreadWorkspace{nullptr, 0};
+    }
+  }
+};
+
+__attribute__((noinline, cold)) void* grow_workspace(ThreadWorkspace& w, uint64_t bytes) {
+  thread_local ThreadWorkspacesOwner owner;
+  const uint64_t capacity = (bytes + kHeader - 1) / kHeader * kHeader;
+  std::free(w.data);
+  w.data = std::aligned_alloc(kHeader, capacity);
+  if (w.data == nullptr) {  // an exception cannot unwind through the compiled code that called
+    std::fprintf(stderr, "kiln: out of memory for a compiled function's workspace of %llu bytes\n",
+                 static_cast<unsigned long long>(bytes));
+    std::abort();
+  }
+  w.bytes = capacity;
+  return w.data;
+}
+
+extern "C" void* kiln_thread_workspace(int64_t slot, int64_t bytes) {
+  ThreadWorkspace& w = t_workspaces[slot];
+  if (w.bytes >= static_cast<uint64_t>(bytes)) [[likely]]
+    return w.data;
+  return grow_workspace(w, static_cast<uint64_t>(bytes));
+}
+
 }  // namespace
+
+SetAsideWorkspaces::SetAsideWorkspaces() {
+  for (int i = 0; i < kThreadWorkspaceSlots; ++i) {
+    saved_[static_cast<size_t>(i)] = {t_workspaces[i].data, t_workspaces[i].bytes};
+    t_workspaces[i] = ThreadWorkspace{nullptr, 0};
+  }
+}
+
+SetAsideWorkspaces::~SetAsideWorkspaces() {
+  for (int i = 0; i < kThreadWorkspaceSlots; ++i) {
+    std::free(t_workspaces[i].data);
+    t_workspaces[i] = ThreadWorkspace{saved_[static_cast<size_t>(i)].first, saved_[static_cast<size_t>(i)].second};
+  }
+}
 
 extern "C" void* kiln_plain_malloc(uint64_t size) { return std::malloc(size); }
 extern "C" void* kiln_plain_aligned_alloc(uint64_t alignment, uint64_t size) { return std::aligned_alloc(alignment, size); }
@@ -114,13 +182,16 @@ extern "C" void kiln_plain_free(void* p) { std::free(p); }
 std::vector<std::pair<std::string, void*>> temporary_buffer_symbols() {
   // KILN_TEMPORARY_BUFFERS=malloc, for comparisons: resolved when an object is linked, so the
   // code and the disk cache entry are the same either way.
+  const std::pair<std::string, void*> workspace{kThreadWorkspaceFunction, reinterpret_cast<void*>(&kiln_thread_workspace)};
   if (const char* mode = std::getenv("KILN_TEMPORARY_BUFFERS"); mode != nullptr && std::strcmp(mode, "malloc") == 0)
     return {{"_mlir_memref_to_llvm_alloc", reinterpret_cast<void*>(&kiln_plain_malloc)},
             {"_mlir_memref_to_llvm_aligned_alloc", reinterpret_cast<void*>(&kiln_plain_aligned_alloc)},
-            {"_mlir_memref_to_llvm_free", reinterpret_cast<void*>(&kiln_plain_free)}};
+            {"_mlir_memref_to_llvm_free", reinterpret_cast<void*>(&kiln_plain_free)},
+            workspace};
   return {{"_mlir_memref_to_llvm_alloc", reinterpret_cast<void*>(&kiln_temporary_alloc)},
           {"_mlir_memref_to_llvm_aligned_alloc", reinterpret_cast<void*>(&kiln_temporary_aligned_alloc)},
-          {"_mlir_memref_to_llvm_free", reinterpret_cast<void*>(&kiln_temporary_free)}};
+          {"_mlir_memref_to_llvm_free", reinterpret_cast<void*>(&kiln_temporary_free)},
+          workspace};
 }
 
 TemporaryBufferStats temporary_buffer_stats() {

@@ -18,6 +18,7 @@
 #include "kiln/compiler/GraphToLinalg.h"
 #include "kiln/compiler/JitKernels.h"
 #include "kiln/compiler/LinalgToLLVM.h"
+#include "kiln/compiler/TemporaryBufferCache.h"
 #include "kiln/core/op_def.h"
 #include "kiln/ops.h"
 #include "kiln/tracer/interpreter.h"
@@ -392,6 +393,10 @@ std::vector<Tensor> CompiledGraph::run_by_pointer(std::span<const Tensor* const>
       if (cache != nullptr) cache->busy = false;
     }
   } release{cache.busy ? nullptr : &cache};
+  // Note [Workspace per thread]: a call made while another runs on this thread (busy) gets
+  // workspaces of its own.
+  std::optional<SetAsideWorkspaces> aside;
+  if (release.cache == nullptr) aside.emplace();
   if (release.cache != nullptr) {
     cache.busy = true;
     if (cache.plan != p.id) {

@@ -104,7 +104,7 @@ void GradientTape::record(const OpDef& op, Inputs in, const OpAttrs& attrs, cons
 // variable fresh storage (copy-on-write, see call_op), so the snapshot keeps the old value.
 Tensor GradientTape::snapshot(const Tensor& var) {
   Tensor s = alias_of(var);
-  s.impl().symbolic = var.impl().symbolic;  // inside a trace: the variable's traced value
+  s.impl().symbolic = symbolic_value(var);  // inside a trace: the variable's traced value
   return s;
 }
 

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <iomanip>
 #include <sstream>
+#include <utility>
 
 #include "kiln/ops.h"
 
@@ -143,6 +144,19 @@ Tensor Tensor::scalar(double value, DType dtype) {
   return t;
 }
 
+namespace {
+thread_local VariableMarks* t_variable_marks = nullptr;
+}  // namespace
+
+VariableMarks* set_variable_marks(VariableMarks* marks) { return std::exchange(t_variable_marks, marks); }
+
+const std::shared_ptr<SymbolicValue>& symbolic_value(const Tensor& t) {
+  const TensorImpl& impl = t.impl();
+  if (impl.symbolic != nullptr || !impl.is_variable || t_variable_marks == nullptr) return impl.symbolic;
+  auto it = t_variable_marks->find(&impl);
+  return it != t_variable_marks->end() ? it->second : impl.symbolic;
+}
+
 // Note [Reading traced values]
 // While kiln::function traces, tensors are symbolic: they have a shape and dtype but no storage.
 // Reading one (item(), to_vector(), data(), printing) cannot give a value, and silently using a
@@ -150,10 +164,14 @@ Tensor Tensor::scalar(double value, DType dtype) {
 // A variable the trace has read or written carries a SymbolicValue too (its storage still holds
 // the value from before the call), so reading it is the same error.
 void check_readable(const Tensor& t, const char* what) {
-  if (!t.defined() || (t.impl().storage != nullptr && t.impl().symbolic == nullptr)) return;
+  if (!t.defined()) return;
+  const TensorImpl& impl = t.impl();
+  if (impl.storage != nullptr && impl.symbolic == nullptr && (!impl.is_variable || t_variable_marks == nullptr)) return;
+  const std::shared_ptr<SymbolicValue>& symbolic = symbolic_value(t);
+  if (impl.storage != nullptr && symbolic == nullptr) return;
   std::ostringstream os;
   os << "tensor: " << what << " reads the value of ";
-  if (t.impl().symbolic != nullptr) os << t.impl().symbolic->describe();
+  if (symbolic != nullptr) os << symbolic->describe();
   else os << "a symbolic " << dtype_name(t.dtype()) << t.shape().str() << " tensor";
   os << " while tracing a kiln::function; use kiln::cond for data-dependent branches, or pass the "
         "value as an argument of the kiln::function";

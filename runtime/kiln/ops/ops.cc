@@ -236,7 +236,8 @@ Tensor ones_like(const Tensor& x) { return fill(x.shape(), 1.0, x.dtype()); }
 Tensor constant(double value, const Shape& shape, DType dtype) { return fill(shape, value, dtype); }
 
 uint64_t Generator::next_seed() {
-  uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
+  constexpr uint64_t kGamma = 0x9e3779b97f4a7c15ULL;
+  uint64_t z = state_.fetch_add(kGamma, std::memory_order_relaxed) + kGamma;
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   return z ^ (z >> 31);

@@ -29,6 +29,7 @@ TraceContext::TraceContext(Graph& graph, bool first_trace)
   frames_.push_back(Frame{&graph, serial_, nullptr, 0, {}, "kiln::function"});
   prev_interceptor_ = set_op_interceptor(this);
   prev_hook_ = set_variable_creation_hook(this);
+  prev_marks_ = set_variable_marks(&marks_);
   prev_active_ = t_active;
   t_active = this;
 }
@@ -36,8 +37,8 @@ TraceContext::TraceContext(Graph& graph, bool first_trace)
 TraceContext::~TraceContext() {
   set_op_interceptor(prev_interceptor_);
   set_variable_creation_hook(prev_hook_);
+  set_variable_marks(prev_marks_);
   t_active = prev_active_;
-  for (GraphVariable& gv : graph_.variables) gv.var.impl().symbolic = nullptr;
 }
 
 TraceContext* TraceContext::active() { return t_active; }
@@ -70,9 +71,13 @@ Tensor TraceContext::add_argument(size_t position, DType dtype, const Shape& sha
 // copy-on-write snapshots do. The mark also makes reading the variable's host value a TraceError
 // (the storage holds the value from before the call). The interpreter keeps the same versions
 // with handles that share the variable's storage, so eager's copy-on-write keeps old versions.
+// The marks are the tracing thread's (VariableMarks, installed for the trace's lifetime), not
+// written into the variable's TensorImpl, which every thread shares: another thread may run a
+// kiln::function or eager ops that read the variable while this one traces (Note [Threads] in
+// function.cc), and a trace of another function on another thread marks it for itself.
 void TraceContext::mark_variable(GraphVariable& gv, int value) {
   gv.current = value;
-  gv.var.impl().symbolic = std::make_shared<TracedValue>(
+  marks_[&gv.var.impl()] = std::make_shared<TracedValue>(
       serial_, value, "variable '" + gv.var.name() + "' (" + type_str(gv.var.dtype(), gv.var.shape()) + ")");
 }
 
@@ -95,18 +100,18 @@ int TraceContext::value_of(const Tensor& t) { return value_at(t, frames_.size() 
 // the same way, so region graphs stay closed (Note [Regions] in graph.cc).
 int TraceContext::value_at(const Tensor& t, size_t level) {
   const TensorImpl& impl = t.impl();
-  if (impl.symbolic != nullptr) {
-    auto* tv = dynamic_cast<const TracedValue*>(impl.symbolic.get());
+  if (const std::shared_ptr<SymbolicValue> symbolic = symbolic_value(t); symbolic != nullptr) {
+    auto* tv = dynamic_cast<const TracedValue*>(symbolic.get());
     if (tv != nullptr && tv->serial == frames_[level].serial) return tv->value;
     if (tv != nullptr) {
       for (size_t j = 0; j < level; ++j)
         if (frames_[j].serial == tv->serial) return capture(level, value_at(t, level - 1), t);
       if (std::find(closed_regions_.begin(), closed_regions_.end(), tv->serial) != closed_regions_.end())
-        throw TraceError("kiln::function: " + impl.symbolic->describe() +
+        throw TraceError("kiln::function: " + symbolic->describe() +
                          " was computed inside a kiln::cond branch or kiln::while_loop body and is used outside "
                          "it; return it from the branch (or body) instead");
     }
-    throw TraceError("kiln::function: " + impl.symbolic->describe() +
+    throw TraceError("kiln::function: " + symbolic->describe() +
                      " comes from another trace (a symbolic tensor kept from an earlier call); return "
                      "values from the function instead of storing them");
   }
@@ -222,7 +227,7 @@ Tensor TraceContext::initial_value(const Tensor& initial_value, const std::strin
   KILN_CHECK(first_trace_, "kiln::function '", graph_.name, "': tried to create variable '", name,
              "' on a trace other than the first (as TF: tf.function-decorated function tried to create "
              "variables on non-first call); create variables outside the function, or only on its first call");
-  if (initial_value.impl().symbolic == nullptr) return initial_value;
+  if (symbolic_value(initial_value) == nullptr) return initial_value;
   int id = value_of(initial_value);
   // Ops run eagerly while the value is computed (TF's init_scope).
   OpInterceptor* self = set_op_interceptor(nullptr);

@@ -75,8 +75,10 @@ class TraceContext : public OpInterceptor, public VariableCreationHook {
   std::vector<Frame> frames_;              // frames_[0] is the function's graph
   std::vector<uint64_t> closed_regions_;   // serials of regions already closed (for errors)
   std::unordered_map<const TensorImpl*, int> constants_;  // captured eager tensor -> value id
+  VariableMarks marks_;  // Note [Variables in a trace]: installed on this thread while tracing
   OpInterceptor* prev_interceptor_;
   VariableCreationHook* prev_hook_;
+  VariableMarks* prev_marks_;
   TraceContext* prev_active_;
 };
 
