@@ -88,6 +88,18 @@ TEST(CompiledDynamic, BatchedMatmulOverAMinusOneDim) {
   }
 }
 
+// Batch dims of two symbols collapse to one `?` and come back as a tensor.reshape (Note [Two
+// dynamic dims in one expansion]): MLIR 19 aborted the process on the expand_shape (fuzz seed 202327).
+TEST(CompiledDynamic, BatchedMatmulOverTwoMinusOneBatchDims) {
+  auto fn = [](const std::vector<Tensor>& a) { return std::vector<Tensor>{kiln::matmul(a[0], a[1])}; };
+  tracer::Graph g = trace_template("bmm2", fn, {Shape::of_dims({N, N, 3, 4}), Shape::of_dims({N, N, 4, 2})});
+  ASSERT_EQ(compiler::dynamic_gap(g), "");
+  auto cg = CompiledGraph::compile(g);
+  for (int64_t n : {2, 3})
+    expect_outputs_match(*cg, fn, {random_values({n, n, 3, 4}, DType::Float32, -1, 1, 1), random_values({n, n, 4, 2}, DType::Float32, -1, 1, 2)},
+                         "n = " + std::to_string(n));
+}
+
 // A dim built from two -1 dims (Note [Symbolic dims]: the monomial s0*s1) is computed from the
 // call's sizes: reshape's collapse, the mean's count, the gradient's count. Under placeholders
 // it was a baked constant.

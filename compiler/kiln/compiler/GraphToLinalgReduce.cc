@@ -360,6 +360,15 @@ std::vector<std::string> lower_MatMul(LinalgEmitter& e, const LowerContext& c) {
                                    tensor_type(t, bs) + ") outs(" + acc + " : " + tensor_type(t, cs) + ") -> " +
                                    tensor_type(t, cs));
   if (!batch || r == 3) return {product};
+  int batch_symbols = 0;  // Note [Two dynamic dims in one expansion] (GraphToLinalgStructural.cc)
+  for (int d = 0; d < r - 2; ++d) batch_symbols += is_symbolic_dim(c.out_shape.sym(d));
+  if (batch_symbols > 1) {
+    std::string sizes;
+    for (int d = 0; d < r; ++d) sizes += (d ? ", " : "") + e.dim_value(c.out_shape.sym(d));
+    const std::string shape_type = "tensor<" + std::to_string(r) + "xindex>";
+    const std::string shape = e.op("tensor.from_elements " + sizes + " : " + shape_type);
+    return {e.op("tensor.reshape " + product + "(" + shape + ") : (" + tensor_type(t, cs) + ", " + shape_type + ") -> " + ct)};
+  }
   return {e.op("tensor.expand_shape " + product + " " + groups + " output_shape " + e.sizes_list(c.out_shape) +
                " : " + tensor_type(t, cs) + " into " + ct)};
 }
