@@ -80,5 +80,64 @@ TEST(FuzzProgramRegressions, SoftmaxOfOneValueInBothBranchesOfACond) {
   EXPECT_EQ(f.explain().find("interpreted"), std::string::npos) << f.explain();
 }
 
+// Fuzz F3 (seeds 184, 215, 300502, 300691, ...): a cond branch passing through a value that is
+// also an output. Empty-tensor elimination computed the value in the cond's output buffer, which
+// the other branch overwrites, and bufferization failed ("cannot avoid RaW conflict"): the step
+// ran on the interpreter (Note [Materializations that alias]). Over -1 dims too (seed 300268 has
+// a random tensor passed through, seed 300321 a cast).
+TEST(FuzzProgramRegressions, CondBranchPassingThroughAnOutput) {
+  auto body = [](const Tensor& x) {
+    const Tensor s = kiln::reduce_sum(x);
+    const Tensor r = kiln::cond(kiln::less(s, kiln::fill({}, 5.75)), [&] { return s; }, [&] { return kiln::tanh(s); });
+    const Tensor m = kiln::cond(kiln::less(s, kiln::fill({}, 5.75)), [&] { return kiln::exp(x); }, [&] { return x * 2.0; });
+    const Tensor c = kiln::cast(x, DType::Float64);
+    const Tensor n = kiln::cond(kiln::greater(s, kiln::fill({}, 0.0)),
+                                [&] { return kiln::cond(kiln::greater(s, kiln::fill({}, 9.0)), [&] { return c; },
+                                                        [&] { return kiln::neg(c); }); },
+                                [&] { return kiln::maximum(c, kiln::fill({}, 0.0, DType::Float64)); });
+    return std::vector<Tensor>{r, s, m, n, c};
+  };
+  for (bool dynamic : {false, true}) {
+    auto f = kiln::function(body, {.input_signature = {TensorSpec{{dynamic ? -1 : 5}}}});
+    for (float scale : {1.0f, 4.0f}) {  // s = 5.25 and 21: both branches of each cond
+      const Tensor x = kiln::mul(Tensor::from_vector<float>({0.5, 1, 1.5, 2, 0.25}, {5}), Tensor::scalar(scale));
+      const std::vector<Tensor> got = f(x), want = body(x);
+      for (size_t k = 0; k < got.size(); ++k)
+        EXPECT_TRUE(test::tensors_match(got[k], want[k])) << "scale " << scale << ", output " << k;
+    }
+    EXPECT_EQ(f.explain().find("interpreted"), std::string::npos) << f.explain();
+  }
+}
+
+// Fuzz F7 (seed 300208): a variable assigned another's old value, which an optimizer then
+// updates in the same step. The update wrote w in place before its old value was copied into
+// s, and bufferization failed ("cannot avoid RaW conflict"): the step ran on the interpreter.
+TEST(FuzzProgramRegressions, AssignOfAVariableTheStepThenUpdates) {
+  const Tensor w0 = test::random_values({5, 6}, DType::Float32, -1, 1, 1);
+  const Tensor s0 = test::random_values({5, 6}, DType::Float32, -1, 1, 2);
+  const Tensor x = test::random_values({3, 6}, DType::Float32, -1, 1, 3);
+  Variable w(w0, true), s(s0, false);
+  optim::SGD eager_opt({.learning_rate = 0.25}), compiled_opt(eager_opt.options());
+  auto make_step = [&](optim::Optimizer* opt) {
+    return [&, opt](const Tensor& in) {
+      GradientTape tape;
+      const Tensor loss = kiln::reduce_sum(kiln::matmul(in, w, false, true));
+      kiln::assign(s, w);
+      opt->apply_gradients({tape.gradient(loss, {w})[0]}, {w});
+      return std::vector<Tensor>{};
+    };
+  };
+  auto f = kiln::function(make_step(&compiled_opt));
+  f(x);
+  const Tensor w_compiled = w.clone(), s_compiled = s.clone();
+  w.assign(w0);
+  s.assign(s0);
+  make_step(&eager_opt)(x);
+  EXPECT_TRUE(test::tensors_match(w_compiled, w));
+  EXPECT_TRUE(test::tensors_match(s_compiled, s));
+  EXPECT_TRUE(test::tensors_match(s_compiled, w0));
+  EXPECT_EQ(f.explain().find("interpreted"), std::string::npos) << f.explain();
+}
+
 }  // namespace
 }  // namespace kiln::fuzz
