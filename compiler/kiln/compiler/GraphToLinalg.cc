@@ -288,9 +288,9 @@ void LinalgEmitter::check(RuntimeCheck::Kind kind, const Operand& values, int64_
   const int r = s.rank();
   // The limit and the flat position's strides are literals: they must not follow a -1 dim
   // (kiln::function then compiles per size, Note [Dynamic dims]).
-  bool relaxed = is_symbolic_dim(limit);
-  for (int d = 1; d < r; ++d) relaxed = relaxed || is_symbolic_dim(s.sym(d));
-  KILN_CHECK(!relaxed, "compiler: ", current_op, ": a runtime range check over a -1 dim has no dynamic-dims lowering");
+  bool symbolic = is_symbolic_dim(limit);
+  for (int d = 1; d < r; ++d) symbolic = symbolic || is_symbolic_dim(s.sym(d));
+  KILN_CHECK(!symbolic, "compiler: ", current_op, ": a runtime range check over a -1 dim has no dynamic-dims lowering");
   const std::string p0 = filled(DType::Int64, Shape{}, "-1"), v0 = filled(DType::Int64, Shape{}, "0");
   const std::string scalar_map = affine_map(r, {});
   std::vector<std::string> res = generic(

@@ -139,12 +139,10 @@ bool has_positional_lowering(OpId id) {
   }
 }
 
-bool is_relaxed(int64_t d) { return is_symbolic_dim(d); }
-
 // The first dim of `s` at or after `from` that is symbolic, or -1.
-int relaxed_dim_from(const Shape& s, int from) {
+int symbolic_dim_from(const Shape& s, int from) {
   for (int d = from; d < s.rank(); ++d)
-    if (is_relaxed(s.sym(d))) return d;
+    if (is_symbolic_dim(s.sym(d))) return d;
   return -1;
 }
 
@@ -172,19 +170,19 @@ std::string positional_gap(const tracer::Graph& g, const tracer::GraphNode& n) {
       // result) is never batched.
       const int filter_input = n.op == OpId::Conv2D ? 1 : n.op == OpId::Conv2DBackpropInput ? 0 : -1;
       for (size_t k = 0; k < n.inputs.size(); ++k) {
-        const int d = relaxed_dim_from(shape_of(n.inputs[k]), static_cast<int>(k) == filter_input ? 0 : 1);
+        const int d = symbolic_dim_from(shape_of(n.inputs[k]), static_cast<int>(k) == filter_input ? 0 : 1);
         if (d >= 0) return where(input(k) + (static_cast<int>(k) == filter_input ? " (the filter)" : ""), d, why);
       }
-      const int d = relaxed_dim_from(out, n.op == OpId::Conv2DBackpropFilter ? 0 : 1);
+      const int d = symbolic_dim_from(out, n.op == OpId::Conv2DBackpropFilter ? 0 : 1);
       if (d >= 0) return where("the result", d, why);
-      if (int a = relaxed_dim_from(n.attrs.shape, n.op == OpId::Conv2DBackpropFilter ? 0 : 1); a >= 0)
+      if (int a = symbolic_dim_from(n.attrs.shape, n.op == OpId::Conv2DBackpropFilter ? 0 : 1); a >= 0)
         return where("the shape attribute", a, why);
       return "";
     }
     case OpId::Concat: {
       const int ax = static_cast<int>(n.attrs.i0 < 0 ? n.attrs.i0 + out.rank() : n.attrs.i0);
       for (size_t k = 0; k < n.inputs.size(); ++k)
-        if (is_relaxed(shape_of(n.inputs[k]).sym(ax)))
+        if (is_symbolic_dim(shape_of(n.inputs[k]).sym(ax)))
           return where(input(k), ax, "the concatenated axis: the pieces' offsets along it are literals");
       return "";
     }
@@ -192,19 +190,19 @@ std::string positional_gap(const tracer::Graph& g, const tracer::GraphNode& n) {
       const Shape& in = shape_of(n.inputs[0]);
       for (int d = 0; d < in.rank(); ++d) {
         const int64_t begin = n.attrs.ints[static_cast<size_t>(d)];
-        if ((is_relaxed(in.sym(d)) || is_relaxed(out.sym(d)) || is_relaxed(begin)) && (begin != 0 || out.sym(d) != in.sym(d)))
+        if ((is_symbolic_dim(in.sym(d)) || is_symbolic_dim(out.sym(d)) || is_symbolic_dim(begin)) && (begin != 0 || out.sym(d) != in.sym(d)))
           return where(input(0), d, "a sliced dim: only a dim kept whole follows one");
       }
       return "";
     }
     case OpId::Gather: case OpId::UnsortedSegmentSum: {
       const std::string why = "the index range check's limit and strides are literals";
-      if (n.op == OpId::Gather && is_relaxed(shape_of(n.inputs[0]).sym(0))) return where("input 0 (the rows)", 0, why);
-      if (n.op == OpId::UnsortedSegmentSum && is_relaxed(out.sym(0))) return where("the result (the segments)", 0, why);
-      if (int d = relaxed_dim_from(shape_of(n.inputs[1]), 1); d >= 0) return where("input 1 (the indices)", d, why);
+      if (n.op == OpId::Gather && is_symbolic_dim(shape_of(n.inputs[0]).sym(0))) return where("input 0 (the rows)", 0, why);
+      if (n.op == OpId::UnsortedSegmentSum && is_symbolic_dim(out.sym(0))) return where("the result (the segments)", 0, why);
+      if (int d = symbolic_dim_from(shape_of(n.inputs[1]), 1); d >= 0) return where("input 1 (the indices)", d, why);
       // The data is flattened to [ids, row]: only its ids' batch may follow a -1 dim.
       if (n.op == OpId::UnsortedSegmentSum)
-        if (int d = relaxed_dim_from(shape_of(n.inputs[0]), 1); d >= 0)
+        if (int d = symbolic_dim_from(shape_of(n.inputs[0]), 1); d >= 0)
           return where("input 0 (the data)", d, "the data's rows are flattened with a literal row length");
       return "";
     }
@@ -227,15 +225,15 @@ std::string gap_in(const tracer::Graph& graph, const std::string& where) {
     std::vector<const Shape*> shapes{&n.attrs.shape};
     for (int v : n.inputs) shapes.push_back(&graph.values[static_cast<size_t>(v)].shape);
     for (int v : n.defined_values()) shapes.push_back(&graph.values[static_cast<size_t>(v)].shape);
-    bool relaxed = false;
-    for (const Shape* s : shapes) relaxed = relaxed || s->symbolic();
+    bool symbolic = false;
+    for (const Shape* s : shapes) symbolic = symbolic || s->symbolic();
     if (n.has_regions()) {
       for (const auto& region : n.regions)
         if (std::string gap = gap_in(*region, " inside kiln::" + std::string(n.name()) + "'s " + region->name); !gap.empty())
           return gap;
       continue;
     }
-    if (!relaxed) continue;
+    if (!symbolic) continue;
     const std::string node = name + " has no dynamic-dims lowering";
     if (std::string gap = positional_gap(graph, n); !gap.empty()) return node + gap;
     if (!has_positional_lowering(n.op) && !lowers_dynamic(n.op)) return node;

@@ -80,12 +80,12 @@ std::vector<std::string> sum_or_mean(LinalgEmitter& e, const LowerContext& c, bo
   // means divide the integer sum by the count (truncating).
   Operand so{s, acc, c.out_shape, ""};
   // Note [Dynamic dims]: a count built from -1 dims is read at run time.
-  const bool relaxed = is_symbolic_dim(count);
+  const bool symbolic = is_symbolic_dim(count);
   return {e.elementwise(t, c.out_shape, {so}, [&](Body& b, const Values& v) {
     if (!is_floating(t))
-      return b.div(v[0], relaxed ? e.count_value(count, t, false) : b.constant(std::to_string(count), t), t);
+      return b.div(v[0], symbolic ? e.count_value(count, t, false) : b.constant(std::to_string(count), t), t);
     std::string r = v[0];
-    if (mean && relaxed)
+    if (mean && symbolic)
       r = b.mul(r, e.count_value(count, DType::Float64, true), DType::Float64);
     else if (mean)
       r = b.mul(r, b.constant(literal_f64(count == 0 ? std::numeric_limits<double>::quiet_NaN() : 1.0 / static_cast<double>(count)),
