@@ -13,7 +13,7 @@
 // thread] in TemporaryBufferCache.cc), so two threads may run one compiled function at once.
 // Dynamic shapes and buffers freed inside nested regions keep their allocations, which Note
 // [Temporary buffer cache] serves without malloc after a first call.
-#include "kiln/compiler/BufferWorkspace.h"
+#include "kiln/compiler/Passes.h"
 
 #include <algorithm>
 #include <vector>
@@ -33,6 +33,13 @@
 #include "mlir/IR/BuiltinOps.h"
 
 namespace kiln::compiler {
+
+#define GEN_PASS_DEF_ALLOCATIONSTOWORKSPACE
+#define GEN_PASS_DEF_OUTLINEDISJOINTVIEWS
+#define GEN_PASS_DEF_MARKNOALIASARGUMENTS
+#define GEN_PASS_DEF_WORKSPACESPERTHREAD
+#include "kiln/compiler/Passes.h.inc"
+
 namespace {
 
 constexpr int64_t kAlignment = 64;
@@ -43,6 +50,9 @@ constexpr int64_t kDisjointMaxBytes = int64_t{256} << 10;
 constexpr int64_t kDisjointMaxBytesPerUnit = int64_t{4} << 10;
 // Marks a view whose bytes no other view of its workspace shares.
 constexpr llvm::StringLiteral kDisjointView = "kiln.disjoint_view";
+// On a function outlined by outline_disjoint_views: the LLVM parameter positions of its
+// disjoint views' aligned pointers (Note [Disjoint temporaries]).
+constexpr llvm::StringLiteral kNoAliasArguments = "kiln.noalias_arguments";
 // The workspace globals are kiln_workspace_<slot> (Note [Workspace per thread]).
 constexpr llvm::StringLiteral kWorkspacePrefix = "kiln_workspace_";
 
@@ -176,12 +186,7 @@ int64_t assign_offsets(std::vector<Buffer>& buffers, bool share) {
 
 void dynamic_allocations_to_workspace(mlir::func::FuncOp f);
 
-}  // namespace
-
-const char* workspace_build_id() { return __DATE__ " " __TIME__; }
-
-int64_t allocations_to_workspace(mlir::ModuleOp module) {
-  int64_t total_bytes = 0;
+void allocations_to_workspace(mlir::ModuleOp module) {
   int serial = 0;
   for (auto f : llvm::to_vector(module.getOps<mlir::func::FuncOp>())) {
     if (f.isExternal()) continue;
@@ -211,14 +216,10 @@ int64_t allocations_to_workspace(mlir::ModuleOp module) {
       buf.dealloc.erase();
       buf.alloc.erase();
     }
-    total_bytes += bytes;
   }
   for (auto f : llvm::to_vector(module.getOps<mlir::func::FuncOp>()))
     if (!f.isExternal()) dynamic_allocations_to_workspace(f);
-  return total_bytes;
 }
-
-namespace {
 
 // Note [Dynamic workspace]
 // Code compiled for every size of a -1 dim (Note [Dynamic dims]) has temporaries [N, k...] whose
@@ -257,8 +258,6 @@ void dynamic_allocations_to_workspace(mlir::func::FuncOp f) {
   }
 }
 
-}  // namespace
-
 // Note [Disjoint temporaries]
 // LLVM sees every temporary as one object at some offset (the workspace global, or the dynamic
 // workspace's allocation), so it cannot tell two temporaries apart: a loop that reads one and
@@ -268,7 +267,8 @@ void dynamic_allocations_to_workspace(mlir::func::FuncOp f) {
 // per unit of the dynamic size) they get bytes of their own instead of sharing by lifetime, and
 // after the loops are built the function's body moves into a private function that takes each
 // such view as an argument of its own, marked noalias (set after the conversion to the LLVM
-// dialect, mark_noalias_arguments: FuncToLLVM drops `llvm.noalias` on memref arguments). LLVM
+// dialect, by kiln-mark-noalias-arguments from the outlined function's kiln.noalias_arguments:
+// FuncToLLVM drops `llvm.noalias` on memref arguments). LLVM
 // inlines the body back (always_inline) and turns the noalias arguments into alias scopes, so
 // the views' loads and stores are known apart at no run-time cost. What stays in the entry block
 // is what computes the views (the sizes, the workspace, the offsets), the call and the
@@ -276,8 +276,7 @@ void dynamic_allocations_to_workspace(mlir::func::FuncOp f) {
 // share of the step (perf) 36% -> 31%, BM_iris_compiled_step 2.27-3.03 -> 2.13-2.71 us (six
 // interleaved rounds of 3-repetition medians on a noisy machine). Giving each temporary a global
 // of its own measured alike for static shapes, but a -1 dim's temporaries share one allocation.
-std::vector<NoAliasBody> outline_disjoint_views(mlir::ModuleOp module) {
-  std::vector<NoAliasBody> bodies;
+void outline_disjoint_views(mlir::ModuleOp module) {
   for (auto f : llvm::to_vector(module.getOps<mlir::func::FuncOp>())) {
     if (f.isExternal()) continue;
     mlir::Block& entry = f.getBody().front();
@@ -309,13 +308,13 @@ std::vector<NoAliasBody> outline_disjoint_views(mlir::ModuleOp module) {
       });
     // LLVM parameter positions (MLIR's memref calling convention: allocated and aligned pointer,
     // offset, sizes, strides); the aligned pointer of each disjoint view is noalias.
-    NoAliasBody body{(f.getName() + "_body").str(), {}};
+    llvm::SmallVector<int32_t> noalias;
     unsigned position = 0;
     bool known = true;
     for (mlir::Value v : captured) {
       if (auto memref = mlir::dyn_cast<mlir::MemRefType>(v.getType())) {
         mlir::Operation* def = v.getDefiningOp();
-        if (def != nullptr && def->hasAttr(kDisjointView)) body.noalias_arguments.push_back(position + 1);
+        if (def != nullptr && def->hasAttr(kDisjointView)) noalias.push_back(static_cast<int32_t>(position + 1));
         position += 3 + 2 * static_cast<unsigned>(memref.getRank());
       } else if (v.getType().isIntOrIndexOrFloat()) {
         position += 1;
@@ -328,8 +327,9 @@ std::vector<NoAliasBody> outline_disjoint_views(mlir::ModuleOp module) {
     b.setInsertionPointAfter(f);
     llvm::SmallVector<mlir::Type> types;
     for (mlir::Value v : captured) types.push_back(v.getType());
-    auto outlined = b.create<mlir::func::FuncOp>(f.getLoc(), body.function, b.getFunctionType(types, {}));
+    auto outlined = b.create<mlir::func::FuncOp>(f.getLoc(), (f.getName() + "_body").str(), b.getFunctionType(types, {}));
     outlined.setPrivate();
+    outlined->setAttr(kNoAliasArguments, b.getDenseI32ArrayAttr(noalias));
     mlir::Block* block = outlined.addEntryBlock();
     for (mlir::Operation* op : moved) op->moveBefore(block, block->end());
     for (auto [captured_value, arg] : llvm::zip(captured, block->getArguments()))
@@ -340,21 +340,21 @@ std::vector<NoAliasBody> outline_disjoint_views(mlir::ModuleOp module) {
     mlir::Operation* after_prefix = &*llvm::find_if(entry, [&](mlir::Operation& op) { return !prefix.contains(&op); });
     b.setInsertionPoint(after_prefix);
     b.create<mlir::func::CallOp>(f.getLoc(), outlined, captured.getArrayRef());
-    bodies.push_back(std::move(body));
   }
-  return bodies;
 }
 
-void mark_noalias_arguments(mlir::ModuleOp module, const std::vector<NoAliasBody>& bodies) {
+void mark_noalias_arguments(mlir::ModuleOp module) {
   mlir::MLIRContext* ctx = module.getContext();
-  for (const NoAliasBody& body : bodies) {
-    auto fn = module.lookupSymbol<mlir::LLVM::LLVMFuncOp>(body.function);
-    KILN_ASSERT(fn, "an outlined body is an LLVM function after the conversion");
-    for (unsigned i : body.noalias_arguments) {
-      KILN_ASSERT(i < fn.getNumArguments() && mlir::isa<mlir::LLVM::LLVMPointerType>(fn.getArgument(i).getType()),
+  for (auto fn : module.getOps<mlir::LLVM::LLVMFuncOp>()) {
+    auto noalias = fn->getAttrOfType<mlir::DenseI32ArrayAttr>(kNoAliasArguments);
+    if (!noalias) continue;
+    for (int32_t i : noalias.asArrayRef()) {
+      KILN_ASSERT(i >= 0 && static_cast<unsigned>(i) < fn.getNumArguments() &&
+                      mlir::isa<mlir::LLVM::LLVMPointerType>(fn.getArgument(static_cast<unsigned>(i)).getType()),
                   "a noalias argument is a view's aligned pointer");
-      fn.setArgAttr(i, mlir::LLVM::LLVMDialect::getNoAliasAttrName(), mlir::UnitAttr::get(ctx));
+      fn.setArgAttr(static_cast<unsigned>(i), mlir::LLVM::LLVMDialect::getNoAliasAttrName(), mlir::UnitAttr::get(ctx));
     }
+    fn->removeAttr(kNoAliasArguments);
     fn.setLinkage(mlir::LLVM::Linkage::Internal);
     fn->setAttr("passthrough", mlir::ArrayAttr::get(ctx, {mlir::StringAttr::get(ctx, "alwaysinline")}));
   }
@@ -400,4 +400,21 @@ void workspaces_per_thread(mlir::ModuleOp module) {
   for (mlir::LLVM::GlobalOp g : globals) g.erase();
 }
 
+struct AllocationsToWorkspacePass : impl::AllocationsToWorkspaceBase<AllocationsToWorkspacePass> {
+  void runOnOperation() override { allocations_to_workspace(getOperation()); }
+};
+
+struct OutlineDisjointViewsPass : impl::OutlineDisjointViewsBase<OutlineDisjointViewsPass> {
+  void runOnOperation() override { outline_disjoint_views(getOperation()); }
+};
+
+struct MarkNoaliasArgumentsPass : impl::MarkNoaliasArgumentsBase<MarkNoaliasArgumentsPass> {
+  void runOnOperation() override { mark_noalias_arguments(getOperation()); }
+};
+
+struct WorkspacesPerThreadPass : impl::WorkspacesPerThreadBase<WorkspacesPerThreadPass> {
+  void runOnOperation() override { workspaces_per_thread(getOperation()); }
+};
+
+}  // namespace
 }  // namespace kiln::compiler

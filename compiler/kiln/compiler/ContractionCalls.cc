@@ -37,7 +37,7 @@
 // accumulate = 0 instead (BLAS beta = 0), and the fill goes: kernels::gemm then zeroes each
 // panel on the thread that computes it, right before Eigen accumulates into it (Eigen's
 // kernels have no beta = 0 form), and LIBXSMM's small kernels write C without reading it.
-#include "kiln/compiler/ContractionCalls.h"
+#include "kiln/compiler/Passes.h"
 
 #include <optional>
 #include <string>
@@ -53,6 +53,10 @@
 #include "mlir/Interfaces/ViewLikeInterface.h"
 
 namespace kiln::compiler {
+
+#define GEN_PASS_DEF_CONTRACTIONSTOCALLS
+#include "kiln/compiler/Passes.h.inc"
+
 namespace {
 
 using mlir::Operation;
@@ -384,8 +388,6 @@ void matmul_to_call(mlir::ModuleOp module, mlir::linalg::LinalgOp op, bool batch
   op->erase();
 }
 
-}  // namespace
-
 void contractions_to_library_calls(mlir::Operation* module_op, bool library_gemm) {
   auto module = mlir::cast<mlir::ModuleOp>(module_op);
   llvm::SmallVector<mlir::linalg::LinalgOp> matmuls;
@@ -411,6 +413,10 @@ void contractions_to_library_calls(mlir::Operation* module_op, bool library_gemm
   for (mlir::linalg::LinalgOp op : batched) matmul_to_call(module, op, /*batched=*/true);
 }
 
-const char* contraction_calls_build_id() { return __DATE__ " " __TIME__; }
+struct ContractionsToCallsPass : impl::ContractionsToCallsBase<ContractionsToCallsPass> {
+  using Base::Base;
+  void runOnOperation() override { contractions_to_library_calls(getOperation(), libraryGemm); }
+};
 
+}  // namespace
 }  // namespace kiln::compiler

@@ -28,7 +28,7 @@
 // are bit for bit those of the separate loops. The joined op takes each (input, map) pair once
 // (canonicalize does not merge duplicated generic inputs); cse afterwards merges the common
 // subexpressions of the joined bodies.
-#include "kiln/compiler/LinalgFusion.h"
+#include "kiln/compiler/Passes.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -40,8 +40,13 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Dominance.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/Transforms/Passes.h"
 
 namespace kiln::compiler {
+
+#define GEN_PASS_DEF_FUSEELEMENTWISE
+#define GEN_PASS_DEF_FUSESIBLINGSANDEPILOGUES
+#include "kiln/compiler/Passes.h.inc"
 
 // Note [Fusion keeps a reduction's meaning]
 // linalg-fuse-elementwise-ops (MLIR 19) takes any all-parallel producer, and a reduction of a
@@ -70,7 +75,6 @@ bool fusion_keeps_meaning(mlir::OpOperand& fused) {
   auto consumer = mlir::dyn_cast<mlir::linalg::LinalgOp>(fused.getOwner());
   return !reads_an_init || !consumer || consumer.getMatchingIndexingMap(&fused).isPermutation();
 }
-}  // namespace
 
 // Note [Contractions stay named]
 // MLIR 19's linalg-fuse-elementwise-ops folds a tensor.expand_shape of any linalg op's result
@@ -107,7 +111,6 @@ void fuse_elementwise_ops(mlir::Operation* module) {
   module->walk([&](mlir::func::FuncOp fn) { (void)mlir::applyPatternsAndFoldGreedily(fn, frozen, config); });
 }
 
-namespace {
 
 using mlir::linalg::GenericOp;
 
@@ -378,10 +381,6 @@ bool fuse_epilogues(mlir::Block& block) {
   return false;
 }
 
-}  // namespace
-
-const char* fusion_build_id() { return __DATE__ " " __TIME__; }
-
 bool fuse_sibling_and_epilogue_generics(mlir::Operation* module) {
   bool changed = false;
   llvm::SmallVector<mlir::Block*> blocks;  // the functions' bodies
@@ -396,4 +395,21 @@ bool fuse_sibling_and_epilogue_generics(mlir::Operation* module) {
   return changed;
 }
 
+struct FuseElementwisePass : impl::FuseElementwiseBase<FuseElementwisePass> {
+  void runOnOperation() override { fuse_elementwise_ops(getOperation()); }
+};
+
+struct FuseSiblingsAndEpiloguesPass : impl::FuseSiblingsAndEpiloguesBase<FuseSiblingsAndEpiloguesPass> {
+  // The joined bodies want canonicalize (duplicated inputs) and cse (common subexpressions).
+  void runOnOperation() override {
+    if (!fuse_sibling_and_epilogue_generics(getOperation())) return;
+    mlir::OpPassManager cleanup(mlir::ModuleOp::getOperationName());
+    mlir::OpPassManager& fn = cleanup.nest<mlir::func::FuncOp>();
+    fn.addPass(mlir::createCanonicalizerPass());
+    fn.addPass(mlir::createCSEPass());
+    if (mlir::failed(runPipeline(cleanup, getOperation()))) signalPassFailure();
+  }
+};
+
+}  // namespace
 }  // namespace kiln::compiler

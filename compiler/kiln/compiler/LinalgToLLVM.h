@@ -16,8 +16,9 @@ struct LoweredStages {
   double setup_ms = 0, fuse_ms = 0, bufferize_ms = 0, lower_ms = 0, jit_ms = 0;
 };
 
-/// This build of the pipeline (when LinalgToLLVM.cc was compiled): part of the disk cache key, so
-/// that a rebuilt compiler never links objects an older pipeline produced.
+/// This build of the pipeline (its textual form and a hash of compiler/'s sources): part of the
+/// disk cache key, so that a compiler built from other sources never links objects another
+/// pipeline produced.
 const char* pipeline_build_id();
 
 /// The symbol of the packed entry of `function`: void(void** args), args[i] -> i-th argument.
