@@ -109,6 +109,26 @@ TEST(FuzzProgramRegressions, CondBranchPassingThroughAnOutput) {
   }
 }
 
+// Fuzz seeds 50994, 54095: both branches of a cond yield one value for two results, which are
+// outputs (after cse both branches' fills were one value per branch): the two results reached
+// two destinations through one buffer and bufferization failed ("cannot avoid RaW conflict").
+TEST(FuzzProgramRegressions, CondYieldingOneValueForTwoOutputs) {
+  auto body = [](const Tensor& x) {
+    const Tensor zero = kiln::fill({}, 0.0);
+    const std::vector<Tensor> r = kiln::cond(kiln::greater(kiln::reduce_sum(x), zero),
+                                             [&] { return std::vector<Tensor>{zero, zero}; },
+                                             [&] { return std::vector<Tensor>{zero, zero}; });
+    return std::vector<Tensor>{r[1], zero, r[0]};
+  };
+  auto f = kiln::function(body);
+  for (float sign : {1.0f, -1.0f}) {
+    const Tensor x = kiln::fill({4, 3}, sign);
+    const std::vector<Tensor> got = f(x), want = body(x);
+    for (size_t k = 0; k < got.size(); ++k) EXPECT_TRUE(test::tensors_match(got[k], want[k])) << "output " << k;
+  }
+  EXPECT_EQ(f.explain().find("interpreted"), std::string::npos) << f.explain();
+}
+
 // Fuzz F7 (seed 300208): a variable assigned another's old value, which an optimizer then
 // updates in the same step. The update wrote w in place before its old value was copied into
 // s, and bufferization failed ("cannot avoid RaW conflict"): the step ran on the interpreter.

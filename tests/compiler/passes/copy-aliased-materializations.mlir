@@ -75,3 +75,31 @@ func.func @pass_through(%x: tensor<f32>, %p: i1, %o1: tensor<f32> {bufferization
   %r2 = bufferization.materialize_in_destination %x in %o2 : (tensor<f32>, tensor<f32>) -> tensor<f32>
   return %r1, %r2 : tensor<f32>, tensor<f32>
 }
+
+// After cse a branch yields one value for two results that reach two destinations: the first
+// result yields a copy, the second the value.
+// CHECK-LABEL: func.func @one_value_two_results
+// CHECK: scf.if
+// CHECK: %[[V:.*]] = linalg.fill
+// CHECK: %[[C:.*]] = linalg.copy ins(%[[V]] : tensor<f32>)
+// CHECK: scf.yield %[[C]], %[[V]]
+// CHECK: } else {
+// CHECK: %[[W:.*]] = linalg.fill
+// CHECK: %[[D:.*]] = linalg.copy ins(%[[W]] : tensor<f32>)
+// CHECK: scf.yield %[[D]], %[[W]]
+func.func @one_value_two_results(%p: i1, %o1: tensor<f32> {bufferization.writable = true},
+                                 %o2: tensor<f32> {bufferization.writable = true}) -> (tensor<f32>, tensor<f32>) {
+  %zero = arith.constant 0.0 : f32
+  %r:2 = scf.if %p -> (tensor<f32>, tensor<f32>) {
+    %e = tensor.empty() : tensor<f32>
+    %v = linalg.fill ins(%zero : f32) outs(%e : tensor<f32>) -> tensor<f32>
+    scf.yield %v, %v : tensor<f32>, tensor<f32>
+  } else {
+    %e = tensor.empty() : tensor<f32>
+    %v = linalg.fill ins(%zero : f32) outs(%e : tensor<f32>) -> tensor<f32>
+    scf.yield %v, %v : tensor<f32>, tensor<f32>
+  }
+  %r1 = bufferization.materialize_in_destination %r#0 in %o1 : (tensor<f32>, tensor<f32>) -> tensor<f32>
+  %r2 = bufferization.materialize_in_destination %r#1 in %o2 : (tensor<f32>, tensor<f32>) -> tensor<f32>
+  return %r1, %r2 : tensor<f32>, tensor<f32>
+}

@@ -32,7 +32,8 @@ namespace {
 //   (`cond(p, [&] { return s; }, [&] { return tanh(s); })` with s also an output, fuzz F3):
 //   elimination would compute s in the cond's destination, which the other branch overwrites.
 //   The branch copies the value it passes through, as eager hands back the same tensor: one
-//   copy on that path only.
+//   copy on that path only. A branch yielding one value for two results (cse merges equal
+//   branch values) copies it too: the two results reach two destinations.
 
 // `value` copied into a fresh tensor at b's insertion point.
 mlir::Value copy_of(mlir::OpBuilder& b, mlir::Location loc, mlir::Value value) {
@@ -43,7 +44,7 @@ mlir::Value copy_of(mlir::OpBuilder& b, mlir::Location loc, mlir::Value value) {
 }
 
 // Result `index` of `op` (an scf.if, possibly nested): each branch that yields a value defined
-// outside `op` yields a copy of it instead.
+// outside `op`, or one value for several results (after cse), yields a copy of it instead.
 void copy_passed_through_values(mlir::scf::IfOp op, unsigned index) {
   for (mlir::Region* region : {&op.getThenRegion(), &op.getElseRegion()}) {
     if (region->empty()) continue;
@@ -51,11 +52,13 @@ void copy_passed_through_values(mlir::scf::IfOp op, unsigned index) {
     mlir::OpOperand& operand = yield->getOpOperand(index);
     mlir::Value v = operand.get();
     if (!mlir::isa<mlir::RankedTensorType>(v.getType())) continue;
-    if (auto inner = v.getDefiningOp<mlir::scf::IfOp>(); inner && region->isAncestor(inner->getParentRegion())) {
-      copy_passed_through_values(inner, mlir::cast<mlir::OpResult>(v).getResultNumber());
-    } else if (!region->isAncestor(v.getParentRegion())) {
+    const bool outer = !region->isAncestor(v.getParentRegion());
+    const bool repeated = llvm::count(yield->getOperands(), v) > 1;
+    if (outer || repeated) {
       mlir::OpBuilder b(yield);
       operand.set(copy_of(b, op.getLoc(), v));
+    } else if (auto inner = v.getDefiningOp<mlir::scf::IfOp>()) {
+      copy_passed_through_values(inner, mlir::cast<mlir::OpResult>(v).getResultNumber());
     }
   }
 }
