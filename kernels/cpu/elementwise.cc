@@ -1,7 +1,9 @@
 // CPU kernels of the elementwise ops: broadcast binary ops, comparisons, where, unary math
 // (Eigen's vectorised exp/log/tanh), relu_grad, cast and dropout.
 #include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <type_traits>
 
 #include "kernels/cpu/broadcast_loop.h"
@@ -56,13 +58,44 @@ void comparison(Inputs in, const Tensor& out, F f) {
   KILN_DISPATCH_ALL(in[0].dtype(), T, binary<T, bool>(in, out, f));
 }
 
-// out = f(x) over a flat array, with Eigen array expressions.
+// Note [Same bits at every position]
+// Eigen evaluates an array expression with SIMD packet functions, but the elements before the
+// first aligned one and after the last whole packet with scalar ones (libm's exp, log, tanh;
+// 1/sqrt for rsqrt), which differ from the packets' polynomials by an ulp or so. Equal inputs
+// then gave unequal outputs by position: rsqrt(exp(x)) of 75 equal floats, the last 3 one ulp
+// higher, which moved a max pool's gradient to another of its tied maxima (eager disagreed with
+// compiled code, where each element is computed alike: fuzz seed 3944). Every element goes
+// through the packet functions here: an aligned output's whole packets in one Eigen expression,
+// the rest (or all, when unaligned) a packet at a time through an aligned buffer.
 template <typename F>
 void float_unary(Inputs in, const Tensor& out, F f) {
   KILN_DISPATCH_FLOAT(in[0].dtype(), T, {
-    ConstArrayMap<T> x(in[0].data<T>(), in[0].num_elements());
-    ArrayMap<T> o(out.data<T>(), out.num_elements());
-    o = f(x);
+    constexpr int kPacket = Eigen::internal::packet_traits<T>::size;
+    const T* x = in[0].data<T>();
+    T* o = out.data<T>();
+    const int64_t n = out.num_elements();
+    int64_t done = 0;
+    if (reinterpret_cast<uintptr_t>(o) % 64 == 0) {
+      done = n - n % kPacket;
+      ArrayMap<T>(o, done) = f(ConstArrayMap<T>(x, done));
+    }
+    for (; done < n; done += kPacket) {
+      alignas(64) T chunk[kPacket];
+      const int64_t m = std::min<int64_t>(kPacket, n - done);
+      for (int64_t i = 0; i < kPacket; ++i) chunk[i] = x[done + std::min(i, m - 1)];
+      Eigen::Map<Eigen::Array<T, kPacket, 1>, Eigen::Aligned64> packet(chunk);
+      packet = f(packet);
+      std::copy_n(chunk, m, o + done);
+    }
+  });
+}
+
+template <typename F>
+void float_loop(Inputs in, const Tensor& out, F f) {
+  KILN_DISPATCH_FLOAT(in[0].dtype(), T, {
+    const T* x = in[0].data<T>();
+    T* o = out.data<T>();
+    for (int64_t i = 0, n = out.num_elements(); i < n; ++i) o[i] = f(x[i]);
   });
 }
 
@@ -137,8 +170,14 @@ void cpu_Relu(Inputs in, const OpAttrs&, const Tensor& out) {
 }
 void cpu_Exp(Inputs in, const OpAttrs&, const Tensor& out) { float_unary(in, out, [](const auto& x) { return x.exp(); }); }
 void cpu_Log(Inputs in, const OpAttrs&, const Tensor& out) { float_unary(in, out, [](const auto& x) { return x.log(); }); }
-void cpu_Sqrt(Inputs in, const OpAttrs&, const Tensor& out) { float_unary(in, out, [](const auto& x) { return x.sqrt(); }); }
-void cpu_Rsqrt(Inputs in, const OpAttrs&, const Tensor& out) { float_unary(in, out, [](const auto& x) { return x.rsqrt(); }); }
+// sqrt and rsqrt as plain loops: each step correctly rounded (vectorized or not), as compiled
+// code's llvm.sqrt and 1/sqrt; Eigen's float packets (EIGEN_FAST_MATH) estimate them to an ulp.
+void cpu_Sqrt(Inputs in, const OpAttrs&, const Tensor& out) {
+  float_loop(in, out, [](auto x) { return std::sqrt(x); });
+}
+void cpu_Rsqrt(Inputs in, const OpAttrs&, const Tensor& out) {
+  float_loop(in, out, [](auto x) { return decltype(x){1} / std::sqrt(x); });
+}
 void cpu_Tanh(Inputs in, const OpAttrs&, const Tensor& out) { float_unary(in, out, [](const auto& x) { return x.tanh(); }); }
 void cpu_Sigmoid(Inputs in, const OpAttrs&, const Tensor& out) {
   float_unary(in, out, [](const auto& x) { return x.logistic(); });
