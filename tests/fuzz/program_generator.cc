@@ -386,7 +386,9 @@ void ProgramGenerator::make_inputs() {
     Dim lead = k == 0 ? n : (!m_used && (last || coin(0.5))) ? m : n;
     if (lead == m && !m_used) m_used = true;
     int kind = uniform(0, k == 0 ? 3 : 6);
-    if (!m_used && k == 0 && coin(0.4)) {  // two -1 dims in one input: [N, M]
+    // Two -1 dims in one input: [N, M]; always when this input is the only one (M must be in
+    // some input's shape: fuzz seed 2139).
+    if (!m_used && k == 0 && (count == 1 || coin(0.4))) {
       kind = 7;
       m_used = true;
     }
@@ -398,7 +400,9 @@ void ProgramGenerator::make_inputs() {
       case 0: dims = {lead, Dim{uniform(2, 6), -1}}; break;                                            // [N, F]
       case 1: dims = {lead, Dim{uniform(3, 6), -1}, Dim{uniform(3, 6), -1}, Dim{uniform(1, 3), -1}}; break;  // images
       case 2: dims = {lead, Dim{uniform(2, 4), -1}, Dim{uniform(2, 5), -1}}; break;                    // [N, T, F]
-      case 3: dims = k > 0 && coin(0.5) ? Dims{} : Dims{lead}; break;  // a scalar argument (a rate, a temperature)
+      // A scalar argument (a rate, a temperature), or a vector; the input that brings M keeps it
+      // (fuzz seed 2139: M in no input's shape, so the traced program had no size for it).
+      case 3: dims = k > 0 && !(lead == m && classes >= 2) && coin(0.5) ? Dims{} : Dims{lead}; break;
       case 4:  // labels in [0, C)
       case 5:
         if (label_classes_ == 0) label_classes_ = uniform(2, 4);
