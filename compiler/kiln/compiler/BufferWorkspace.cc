@@ -19,7 +19,6 @@
 #include <vector>
 
 #include "kiln/compiler/TemporaryBufferCache.h"
-#include "kiln/error.h"
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/StringMap.h"
@@ -278,7 +277,7 @@ void dynamic_allocations_to_workspace(mlir::func::FuncOp f) {
 // of its own measured alike for static shapes, but a -1 dim's temporaries share one allocation.
 void outline_disjoint_views(mlir::ModuleOp module) {
   for (auto f : llvm::to_vector(module.getOps<mlir::func::FuncOp>())) {
-    if (f.isExternal()) continue;
+    if (f.isExternal() || f.getNumResults() != 0) continue;  // compiled functions return through arguments
     mlir::Block& entry = f.getBody().front();
     // What computes the views: stays before the call.
     llvm::SetVector<mlir::Operation*> prefix;
@@ -343,27 +342,28 @@ void outline_disjoint_views(mlir::ModuleOp module) {
   }
 }
 
-void mark_noalias_arguments(mlir::ModuleOp module) {
+mlir::LogicalResult mark_noalias_arguments(mlir::ModuleOp module) {
   mlir::MLIRContext* ctx = module.getContext();
   for (auto fn : module.getOps<mlir::LLVM::LLVMFuncOp>()) {
     auto noalias = fn->getAttrOfType<mlir::DenseI32ArrayAttr>(kNoAliasArguments);
     if (!noalias) continue;
     for (int32_t i : noalias.asArrayRef()) {
-      KILN_ASSERT(i >= 0 && static_cast<unsigned>(i) < fn.getNumArguments() &&
-                      mlir::isa<mlir::LLVM::LLVMPointerType>(fn.getArgument(static_cast<unsigned>(i)).getType()),
-                  "a noalias argument is a view's aligned pointer");
+      if (i < 0 || static_cast<unsigned>(i) >= fn.getNumArguments() ||
+          !mlir::isa<mlir::LLVM::LLVMPointerType>(fn.getArgument(static_cast<unsigned>(i)).getType()))
+        return fn.emitError() << kNoAliasArguments << ": parameter " << i << " is not a view's pointer";
       fn.setArgAttr(static_cast<unsigned>(i), mlir::LLVM::LLVMDialect::getNoAliasAttrName(), mlir::UnitAttr::get(ctx));
     }
     fn->removeAttr(kNoAliasArguments);
     fn.setLinkage(mlir::LLVM::Linkage::Internal);
     fn->setAttr("passthrough", mlir::ArrayAttr::get(ctx, {mlir::StringAttr::get(ctx, "alwaysinline")}));
   }
+  return mlir::success();
 }
 
 // Note [Workspace per thread] (TemporaryBufferCache.cc): each kiln_workspace_<slot> global's
 // address becomes a call of kiln_thread_workspace(slot, bytes), the calling thread's buffer, and
 // the global goes. The result is declared 64-byte aligned, as the global was.
-void workspaces_per_thread(mlir::ModuleOp module) {
+mlir::LogicalResult workspaces_per_thread(mlir::ModuleOp module) {
   llvm::StringMap<std::pair<int64_t, int64_t>> workspaces;  // global -> (slot, bytes)
   std::vector<mlir::LLVM::GlobalOp> globals;
   for (auto g : module.getOps<mlir::LLVM::GlobalOp>()) {
@@ -371,11 +371,12 @@ void workspaces_per_thread(mlir::ModuleOp module) {
     int64_t slot;
     if (!suffix.consume_front(kWorkspacePrefix) || suffix.getAsInteger(10, slot)) continue;
     auto array = mlir::dyn_cast<mlir::LLVM::LLVMArrayType>(g.getGlobalType());
-    KILN_ASSERT(array && slot < kThreadWorkspaceSlots, "a workspace global is an i8 array with a slot of its own");
+    if (!array || slot >= kThreadWorkspaceSlots)
+      return g.emitError() << "a workspace global is an i8 array with a slot below " << kThreadWorkspaceSlots;
     workspaces[g.getSymName()] = {slot, static_cast<int64_t>(array.getNumElements())};
     globals.push_back(g);
   }
-  if (globals.empty()) return;
+  if (globals.empty()) return mlir::success();
   mlir::MLIRContext* ctx = module.getContext();
   mlir::OpBuilder b(ctx);
   b.setInsertionPointToStart(module.getBody());
@@ -398,6 +399,7 @@ void workspaces_per_thread(mlir::ModuleOp module) {
     op.erase();
   }
   for (mlir::LLVM::GlobalOp g : globals) g.erase();
+  return mlir::success();
 }
 
 struct AllocationsToWorkspacePass : impl::AllocationsToWorkspaceBase<AllocationsToWorkspacePass> {
@@ -409,11 +411,15 @@ struct OutlineDisjointViewsPass : impl::OutlineDisjointViewsBase<OutlineDisjoint
 };
 
 struct MarkNoaliasArgumentsPass : impl::MarkNoaliasArgumentsBase<MarkNoaliasArgumentsPass> {
-  void runOnOperation() override { mark_noalias_arguments(getOperation()); }
+  void runOnOperation() override {
+    if (mlir::failed(mark_noalias_arguments(getOperation()))) signalPassFailure();
+  }
 };
 
 struct WorkspacesPerThreadPass : impl::WorkspacesPerThreadBase<WorkspacesPerThreadPass> {
-  void runOnOperation() override { workspaces_per_thread(getOperation()); }
+  void runOnOperation() override {
+    if (mlir::failed(workspaces_per_thread(getOperation()))) signalPassFailure();
+  }
 };
 
 }  // namespace

@@ -147,7 +147,7 @@ void add_cpu_lowering(mlir::OpPassManager& pm) {
 
 // kiln-opt's `kiln-cpu-pipeline`, with its one option.
 struct CpuPipelineCommandLine : mlir::PassPipelineOptions<CpuPipelineCommandLine> {
-  Option<bool> library_gemm{*this, "library-gemm", llvm::cl::desc("Float matmuls call a GEMM kernel"),
+  Option<bool> library_gemm{*this, "library-gemm", llvm::cl::desc("Matmuls call GEMM kernels (false: loop nests)"),
                             llvm::cl::init(true)};
 };
 

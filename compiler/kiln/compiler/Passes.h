@@ -28,7 +28,7 @@ void register_dialects(mlir::DialectRegistry& registry);
 
 /// What the CPU pipeline is told from outside the IR.
 struct CpuPipelineOptions {
-  /// Float matmuls call a GEMM kernel (KILN_COMPILER_GEMM unset or not `loops`).
+  /// Matmuls call GEMM kernels (KILN_COMPILER_GEMM unset or not `loops`).
   bool library_gemm = true;
   /// Called at the end of each stage of Note [Compiler pipeline] ("fused", "bufferized",
   /// "llvm-dialect") with the module as it stands then; may be empty.

@@ -96,7 +96,7 @@ def ContractionsToCalls : Pass<"kiln-contractions-to-calls", "mlir::ModuleOp"> {
   }];
   let options = [
     Option<"libraryGemm", "library-gemm", "bool", /*default=*/"true",
-           "Float matmuls call a GEMM kernel (false: they stay loops, KILN_COMPILER_GEMM=loops)">
+           "Matmuls call GEMM kernels (false: every matmul stays a loop nest, as with KILN_COMPILER_GEMM=loops; conv2d epilogues are fused either way)">
   ];
   let dependentDialects = ["mlir::arith::ArithDialect", "mlir::func::FuncDialect",
                            "mlir::memref::MemRefDialect"];
