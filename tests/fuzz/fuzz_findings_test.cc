@@ -129,6 +129,26 @@ TEST(FuzzProgramRegressions, CondYieldingOneValueForTwoOutputs) {
   EXPECT_EQ(f.explain().find("interpreted"), std::string::npos) << f.explain();
 }
 
+// Fuzz seed 59155: one zero fill (after cse) is both an output (the zero gradient of a variable
+// the loss does not reach) and the initial value of the scatter loop of gather's gradient,
+// which updates it in place: bufferization failed ("cannot avoid RaW conflict") and the step ran
+// on the interpreter. The loop gets a fill of its own.
+TEST(FuzzProgramRegressions, ZeroFillThatIsAnOutputAndALoopsInitialValue) {
+  Variable unused(Tensor::from_vector<float>({0.25, 0.75, -0.125, -0.1875}, {2, 2}), true);
+  auto body = [&](const Tensor& x) {
+    GradientTape tape;
+    tape.watch(x);
+    const Tensor loss = kiln::reduce_sum(kiln::gather(x, Tensor::from_vector<int32_t>({0, 0, 1}, {3})));
+    std::vector<Tensor> g = tape.gradient(loss, {x, unused}, {}, UnconnectedGradients::Zero);
+    return std::vector<Tensor>{loss, g[0], g[1]};
+  };
+  auto f = kiln::function(body);
+  const Tensor x = Tensor::from_vector<float>({0.5, 1, 1.5, 2}, {2, 2});
+  const std::vector<Tensor> got = f(x), want = body(x);
+  for (size_t k = 0; k < got.size(); ++k) EXPECT_TRUE(test::tensors_match(got[k], want[k])) << "output " << k;
+  EXPECT_EQ(f.explain().find("interpreted"), std::string::npos) << f.explain();
+}
+
 // Fuzz F7 (seed 300208): a variable assigned another's old value, which an optimizer then
 // updates in the same step. The update wrote w in place before its old value was copied into
 // s, and bufferization failed ("cannot avoid RaW conflict"): the step ran on the interpreter.

@@ -46,3 +46,25 @@ func.func @shared_fill(%x: tensor<4x5xf32>) -> (tensor<4xf32>, tensor<4xf32>) {
   } -> (tensor<4xf32>, tensor<4xf32>)
   return %r#0, %r#1 : tensor<4xf32>, tensor<4xf32>
 }
+
+// A fill that is both read (an output) and a loop's initial value, which the loop updates in
+// place: the loop gets a fill of its own.
+// CHECK-LABEL: func.func @fill_read_and_loop_init
+// CHECK: %[[READ:.*]] = linalg.fill
+// CHECK: %[[OWN:.*]] = linalg.fill
+// CHECK: scf.for {{.*}} iter_args(%{{.*}} = %[[OWN]])
+// CHECK: return %{{.*}}, %[[READ]]
+func.func @fill_read_and_loop_init(%x: tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  %e = tensor.empty() : tensor<4xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<4xf32>) -> tensor<4xf32>
+  %r = scf.for %i = %c0 to %c4 step %c1 iter_args(%acc = %f) -> (tensor<4xf32>) {
+    %v = tensor.extract %x[%i] : tensor<4xf32>
+    %u = tensor.insert %v into %acc[%i] : tensor<4xf32>
+    scf.yield %u : tensor<4xf32>
+  }
+  return %r, %f : tensor<4xf32>, tensor<4xf32>
+}

@@ -3,6 +3,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/Interfaces/LoopLikeInterface.h"
 
 namespace kiln::compiler {
 
@@ -28,6 +29,18 @@ void split_shared_empty_tensors(mlir::ModuleOp module) {
   }
 }
 
+// Whether `use` is an init that its op writes in place: a destination-style op's init, or the
+// initial value of a loop-carried tensor (the segment sums' scatter loop updates it in place).
+bool is_init(mlir::OpOperand& use) {
+  mlir::Operation* owner = use.getOwner();
+  if (auto dps = mlir::dyn_cast<mlir::DestinationStyleOpInterface>(owner)) return dps.isDpsInit(&use);
+  if (auto loop = mlir::dyn_cast<mlir::LoopLikeOpInterface>(owner)) {
+    mlir::MutableArrayRef<mlir::OpOperand> inits = loop.getInitsMutable();
+    return !inits.empty() && &use >= inits.data() && &use < inits.data() + inits.size();
+  }
+  return false;
+}
+
 // CSE merges identical linalg.fill ops too: a fill that initializes several outputs (of one
 // multi-result generic after sibling fusion, say) would be copied by One-Shot Bufferize into
 // every output but one. Each init use gets a fill of its own instead.
@@ -38,10 +51,8 @@ void split_shared_fills(mlir::ModuleOp module) {
   });
   for (mlir::linalg::FillOp op : shared) {
     llvm::SmallVector<mlir::OpOperand*> inits;
-    for (mlir::OpOperand& use : op->getUses()) {
-      auto dps = mlir::dyn_cast<mlir::DestinationStyleOpInterface>(use.getOwner());
-      if (dps && dps.isDpsInit(&use)) inits.push_back(&use);
-    }
+    for (mlir::OpOperand& use : op->getUses())
+      if (is_init(use)) inits.push_back(&use);
     // Where the fill is also read, every init gets its own; else all but one.
     const bool only_inits = inits.size() == static_cast<size_t>(std::distance(op->use_begin(), op->use_end()));
     for (size_t i = only_inits ? 1 : 0; i < inits.size(); ++i) {
