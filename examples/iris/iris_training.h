@@ -11,7 +11,7 @@ struct Options {
   bool tutorial = false;
   int64_t epochs = -1;  ///< -1: 30 for the article, 201 for the tutorial
   /// Seeds the split, the initial weights and the batch order. With this default, sequential, raw
-  /// and module reach >= 0.9 valid accuracy (8 of seeds 1..13 do for all three; see README).
+  /// and module reach >= 0.9 valid accuracy (8 of seeds 1..13 do for all three; see docs/examples.md).
   uint64_t seed = 2;
   std::string data;     ///< the CSV file; empty: the one shipped in examples/iris/data
   /// Wraps the training step in kiln::function (traced once, then the cached graph runs);

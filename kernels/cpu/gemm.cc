@@ -28,7 +28,8 @@
 //   0.1-6 at the smaller shapes: a descheduled thread stalls the others at every barrier.
 // So gemm spreads the work itself, over parallel_for's one pool (Note [Kernel threads]), as
 // independent pieces, each one call of Eigen's single-threaded GEMM (two threads: 158-235 at
-// batch 128, 168-245 at batch 1000, against 88-129 on one; README "Speed" has the table):
+// batch 128, 168-245 at batch 1000, against 88-129 on one; docs/performance.md "GEMM" has the
+// table):
 // - Row panels (column panels when n > m) of at most kPanel rows, as many as a multiple of the
 //   thread count; with more panels than threads, a thread that was descheduled leaves its
 //   panels to the others. Each panel repacks the whole other operand, which is why the split

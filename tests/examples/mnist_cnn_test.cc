@@ -1,6 +1,6 @@
 // The mnist_cnn example end to end on a few hundred images (--limit): the article's epoch lines,
 // test accuracy, the three figures, eager and compiled alike, save/load, other data directories
-// and bad arguments. Sanity only: the full run's accuracy is the README's business.
+// and bad arguments. Sanity only: the full run's accuracy is docs/performance.md's business.
 #include <gtest/gtest.h>
 #include <unistd.h>
 

@@ -423,7 +423,7 @@ TEST(CondTraced, TrainingStepWithACondLayerMatchesEager) {
 
 TEST(CondTraced, AdamTrainingStepWithACondLayerMatchesEager) {
   // Adam moves a variable with a zero gradient (its moments decay), so the layer is read on
-  // both sides: see "Semantics" in README.md (gradients through kiln::cond).
+  // both sides: see docs/kiln-function.md (gradients through kiln::cond).
   compiled_training_matches_eager([] { return std::make_unique<optim::Adam>(); }, /*skip_reads_extra=*/true);
 }
 
