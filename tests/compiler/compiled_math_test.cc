@@ -1,4 +1,4 @@
-// Note [Polynomial math] (compiler/kiln/compiler/LinalgToLLVM.cc): compiled float32 exp, log and
+// Note [Polynomial math] (compiler/kiln/compiler/passes/PolynomialMath.cc): compiled float32 exp, log and
 // tanh are polynomial approximations, not libm; they must agree with the true values (libm in
 // float64, rounded) within a few ulps over their whole range, special values exactly. (The
 // reference is not the eager kernel: Eigen's vectorized float exp overflows to inf from 88.38,
