@@ -1,4 +1,4 @@
-// Contraction epilogues (Note [Contraction epilogues] in compiler/kiln/compiler/ContractionCalls.cc):
+// Contraction epilogues (Note [Contraction epilogues] in compiler/kiln/compiler/passes/ContractionsToCalls.cc):
 // a matmul or conv2d followed by a bias add (+ relu) in a traced step is one kernel call in the
 // bufferized stage, and compiled results equal eager's, relu at exactly 0 and NaN inputs
 // included; where the rewrite would not be a pure reordering it does not happen. Also the

@@ -4,7 +4,7 @@
 // The sum of y is a generic with no loops whose body reads its init (the float64 accumulator);
 // its float32 finish fuses into it, but the sum does not fuse into the add, which reads it
 // through the broadcast map (d0, d1) -> () (Note [Fusion keeps a reduction's meaning] in
-// LinalgFusion.cc). Fused there, the accumulator was carried from one element of x to the next.
+// passes/FuseElementwise.cc). Fused there, the accumulator was carried from one element of x to the next.
 
 // CHECK-LABEL: func.func @kiln_sum_bcast
 // CHECK: %[[SUM:[0-9]+]]:2 = linalg.generic {{.*}}iterator_types = []} ins(%arg1 : tensor<f32>) outs({{.*}} : tensor<f64>, tensor<f32>)

@@ -1,4 +1,4 @@
-// Fusion keeps a reduction's meaning (Note [Fusion keeps a reduction's meaning] in LinalgFusion.cc):
+// Fusion keeps a reduction's meaning (Note [Fusion keeps a reduction's meaning] in passes/FuseElementwise.cc):
 // reductions of rank-0 tensors consumed by larger elementwise ops, forward and in gradients,
 // compiled against eager, and the fused IR that keeps them apart; a reduction joined with its
 // epilogue when it reads one value twice.

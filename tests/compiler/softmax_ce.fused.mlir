@@ -5,7 +5,7 @@
 // Three loop nests, and no other linalg.generic (a CHECK-NOT between any two checks):
 //  1. one pass over the rows of the logits and the labels: the online row max and sum of exp
 //     (Note [Online softmax statistics] in GraphToLinalgReduce.cc), the loss's label-weighted
-//     gaps and label sums, and, fused in as a sibling (Note [Kiln fusion] in LinalgFusion.cc),
+//     gaps and label sums, and, fused in as a sibling (Note [Kiln fusion] in FuseSiblingsAndEpilogues.cc),
 //     the gradient's float64 row sums of the labels;
 //  2. the mean: each row's loss (an elementwise producer, fused in by linalg-fuse-elementwise-ops)
 //     summed in float64 over the rows, with the float32 result written at the last row (the

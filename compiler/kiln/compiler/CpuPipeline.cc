@@ -4,9 +4,9 @@
 // Note [Compiler pipeline]
 //   traced       the text GraphToLinalg emits, parsed and verified
 //   fused        front half: kiln-fuse-elementwise (linalg-fuse-elementwise-ops' patterns with
-//                contractions left named: Note [Contractions stay named] in LinalgFusion.cc),
+//                contractions left named: Note [Contractions stay named] in FuseElementwise.cc),
 //                canonicalize, cse; kiln-fuse-siblings-and-epilogues (Note [Kiln fusion] in
-//                LinalgFusion.cc; where it fused, it runs canonicalize and cse again itself)
+//                FuseSiblingsAndEpilogues.cc; where it fused, it runs canonicalize and cse again itself)
 //   bufferized   CPU back half: kiln-copy-aliased-materializations (Note [Materializations that
 //                alias]), kiln-split-shared-inits, eliminate-empty-tensors (outputs and
 //                variables are written by the loop that produces them), one-shot-bufferize with
@@ -17,8 +17,8 @@
 //                kiln-strided-copies-to-loops, kiln-contiguous-innermost-loops (Note [Contiguous
 //                innermost loop]), kiln-flatten-elementwise-loops (Note [Flat elementwise loops]),
 //                kiln-contractions-to-calls (contractions to kernel calls with their zero fills and
-//                bias (+ relu) epilogues folded in: ContractionCalls.cc),
-//                kiln-allocations-to-workspace (Note [Workspace] in BufferWorkspace.cc)
+//                bias (+ relu) epilogues folded in: passes/ContractionsToCalls.cc),
+//                kiln-allocations-to-workspace (Note [Workspace] in AllocationsToWorkspace.cc)
 //   llvm-dialect convert-linalg-to-loops, kiln-unroll-tiny-inner-loops (Note [Tiny inner loops]),
 //                kiln-outline-disjoint-views (Note [Disjoint temporaries]), scf-to-cf,
 //                expand-strided-metadata, lower-affine, the memref/arith/math(+libm for

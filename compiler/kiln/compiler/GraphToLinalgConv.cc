@@ -17,7 +17,7 @@
 //  - (b) runs the very code eager runs (im2col in chunks + kiln::kernels::gemm), so compiled and
 //    eager results agree to the bit, and every speed-up of the GEMM reaches both.
 //  - Nothing is allocated per call: both allocs have static shapes in the function's entry block,
-//    so the workspace pass (Note [Workspace] in BufferWorkspace.cc) makes them views of the
+//    so the workspace pass (Note [Workspace] in AllocationsToWorkspace.cc) makes them views of the
 //    static workspace; the scratch's size comes from the same kernels/cpu/conv.h function eager
 //    uses (conv2d_scratch_elements), so the kernel never allocates.
 //  - With a -1 batch dim (Note [Dynamic dims]; only the batch: dynamic_gap keeps H, W, C and the
@@ -37,7 +37,7 @@
 //  - The cost: the result is not written straight into a function output (a copy when a conv's
 //    result is itself an output), and the ops are opaque to linalg fusion. A following bias add
 //    (+ relu) is folded into the call after bufferization, as for matmuls (Note [Contraction
-//    epilogues] in ContractionCalls.cc: kiln_conv2d_bias_*).
+//    epilogues] in ContractionsToCalls.cc: kiln_conv2d_bias_*).
 // The kernels are resolved by name at link time (jit_kernel_symbols), so the disk cache's
 // objects stay valid across processes.
 #include <algorithm>

@@ -121,7 +121,7 @@ Shape without_last(const Shape& s) {
 // 1 + (x - m'). d is -inf rather than NaN where the smaller of x and m is -inf, so a row
 // starting with -inf (a mask) still sums from zero. One loop nest instead of two is what lets
 // a softmax cross-entropy with its gradient fuse into three (Note [Kiln fusion] in
-// LinalgFusion.cc).
+// passes/FuseSiblingsAndEpilogues.cc).
 
 // The rows' max and sum of exp updated by one element `x` (Note [Online softmax statistics]):
 // {m', s', d, grows}.
@@ -304,7 +304,7 @@ std::vector<std::string> lower_SparseSoftmaxCrossEntropy(LinalgEmitter& e, const
                    });
 }
 
-// Matmuls become named linalg contractions, which ContractionCalls.cc turns into GEMM calls
+// Matmuls become named linalg contractions, which ContractionsToCalls.cc turns into GEMM calls
 // after bufferization (Note [Contractions in compiled code]; integer ones Note [Integer GEMM]):
 // rank 2 as linalg.matmul (_transpose_a / _transpose_b), batched ones as linalg.batch_matmul
 // (_transpose_a / _transpose_b) over the batch dims collapsed into one; with both operands

@@ -1,6 +1,6 @@
 // IntegerGemmKernels: the int32/int64 contractions compiled code calls (kiln_gemm_<i32|i64>,
 // kiln_batch_gemm_<i32|i64>, rewritten from linalg.matmul / batch_matmul and their transposed forms
-// by ContractionCalls.cc), on kiln::kernels::integer_gemm, the kernel eager integer matmul runs
+// by ContractionsToCalls.cc), on kiln::kernels::integer_gemm, the kernel eager integer matmul runs
 // (Note [Integer GEMM] in kernels/cpu/integer_gemm.cc): compiled results equal eager's exactly,
 // overflow wrapping around as there.
 #include <cstdint>

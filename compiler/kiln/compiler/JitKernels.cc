@@ -1,6 +1,6 @@
 // JitKernels: the contractions compiled code hands to LIBXSMM (small) or kiln::kernels::gemm
 // (linalg.matmul, linalg.batch_matmul and their transposed forms, float32/float64; Eigen's GEMM
-// directly for rows with a non-unit inner stride): ContractionCalls.cc rewrites them, after
+// directly for rows with a non-unit inner stride): ContractionsToCalls.cc rewrites them, after
 // bufferization, into calls of kiln_gemm_<t> / kiln_batch_gemm_<t> with memref descriptors
 // (through MLIR's C interface, `_mlir_ciface_`).
 //

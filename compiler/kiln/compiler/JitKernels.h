@@ -27,7 +27,7 @@ MemrefDescriptor<T, 2> batch_entry(const MemrefDescriptor<T, 3>* m, int64_t i) {
 }
 
 /// The values of a 1-D memref (a fused bias, Note [Contraction epilogues] in
-/// ContractionCalls.cc) at unit stride: its own buffer, or their copy in `copy` when strided.
+/// ContractionsToCalls.cc) at unit stride: its own buffer, or their copy in `copy` when strided.
 template <typename T>
 const T* unit_stride_values(const MemrefDescriptor<T, 1>* m, std::vector<T>& copy) {
   const T* data = m->aligned + m->offset;
@@ -37,7 +37,7 @@ const T* unit_stride_values(const MemrefDescriptor<T, 1>* m, std::vector<T>& cop
   return copy.data();
 }
 
-/// The C interface through which lowered calls (ContractionCalls.cc) reach a contraction over
+/// The C interface through which lowered calls (ContractionsToCalls.cc) reach a contraction over
 /// `Rank`-D memrefs: descriptors by pointer, the transpose and accumulate flags as i64 (an i1
 /// argument from LLVM carries no zero-extension guarantee a C bool relies on). Its address is
 /// what jit_kernel_symbols gives the JIT for `_mlir_ciface_kiln_gemm_<t>` and

@@ -23,7 +23,7 @@ def FuseElementwise : Pass<"kiln-fuse-elementwise", "mlir::ModuleOp"> {
 def FuseSiblingsAndEpilogues : Pass<"kiln-fuse-siblings-and-epilogues", "mlir::ModuleOp"> {
   let summary = "Joins sibling loops over one iteration space and reductions with their epilogues";
   let description = [{
-    Note [Kiln fusion] in LinalgFusion.cc: sibling generics that read the same values over the
+    Note [Kiln fusion] in FuseSiblingsAndEpilogues.cc: sibling generics that read the same values over the
     same loops become one multi-result generic, and a reduction's elementwise epilogue is joined
     with it (a fused softmax cross-entropy forward and backward is three loop nests). Where it
     fused anything it runs canonicalize and cse on the joined bodies.
@@ -90,7 +90,7 @@ def FlattenElementwiseLoops : Pass<"kiln-flatten-elementwise-loops", "mlir::Modu
 def ContractionsToCalls : Pass<"kiln-contractions-to-calls", "mlir::ModuleOp"> {
   let summary = "Contractions and convolutions on buffers as calls of Kiln's kernels";
   let description = [{
-    Note [Contraction epilogues] in ContractionCalls.cc: float matmuls call the GEMM kernels
+    Note [Contraction epilogues] in passes/ContractionsToCalls.cc: float matmuls call the GEMM kernels
     (with a following bias add and relu applied per panel), integer matmuls the integer GEMM,
     convolutions their eager kernels.
   }];
@@ -104,7 +104,7 @@ def ContractionsToCalls : Pass<"kiln-contractions-to-calls", "mlir::ModuleOp"> {
 
 def AllocationsToWorkspace : Pass<"kiln-allocations-to-workspace", "mlir::ModuleOp"> {
   let summary = "Per-call temporaries as views of one workspace";
-  let description = [{ Note [Workspace] and Note [Dynamic workspace] in BufferWorkspace.cc. }];
+  let description = [{ Note [Workspace] and Note [Dynamic workspace] in AllocationsToWorkspace.cc. }];
   let dependentDialects = ["mlir::arith::ArithDialect", "mlir::memref::MemRefDialect"];
 }
 

@@ -36,7 +36,7 @@
 // function at once wrote each other's temporaries (4 threads x 300 calls of a [256,256] step:
 // 138-178 of the 1,200 results wrong). So the global is the layout only: after the conversion
 // to the LLVM dialect its address becomes a call of kiln_thread_workspace(slot, bytes)
-// (workspaces_per_thread in BufferWorkspace.cc), which returns this thread's buffer for
+// (kiln-workspaces-per-thread, passes/WorkspacesPerThread.cc), which returns this thread's buffer for
 // workspace `slot` (the global kiln_workspace_<slot>), first grown to `bytes` if smaller. The
 // calls on one thread run one after another, so every compiled function shares the thread's
 // buffers and a call allocates nothing: the cost is a thread-local load and a compare at entry.

@@ -1,5 +1,5 @@
 // RUN: kiln-opt --kiln-allocations-to-workspace %s | FileCheck %s
-// Note [Workspace] and Note [Dynamic workspace] (BufferWorkspace.cc): a function's temporaries
+// Note [Workspace] and Note [Dynamic workspace] (AllocationsToWorkspace.cc): a function's temporaries
 // (alloc/dealloc pairs in its entry block) become memref.view ops of one workspace at offsets
 // that never overlap while two buffers are alive, and no dealloc is left for them.
 

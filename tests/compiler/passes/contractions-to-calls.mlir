@@ -1,6 +1,6 @@
 // RUN: kiln-opt --kiln-contractions-to-calls %s | FileCheck %s
 // RUN: kiln-opt --kiln-contractions-to-calls=library-gemm=false %s | FileCheck %s --check-prefix=LOOPS
-// Contractions on buffers as calls of Kiln's kernels (ContractionCalls.cc): Note [Zero-filled
+// Contractions on buffers as calls of Kiln's kernels (ContractionsToCalls.cc): Note [Zero-filled
 // GEMM output] (the fill goes, accumulate = 0), Note [Contraction epilogues] (a bias add + relu
 // reader folds into kiln_gemm_bias_<t>), integer matmuls, and library-gemm=false (loops stay).
 

@@ -1,5 +1,5 @@
 // RUN: kiln-opt --kiln-mark-noalias-arguments %s | FileCheck %s
-// Note [Disjoint temporaries] (BufferWorkspace.cc), after the conversion to the LLVM dialect: an
+// Note [Disjoint temporaries] (OutlineDisjointViews.cc), after the conversion to the LLVM dialect: an
 // outlined body's kiln.noalias_arguments positions become llvm.noalias on those pointer
 // arguments (FuncToLLVM drops them on memrefs), and the body becomes internal and always-inline,
 // so that LLVM inlines it back into its caller with the views' accesses in alias scopes.

@@ -1,5 +1,5 @@
 // RUN: kiln-opt --kiln-outline-disjoint-views %s | FileCheck %s
-// Note [Disjoint temporaries] (BufferWorkspace.cc): a function whose temporaries are views of
+// Note [Disjoint temporaries] (OutlineDisjointViews.cc): a function whose temporaries are views of
 // their own (kiln.disjoint_view) moves its body into a private @<f>_body that takes each view as
 // an argument, with kiln.noalias_arguments = the LLVM parameter positions of the views' aligned
 // pointers (a rank-1 memref is 5 parameters: allocated and aligned pointer, offset, size,

@@ -1,5 +1,7 @@
-// ContiguousInnermostLoops: a reduction's loop over its largest input's contiguous dim moves innermost (kiln-contiguous-innermost-loops).
+// ContiguousInnermostLoops: a reduction's loop over its largest input's contiguous dim moves
+// innermost (kiln-contiguous-innermost-loops).
 #include "kiln/compiler/Passes.h"
+
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/IR/BuiltinOps.h"

@@ -1,5 +1,7 @@
-// CopyAliasedMaterializations: a value that would reach two destinations gets a copy of its own (kiln-copy-aliased-materializations).
+// CopyAliasedMaterializations: a value that would reach two destinations gets a copy of its own
+// (kiln-copy-aliased-materializations).
 #include "kiln/compiler/Passes.h"
+
 #include "llvm/ADT/DenseSet.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"

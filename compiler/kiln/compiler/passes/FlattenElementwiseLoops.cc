@@ -1,5 +1,7 @@
-// FlattenElementwiseLoops: an elementwise generic over dense buffers becomes one loop over all their elements (kiln-flatten-elementwise-loops).
+// FlattenElementwiseLoops: an elementwise generic over dense buffers becomes one loop over all
+// their elements (kiln-flatten-elementwise-loops).
 #include "kiln/compiler/Passes.h"
+
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/BuiltinOps.h"

@@ -1,5 +1,7 @@
-// SplitSharedInits: each use of a shared tensor.empty and each init use of a shared linalg.fill gets an op of its own (kiln-split-shared-inits).
+// SplitSharedInits: each use of a shared tensor.empty and each init use of a shared linalg.fill
+// gets an op of its own (kiln-split-shared-inits).
 #include "kiln/compiler/Passes.h"
+
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinOps.h"

@@ -1,5 +1,7 @@
-// StridedCopiesToLoops: memref.copy between strided views becomes linalg.copy (kiln-strided-copies-to-loops).
+// StridedCopiesToLoops: memref.copy between strided views becomes linalg.copy
+// (kiln-strided-copies-to-loops).
 #include "kiln/compiler/Passes.h"
+
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/BuiltinOps.h"

@@ -1,5 +1,7 @@
-// UnrollTinyInnerLoops: innermost accumulating loops of 2 to 4 trips are unrolled (kiln-unroll-tiny-inner-loops).
+// UnrollTinyInnerLoops: innermost accumulating loops of 2 to 4 trips are unrolled
+// (kiln-unroll-tiny-inner-loops).
 #include "kiln/compiler/Passes.h"
+
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/SCF/Utils/Utils.h"

@@ -1,4 +1,4 @@
-// ContractionCalls: the bufferized module's contractions as calls of Kiln's C kernels, with a
+// ContractionsToCalls: the bufferized module's contractions as calls of Kiln's C kernels, with a
 // preceding zero fill and a following bias add (+ relu) folded into the call.
 //
 // Note [Contraction epilogues]

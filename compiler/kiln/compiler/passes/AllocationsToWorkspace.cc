@@ -1,4 +1,5 @@
-// BufferWorkspace: a compiled function's temporary buffers as views of one static workspace.
+// AllocationsToWorkspace: a compiled function's temporary buffers as views of one workspace
+// (kiln-allocations-to-workspace).
 //
 // Note [Workspace]
 // After bufferization a traced step holds a memref.alloc/memref.dealloc pair per intermediate
@@ -19,12 +20,8 @@
 #include <vector>
 
 #include "kiln/compiler/TemporaryBufferCache.h"
+#include "kiln/compiler/passes/Workspace.h"
 #include "llvm/ADT/DenseSet.h"
-#include "llvm/ADT/SetVector.h"
-#include "llvm/ADT/StringMap.h"
-#include "mlir/Analysis/SliceAnalysis.h"
-#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
-#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -34,26 +31,15 @@
 namespace kiln::compiler {
 
 #define GEN_PASS_DEF_ALLOCATIONSTOWORKSPACE
-#define GEN_PASS_DEF_OUTLINEDISJOINTVIEWS
-#define GEN_PASS_DEF_MARKNOALIASARGUMENTS
-#define GEN_PASS_DEF_WORKSPACESPERTHREAD
 #include "kiln/compiler/Passes.h.inc"
 
 namespace {
 
-constexpr int64_t kAlignment = 64;
 // Above this a workspace would be a surprising resident cost; such graphs keep malloc.
 constexpr int64_t kMaxWorkspaceBytes = int64_t{4} << 30;
 // Note [Disjoint temporaries]: up to these sizes every temporary gets bytes of its own.
 constexpr int64_t kDisjointMaxBytes = int64_t{256} << 10;
 constexpr int64_t kDisjointMaxBytesPerUnit = int64_t{4} << 10;
-// Marks a view whose bytes no other view of its workspace shares.
-constexpr llvm::StringLiteral kDisjointView = "kiln.disjoint_view";
-// On a function outlined by outline_disjoint_views: the LLVM parameter positions of its
-// disjoint views' aligned pointers (Note [Disjoint temporaries]).
-constexpr llvm::StringLiteral kNoAliasArguments = "kiln.noalias_arguments";
-// The workspace globals are kiln_workspace_<slot> (Note [Workspace per thread]).
-constexpr llvm::StringLiteral kWorkspacePrefix = "kiln_workspace_";
 
 struct Buffer {
   mlir::memref::AllocOp alloc;
@@ -63,7 +49,7 @@ struct Buffer {
   int64_t offset = 0;
 };
 
-int64_t round_up(int64_t n) { return (n + kAlignment - 1) / kAlignment * kAlignment; }
+int64_t round_up(int64_t n) { return (n + kWorkspaceAlignment - 1) / kWorkspaceAlignment * kWorkspaceAlignment; }
 
 // Bytes of a static memref of int or float elements (i1 is a byte, as LLVM stores it); 0 when
 // the buffer is not a candidate.
@@ -202,7 +188,7 @@ void allocations_to_workspace(mlir::ModuleOp module) {
     b.setInsertionPointToStart(module.getBody());
     b.create<mlir::memref::GlobalOp>(f.getLoc(), b.getStringAttr(name), b.getStringAttr("private"),
                                      mlir::TypeAttr::get(type), b.getUnitAttr(), mlir::UnitAttr(),
-                                     b.getI64IntegerAttr(kAlignment));
+                                     b.getI64IntegerAttr(kWorkspaceAlignment));
     b.setInsertionPointToStart(&entry);
     mlir::Value workspace = b.create<mlir::memref::GetGlobalOp>(f.getLoc(), type, name);
     for (Buffer& buf : buffers) {
@@ -241,7 +227,7 @@ void dynamic_allocations_to_workspace(mlir::func::FuncOp f) {
   b.setInsertionPointAfter(n.getDefiningOp());
   mlir::Value total = b.create<mlir::arith::MulIOp>(loc, n, b.create<mlir::arith::ConstantIndexOp>(loc, per_unit));
   auto type = mlir::MemRefType::get({mlir::ShapedType::kDynamic}, mlir::IntegerType::get(ctx, 8));
-  mlir::Value workspace = b.create<mlir::memref::AllocOp>(loc, type, mlir::ValueRange{total}, b.getI64IntegerAttr(kAlignment));
+  mlir::Value workspace = b.create<mlir::memref::AllocOp>(loc, type, mlir::ValueRange{total}, b.getI64IntegerAttr(kWorkspaceAlignment));
   b.setInsertionPoint(entry.getTerminator());
   b.create<mlir::memref::DeallocOp>(loc, workspace);
   for (Buffer& buf : buffers) {
@@ -257,169 +243,8 @@ void dynamic_allocations_to_workspace(mlir::func::FuncOp f) {
   }
 }
 
-// Note [Disjoint temporaries]
-// LLVM sees every temporary as one object at some offset (the workspace global, or the dynamic
-// workspace's allocation), so it cannot tell two temporaries apart: a loop that reads one and
-// writes another gets a run-time overlap check and a scalar copy of itself, or stays scalar
-// ("unsafe dependent memory operations"), and a reduction stores its accumulator on every trip.
-// When a function's temporaries are small (at most kDisjointMaxBytes, or kDisjointMaxBytesPerUnit
-// per unit of the dynamic size) they get bytes of their own instead of sharing by lifetime, and
-// after the loops are built the function's body moves into a private function that takes each
-// such view as an argument of its own, marked noalias (set after the conversion to the LLVM
-// dialect, by kiln-mark-noalias-arguments from the outlined function's kiln.noalias_arguments:
-// FuncToLLVM drops `llvm.noalias` on memref arguments). LLVM
-// inlines the body back (always_inline) and turns the noalias arguments into alias scopes, so
-// the views' loads and stores are known apart at no run-time cost. What stays in the entry block
-// is what computes the views (the sizes, the workspace, the offsets), the call and the
-// workspace's dealloc. The iris step (-1 batch): the loops' run-time overlap checks 7 -> 4, their
-// share of the step (perf) 36% -> 31%, BM_iris_compiled_step 2.27-3.03 -> 2.13-2.71 us (six
-// interleaved rounds of 3-repetition medians on a noisy machine). Giving each temporary a global
-// of its own measured alike for static shapes, but a -1 dim's temporaries share one allocation.
-void outline_disjoint_views(mlir::ModuleOp module) {
-  for (auto f : llvm::to_vector(module.getOps<mlir::func::FuncOp>())) {
-    if (f.isExternal() || f.getNumResults() != 0) continue;  // compiled functions return through arguments
-    mlir::Block& entry = f.getBody().front();
-    // What computes the views: stays before the call.
-    llvm::SetVector<mlir::Operation*> prefix;
-    mlir::BackwardSliceOptions slice;
-    slice.inclusive = true;
-    slice.filter = [&](mlir::Operation* op) { return op->getBlock() == &entry; };
-    for (mlir::Operation& op : entry)
-      if (op.hasAttr(kDisjointView)) mlir::getBackwardSlice(&op, &prefix, slice);
-    if (prefix.empty()) continue;
-    if (llvm::any_of(prefix, [](mlir::Operation* op) {
-          return !mlir::isMemoryEffectFree(op) && !mlir::isa<mlir::memref::AllocOp>(op);
-        }))
-      continue;
-    std::vector<mlir::Operation*> moved;
-    for (mlir::Operation& op : entry) {
-      if (prefix.contains(&op) || op.hasTrait<mlir::OpTrait::IsTerminator>()) continue;
-      auto dealloc = mlir::dyn_cast<mlir::memref::DeallocOp>(op);
-      if (dealloc && prefix.contains(dealloc.getMemref().getDefiningOp())) continue;  // the workspace's
-      moved.push_back(&op);
-    }
-    // The body's arguments: the function's, then the prefix's values the body reads.
-    llvm::SetVector<mlir::Value> captured(entry.args_begin(), entry.args_end());
-    for (mlir::Operation* op : moved)
-      op->walk([&](mlir::Operation* inner) {
-        for (mlir::Value v : inner->getOperands())
-          if (mlir::Operation* def = v.getDefiningOp(); def != nullptr && prefix.contains(def)) captured.insert(v);
-      });
-    // LLVM parameter positions (MLIR's memref calling convention: allocated and aligned pointer,
-    // offset, sizes, strides); the aligned pointer of each disjoint view is noalias.
-    llvm::SmallVector<int32_t> noalias;
-    unsigned position = 0;
-    bool known = true;
-    for (mlir::Value v : captured) {
-      if (auto memref = mlir::dyn_cast<mlir::MemRefType>(v.getType())) {
-        mlir::Operation* def = v.getDefiningOp();
-        if (def != nullptr && def->hasAttr(kDisjointView)) noalias.push_back(static_cast<int32_t>(position + 1));
-        position += 3 + 2 * static_cast<unsigned>(memref.getRank());
-      } else if (v.getType().isIntOrIndexOrFloat()) {
-        position += 1;
-      } else {
-        known = false;
-      }
-    }
-    if (!known) continue;
-    mlir::OpBuilder b(module.getContext());
-    b.setInsertionPointAfter(f);
-    llvm::SmallVector<mlir::Type> types;
-    for (mlir::Value v : captured) types.push_back(v.getType());
-    auto outlined = b.create<mlir::func::FuncOp>(f.getLoc(), (f.getName() + "_body").str(), b.getFunctionType(types, {}));
-    outlined.setPrivate();
-    outlined->setAttr(kNoAliasArguments, b.getDenseI32ArrayAttr(noalias));
-    mlir::Block* block = outlined.addEntryBlock();
-    for (mlir::Operation* op : moved) op->moveBefore(block, block->end());
-    for (auto [captured_value, arg] : llvm::zip(captured, block->getArguments()))
-      mlir::Value(captured_value).replaceUsesWithIf(
-          arg, [&](mlir::OpOperand& use) { return outlined->isProperAncestor(use.getOwner()); });
-    b.setInsertionPointToEnd(block);
-    b.create<mlir::func::ReturnOp>(f.getLoc());
-    mlir::Operation* after_prefix = &*llvm::find_if(entry, [&](mlir::Operation& op) { return !prefix.contains(&op); });
-    b.setInsertionPoint(after_prefix);
-    b.create<mlir::func::CallOp>(f.getLoc(), outlined, captured.getArrayRef());
-  }
-}
-
-mlir::LogicalResult mark_noalias_arguments(mlir::ModuleOp module) {
-  mlir::MLIRContext* ctx = module.getContext();
-  for (auto fn : module.getOps<mlir::LLVM::LLVMFuncOp>()) {
-    auto noalias = fn->getAttrOfType<mlir::DenseI32ArrayAttr>(kNoAliasArguments);
-    if (!noalias) continue;
-    for (int32_t i : noalias.asArrayRef()) {
-      if (i < 0 || static_cast<unsigned>(i) >= fn.getNumArguments() ||
-          !mlir::isa<mlir::LLVM::LLVMPointerType>(fn.getArgument(static_cast<unsigned>(i)).getType()))
-        return fn.emitError() << kNoAliasArguments << ": parameter " << i << " is not a view's pointer";
-      fn.setArgAttr(static_cast<unsigned>(i), mlir::LLVM::LLVMDialect::getNoAliasAttrName(), mlir::UnitAttr::get(ctx));
-    }
-    fn->removeAttr(kNoAliasArguments);
-    fn.setLinkage(mlir::LLVM::Linkage::Internal);
-    fn->setAttr("passthrough", mlir::ArrayAttr::get(ctx, {mlir::StringAttr::get(ctx, "alwaysinline")}));
-  }
-  return mlir::success();
-}
-
-// Note [Workspace per thread] (TemporaryBufferCache.cc): each kiln_workspace_<slot> global's
-// address becomes a call of kiln_thread_workspace(slot, bytes), the calling thread's buffer, and
-// the global goes. The result is declared 64-byte aligned, as the global was.
-mlir::LogicalResult workspaces_per_thread(mlir::ModuleOp module) {
-  llvm::StringMap<std::pair<int64_t, int64_t>> workspaces;  // global -> (slot, bytes)
-  std::vector<mlir::LLVM::GlobalOp> globals;
-  for (auto g : module.getOps<mlir::LLVM::GlobalOp>()) {
-    llvm::StringRef suffix = g.getSymName();
-    int64_t slot;
-    if (!suffix.consume_front(kWorkspacePrefix) || suffix.getAsInteger(10, slot)) continue;
-    auto array = mlir::dyn_cast<mlir::LLVM::LLVMArrayType>(g.getGlobalType());
-    if (!array || slot >= kThreadWorkspaceSlots)
-      return g.emitError() << "a workspace global is an i8 array with a slot below " << kThreadWorkspaceSlots;
-    workspaces[g.getSymName()] = {slot, static_cast<int64_t>(array.getNumElements())};
-    globals.push_back(g);
-  }
-  if (globals.empty()) return mlir::success();
-  mlir::MLIRContext* ctx = module.getContext();
-  mlir::OpBuilder b(ctx);
-  b.setInsertionPointToStart(module.getBody());
-  auto i64 = b.getI64Type();
-  auto ptr = mlir::LLVM::LLVMPointerType::get(ctx);
-  auto fn = b.create<mlir::LLVM::LLVMFuncOp>(module.getLoc(), kThreadWorkspaceFunction,
-                                             mlir::LLVM::LLVMFunctionType::get(ptr, {i64, i64}));
-  fn.setResultAttr(0, mlir::LLVM::LLVMDialect::getAlignAttrName(), b.getI64IntegerAttr(kAlignment));
-  std::vector<mlir::LLVM::AddressOfOp> addresses;
-  module.walk([&](mlir::LLVM::AddressOfOp op) {
-    if (workspaces.contains(op.getGlobalName())) addresses.push_back(op);
-  });
-  for (mlir::LLVM::AddressOfOp op : addresses) {
-    const auto [slot, bytes] = workspaces.lookup(op.getGlobalName());
-    b.setInsertionPoint(op);
-    mlir::Value args[] = {b.create<mlir::LLVM::ConstantOp>(op.getLoc(), i64, slot),
-                          b.create<mlir::LLVM::ConstantOp>(op.getLoc(), i64, bytes)};
-    auto call = b.create<mlir::LLVM::CallOp>(op.getLoc(), fn, args);
-    op.getResult().replaceAllUsesWith(call.getResult());
-    op.erase();
-  }
-  for (mlir::LLVM::GlobalOp g : globals) g.erase();
-  return mlir::success();
-}
-
 struct AllocationsToWorkspacePass : impl::AllocationsToWorkspaceBase<AllocationsToWorkspacePass> {
   void runOnOperation() override { allocations_to_workspace(getOperation()); }
-};
-
-struct OutlineDisjointViewsPass : impl::OutlineDisjointViewsBase<OutlineDisjointViewsPass> {
-  void runOnOperation() override { outline_disjoint_views(getOperation()); }
-};
-
-struct MarkNoaliasArgumentsPass : impl::MarkNoaliasArgumentsBase<MarkNoaliasArgumentsPass> {
-  void runOnOperation() override {
-    if (mlir::failed(mark_noalias_arguments(getOperation()))) signalPassFailure();
-  }
-};
-
-struct WorkspacesPerThreadPass : impl::WorkspacesPerThreadBase<WorkspacesPerThreadPass> {
-  void runOnOperation() override {
-    if (mlir::failed(workspaces_per_thread(getOperation()))) signalPassFailure();
-  }
 };
 
 }  // namespace
