@@ -35,7 +35,7 @@ int64_t conv2d_scratch_elements(const Conv2DGeometry& g, int64_t element_bytes);
 /// y = conv2d(x, filter), then `epilogue` on every output row of f channels (bias[o] added to
 /// channel o, then relu): applied by the GEMM of each chunk of images to each finished panel,
 /// while it is in cache (compiled code's contraction epilogues, Note [Contraction epilogues] in
-/// compiler/kiln/compiler/ContractionCalls.cc), rounded as the separate ops round.
+/// compiler/kiln/compiler/passes/ContractionsToCalls.cc), rounded as the separate ops round.
 /// `scratch` holds conv2d_scratch_elements(g, sizeof(T)) elements.
 template <typename T>
 void conv2d(const Conv2DGeometry& g, const T* x, const T* filter, T* y, T* scratch, GemmEpilogue<T> epilogue = {});

@@ -7,7 +7,7 @@ namespace kiln::kernels {
 
 /// What gemm applies to each element of c once its product is complete, while the block of c is
 /// still in cache (compiled code's contraction epilogues, Note [Contraction epilogues] in
-/// compiler/kiln/compiler/ContractionCalls.cc):
+/// compiler/kiln/compiler/passes/ContractionsToCalls.cc):
 ///   c[i,j] = bias[j] + c[i,j]          when `bias` (n values, unit stride) is given
 ///   c[i,j] = c[i,j] > 0 ? c[i,j] : 0   then, when `relu` (NaN gives 0, as eager relu)
 /// Each step rounds as the separate elementwise op does, so results equal the unfused ops'.

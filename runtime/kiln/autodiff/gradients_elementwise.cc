@@ -73,7 +73,7 @@ Grads grad_Abs(const GradContext& c) {
 }
 // From relu's output, as TF's ReluGrad (y > 0 exactly where x > 0, NaN included): then a
 // compiled step need not keep the pre-activation sum, and a contraction's bias add and relu
-// fuse into its epilogue (Note [Contraction epilogues] in compiler/.../ContractionCalls.cc).
+// fuse into its epilogue (Note [Contraction epilogues] in compiler/.../passes/ContractionsToCalls.cc).
 Grads grad_Relu(const GradContext& c) { return {relu_grad(c.grad, c.out)}; }
 // relu_grad is linear in dy and piecewise constant in x (zero gradient almost everywhere).
 Grads grad_ReluGrad(const GradContext& c) { return {relu_grad(c.grad, c.in[1]), Tensor()}; }
