@@ -330,71 +330,18 @@ struct TableRow {
   OpId id;
   OpLowering lowering;
 };
-// Every op of op_table.def and how it compiles. An op missing here has no lowering:
-// lowering_gap() names it and kiln::function runs such a graph on the interpreter; the compiler
-// tests fail for it unless it is listed there as interpreter-only.
-// The random ops run their eager kernel on the host (same seed attribute, same values as eager
-// and GraphRunner) and enter the compiled function as arguments.
+// Every op of op_table.def and how it compiles (its lowering column): LINALG rows by their
+// lower_<Id>; HOST rows (the random ops) run their eager kernel on the host (same seed attribute,
+// same values as eager and GraphRunner) and enter the compiled function as arguments.
+#define KILN_LOWERING_LINALG(Id) OpLowering{lower_##Id}
+#define KILN_LOWERING_HOST(Id) OpLowering{nullptr, true}
 const TableRow kTable[] = {
-    {OpId::Add, {lower_Add}},
-    {OpId::Sub, {lower_Sub}},
-    {OpId::Mul, {lower_Mul}},
-    {OpId::Div, {lower_Div}},
-    {OpId::Pow, {lower_Pow}},
-    {OpId::Maximum, {lower_Maximum}},
-    {OpId::Minimum, {lower_Minimum}},
-    {OpId::Equal, {lower_Equal}},
-    {OpId::NotEqual, {lower_NotEqual}},
-    {OpId::Less, {lower_Less}},
-    {OpId::Greater, {lower_Greater}},
-    {OpId::Where, {lower_Where}},
-    {OpId::Neg, {lower_Neg}},
-    {OpId::Exp, {lower_Exp}},
-    {OpId::Log, {lower_Log}},
-    {OpId::Sqrt, {lower_Sqrt}},
-    {OpId::Rsqrt, {lower_Rsqrt}},
-    {OpId::Square, {lower_Square}},
-    {OpId::Abs, {lower_Abs}},
-    {OpId::Relu, {lower_Relu}},
-    {OpId::Sigmoid, {lower_Sigmoid}},
-    {OpId::Tanh, {lower_Tanh}},
-    {OpId::ReluGrad, {lower_ReluGrad}},
-    {OpId::Cast, {lower_Cast}},
-    {OpId::Dropout, {lower_Dropout}},
-    {OpId::Softmax, {lower_Softmax}},
-    {OpId::LogSoftmax, {lower_LogSoftmax}},
-    {OpId::SoftmaxCrossEntropy, {lower_SoftmaxCrossEntropy}},
-    {OpId::SparseSoftmaxCrossEntropy, {lower_SparseSoftmaxCrossEntropy}},
-    {OpId::MatMul, {lower_MatMul}},
-    {OpId::Conv2D, {lower_Conv2D}},
-    {OpId::Conv2DBackpropInput, {lower_Conv2DBackpropInput}},
-    {OpId::Conv2DBackpropFilter, {lower_Conv2DBackpropFilter}},
-    {OpId::ReduceSum, {lower_ReduceSum}},
-    {OpId::ReduceMean, {lower_ReduceMean}},
-    {OpId::ReduceMax, {lower_ReduceMax}},
-    {OpId::ArgMax, {lower_ArgMax}},
-    {OpId::MaxPool2D, {lower_MaxPool2D}},
-    {OpId::AvgPool2D, {lower_AvgPool2D}},
-    {OpId::MaxPool2DGrad, {lower_MaxPool2DGrad}},
-    {OpId::MaxPool2DGradGrad, {lower_MaxPool2DGradGrad}},
-    {OpId::AvgPool2DGrad, {lower_AvgPool2DGrad}},
-    {OpId::Reshape, {lower_Reshape}},
-    {OpId::Transpose, {lower_Transpose}},
-    {OpId::BroadcastTo, {lower_BroadcastTo}},
-    {OpId::Concat, {lower_Concat}},
-    {OpId::Slice, {lower_Slice}},
-    {OpId::Gather, {lower_Gather}},
-    {OpId::UnsortedSegmentSum, {lower_UnsortedSegmentSum}},
-    {OpId::OneHot, {lower_OneHot}},
-    {OpId::Fill, {lower_Fill}},
-    {OpId::RandomNormal, {nullptr, true}},
-    {OpId::TruncatedNormal, {nullptr, true}},
-    {OpId::RandomUniform, {nullptr, true}},
-    {OpId::Assign, {lower_Assign}},
-    {OpId::AssignAdd, {lower_AssignAdd}},
-    {OpId::AssignSub, {lower_AssignSub}},
-    {OpId::ApplyAdam, {lower_ApplyAdam}},
+#define KILN_OP(Id, name, arity, grad, lowering, dims, effects) {OpId::Id, KILN_LOWERING_##lowering(Id)},
+#include "kiln/op_table.def"
+#undef KILN_OP
 };
+#undef KILN_LOWERING_LINALG
+#undef KILN_LOWERING_HOST
 
 const std::array<OpLowering, kNumOps>& table() {
   static const std::array<OpLowering, kNumOps> t = [] {
@@ -415,14 +362,12 @@ std::string sanitize(const std::string& name) {
 const OpLowering& lowering_of(OpId id) { return table()[static_cast<size_t>(id)]; }
 
 namespace {
-// Ops whose lowering registers a runtime check (LinalgEmitter::check): its status buffer is
-// written at the function's end, which a value inside a region does not reach.
+// Ops whose lowering registers a runtime check (LinalgEmitter::check; the effects column): its
+// status buffer is written at the function's end, which a value inside a region does not reach.
 bool has_runtime_check(const tracer::Graph& g, const tracer::GraphNode& n) {
-  switch (n.op) {
-    case OpId::Gather:
-    case OpId::UnsortedSegmentSum:
-    case OpId::SparseSoftmaxCrossEntropy: return true;
-    case OpId::Div: return !is_floating(g.values[static_cast<size_t>(n.inputs[0])].dtype);
+  switch (op_def(n.op).effects) {
+    case OpEffects::Checks: return true;
+    case OpEffects::ChecksIntegers: return !is_floating(g.values[static_cast<size_t>(n.inputs[0])].dtype);
     default: return false;
   }
 }

@@ -260,8 +260,12 @@ std::vector<Operand> emit_while(LinalgEmitter& e, const tracer::Graph& g, const 
 
 // Lowerings by family (GraphToLinalgElementwise.cc, GraphToLinalgReduce.cc,
 // GraphToLinalgStructural.cc, GraphToLinalgConv.cc, GraphToLinalgPool.cc).
-#define KILN_OP(Id, name, arity, grad) std::vector<std::string> lower_##Id(LinalgEmitter&, const LowerContext&);
+#define KILN_LOWER_DECL_LINALG(Id) std::vector<std::string> lower_##Id(LinalgEmitter&, const LowerContext&);
+#define KILN_LOWER_DECL_HOST(Id)
+#define KILN_OP(Id, name, arity, grad, lowering, dims, effects) KILN_LOWER_DECL_##lowering(Id)
 #include "kiln/op_table.def"
 #undef KILN_OP
+#undef KILN_LOWER_DECL_LINALG
+#undef KILN_LOWER_DECL_HOST
 
 }  // namespace kiln::compiler

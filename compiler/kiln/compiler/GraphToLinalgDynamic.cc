@@ -15,11 +15,12 @@ namespace kiln::compiler {
 // as a dim, products are muli. Loop bounds follow the operands' (dynamic) shapes by themselves.
 // CompiledGraph::run fills the descriptors' sizes and strides per call and checks that the
 // arguments agree on each symbol (compiled_graph.cc).
-// The ops whose lowerings only ever ask for sizes that way are listed in lowers_dynamic; those
-// that follow a -1 dim in some positions only (conv2d, pooling and their gradients: the batch;
-// concat and slice: a dim they do not cut; gather and unsorted_segment_sum: a batch of indices)
-// are checked per node by positional_gap; the nodes of kiln::cond / kiln::while_loop regions
-// likewise (Note [Regions and dynamic dims] in GraphToLinalgControlFlow.cc). A live op that
+// The ops whose lowerings only ever ask for sizes that way are ANY_DIM in op_table.def's dims
+// column; those that follow a -1 dim in some positions only (SOME_DIMS: conv2d, pooling and
+// their gradients: the batch; concat and slice: a dim they do not cut; gather and
+// unsorted_segment_sum: a batch of indices) are checked per node by positional_gap; the nodes
+// of kiln::cond / kiln::while_loop regions likewise (Note [Regions and dynamic dims] in
+// GraphToLinalgControlFlow.cc). A live op that
 // touches a -1 dim elsewhere (a convolution's height, a concatenated axis, unsorted_segment_sum's
 // segments) makes dynamic_gap() say why, and kiln::function then compiles per size (Note [One
 // compiled code for every size] in function.cc). Fusion and bufferization need nothing new: the
@@ -112,32 +113,20 @@ std::string LinalgEmitter::filled(DType dtype, const Shape& shape, const std::st
 }
 
 namespace {
-// Ops whose lowering handles `?` dims anywhere (Note [Dynamic dims]): sizes only through
-// empty(), filled(), sizes_list() and loop bounds, counts through count_value().
-bool lowers_dynamic(OpId id) {
-  switch (id) {
-    case OpId::Add: case OpId::Sub: case OpId::Mul: case OpId::Div: case OpId::Pow: case OpId::Maximum:
-    case OpId::Minimum: case OpId::Equal: case OpId::NotEqual: case OpId::Less: case OpId::Greater: case OpId::Where:
-    case OpId::Neg: case OpId::Exp: case OpId::Log: case OpId::Sqrt: case OpId::Rsqrt: case OpId::Square: case OpId::Abs:
-    case OpId::Relu: case OpId::Sigmoid: case OpId::Tanh: case OpId::ReluGrad: case OpId::Cast: case OpId::Dropout:
-    case OpId::Softmax: case OpId::LogSoftmax: case OpId::SoftmaxCrossEntropy: case OpId::SparseSoftmaxCrossEntropy:
-    case OpId::MatMul: case OpId::ReduceSum: case OpId::ReduceMean: case OpId::ReduceMax: case OpId::ArgMax:
-    case OpId::Reshape: case OpId::Transpose: case OpId::BroadcastTo: case OpId::OneHot: case OpId::Fill:
-    case OpId::RandomNormal: case OpId::TruncatedNormal: case OpId::RandomUniform: case OpId::Assign:
-    case OpId::AssignAdd: case OpId::AssignSub: case OpId::ApplyAdam: return true;
-    default: return false;
-  }
-}
-
-// Ops whose lowering follows a -1 dim in some positions: positional_gap says which.
-bool has_positional_lowering(OpId id) {
-  switch (id) {
-    case OpId::Conv2D: case OpId::Conv2DBackpropInput: case OpId::Conv2DBackpropFilter: case OpId::MaxPool2D:
-    case OpId::AvgPool2D: case OpId::MaxPool2DGrad: case OpId::MaxPool2DGradGrad: case OpId::AvgPool2DGrad:
-    case OpId::Concat: case OpId::Slice: case OpId::Gather: case OpId::UnsortedSegmentSum: return true;
-    default: return false;
-  }
-}
+// The dims column of op_table.def (Note [Dynamic dims]). ANY_DIM: the lowering handles `?` dims
+// anywhere (sizes only through empty(), filled(), sizes_list() and loop bounds, counts through
+// count_value()). SOME_DIMS: it follows a -1 dim in some positions, and positional_gap says which.
+enum class DimsColumn { AnyDim, SomeDims };
+constexpr DimsColumn kDimsColumn[] = {
+#define KILN_DIMS_ANY_DIM DimsColumn::AnyDim
+#define KILN_DIMS_SOME_DIMS DimsColumn::SomeDims
+#define KILN_OP(Id, name, arity, grad, lowering, dims, effects) KILN_DIMS_##dims,
+#include "kiln/op_table.def"
+#undef KILN_OP
+#undef KILN_DIMS_ANY_DIM
+#undef KILN_DIMS_SOME_DIMS
+};
+DimsColumn dims_column(OpId id) { return kDimsColumn[static_cast<size_t>(id)]; }
 
 // The first dim of `s` at or after `from` that is symbolic, or -1.
 int symbolic_dim_from(const Shape& s, int from) {
@@ -206,7 +195,8 @@ std::string positional_gap(const tracer::Graph& g, const tracer::GraphNode& n) {
           return where("input 0 (the data)", d, "the data's rows are flattened with a literal row length");
       return "";
     }
-    default: return "";
+    // A SOME_DIMS row without a rule here: no position is known to follow a -1 dim.
+    default: return " for a -1 dim (its op has no rule of which dims follow one)";
   }
 }
 }  // namespace
@@ -234,9 +224,8 @@ std::string gap_in(const tracer::Graph& graph, const std::string& where) {
       continue;
     }
     if (!symbolic) continue;
-    const std::string node = name + " has no dynamic-dims lowering";
-    if (std::string gap = positional_gap(graph, n); !gap.empty()) return node + gap;
-    if (!has_positional_lowering(n.op) && !lowers_dynamic(n.op)) return node;
+    if (dims_column(n.op) == DimsColumn::AnyDim) continue;
+    if (std::string gap = positional_gap(graph, n); !gap.empty()) return name + " has no dynamic-dims lowering" + gap;
   }
   return "";
 }

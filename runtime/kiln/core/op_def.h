@@ -9,13 +9,13 @@
 namespace kiln {
 
 enum class OpId : uint16_t {
-#define KILN_OP(Id, name, arity, grad) Id,
+#define KILN_OP(Id, name, arity, grad, lowering, dims, effects) Id,
 #include "kiln/op_table.def"
 #undef KILN_OP
 };
 
 inline constexpr int kNumOps = 0
-#define KILN_OP(Id, name, arity, grad) +1
+#define KILN_OP(Id, name, arity, grad, lowering, dims, effects) +1
 #include "kiln/op_table.def"
 #undef KILN_OP
     ;
@@ -45,6 +45,14 @@ struct GradContext {
 /// An undefined Tensor means "no gradient" (zero) for that input.
 using GradFn = std::vector<Tensor> (*)(const GradContext& ctx);
 
+/// The effects column of op_table.def.
+enum class OpEffects : uint8_t {
+  Pure,
+  Writes,          ///< writes its Variable inputs in place; the result is input 0
+  Checks,          ///< checks its input values at run time (index ranges)
+  ChecksIntegers,  ///< checks its input values at run time when they are integers (division by zero)
+};
+
 struct OpDef {
   OpId id;
   const char* name;
@@ -52,10 +60,9 @@ struct OpDef {
   InferFn infer;
   KernelFn kernels[kNumDeviceTypes];
   GradFn grad;  ///< null: not differentiable
+  OpEffects effects;
   /// Writes its Variable inputs in place; the result is input 0.
-  bool in_place() const {
-    return id == OpId::Assign || id == OpId::AssignAdd || id == OpId::AssignSub || id == OpId::ApplyAdam;
-  }
+  bool in_place() const { return effects == OpEffects::Writes; }
 };
 
 const OpDef& op_def(OpId id);
@@ -65,7 +72,7 @@ std::span<const OpDef> all_ops();
 // The functions each row promises (defined across runtime/kiln/ops, kernels/cpu, autodiff).
 #define KILN_GRAD_DECL_GRAD(Id) std::vector<Tensor> grad_##Id(const GradContext&);
 #define KILN_GRAD_DECL_NO_GRAD(Id)
-#define KILN_OP(Id, name, arity, grad)                   \
+#define KILN_OP(Id, name, arity, grad, lowering, dims, effects) \
   TensorMeta infer_##Id(Inputs, const OpAttrs&);         \
   void cpu_##Id(Inputs, const OpAttrs&, const Tensor&);  \
   KILN_GRAD_DECL_##grad(Id)

@@ -5,9 +5,13 @@ namespace kiln {
 namespace {
 #define KILN_GRAD_PTR_GRAD(Id) &grad_##Id
 #define KILN_GRAD_PTR_NO_GRAD(Id) nullptr
+#define KILN_EFFECTS_PURE OpEffects::Pure
+#define KILN_EFFECTS_WRITES OpEffects::Writes
+#define KILN_EFFECTS_CHECKS OpEffects::Checks
+#define KILN_EFFECTS_CHECKS_INTEGERS OpEffects::ChecksIntegers
 const OpDef kOps[] = {
-#define KILN_OP(Id, name, arity, grad) \
-  {OpId::Id, name, arity, &infer_##Id, {&cpu_##Id, nullptr}, KILN_GRAD_PTR_##grad(Id)},
+#define KILN_OP(Id, name, arity, grad, lowering, dims, effects) \
+  {OpId::Id, name, arity, &infer_##Id, {&cpu_##Id, nullptr}, KILN_GRAD_PTR_##grad(Id), KILN_EFFECTS_##effects},
 #include "kiln/op_table.def"
 #undef KILN_OP
 };
