@@ -53,6 +53,25 @@ TEST(KilnBench, CnnJsonReportsStepsAndGflops) {
   // 123.26 MFLOP of training per image (2 x 20.543 M multiply-adds x 3), over the compiled step.
   const double compiled = json_number(out, "compiled_us");
   EXPECT_NEAR(json_number(out, "gflops"), 4 * 123.258e6 / (compiled * 1e3), 0.05 + 0.02 * json_number(out, "gflops")) << out;
+  // The step against the machine's FMA roof (Note [FMA roof]): below it, and the fraction is the ratio.
+  const double roof = json_number(out, "roof_gflops");
+  EXPECT_GT(roof, json_number(out, "gflops")) << out;
+  EXPECT_NEAR(json_number(out, "roof_fraction"), json_number(out, "gflops") / roof, 0.002) << out;
+}
+
+// --roof: more than a scalar FMA unit at 0.5 GHz, less than two 16-wide FMA ports (64 flops a
+// cycle) at 6 GHz on each of at most 1024 kernel threads.
+TEST(KilnBench, RoofIsAPlausibleFmaRate) {
+  if (!std::filesystem::exists(std::string(KILN_BINARY_DIR) + "/tools/kiln-bench"))
+    GTEST_SKIP() << "kiln-bench is not built in " << KILN_BINARY_DIR;
+  int status = -1;
+  const std::string one = run_bench("--roof --json", status);
+  ASSERT_EQ(status, 0) << one;
+  const double roof = json_number(one, "roof_gflops");
+  EXPECT_GT(roof, 1.0) << one;
+  EXPECT_LT(roof, 1024 * 6 * 64.0) << one;
+  std::string both = run_bench("--roof --conv", status);
+  EXPECT_EQ(status, 2) << both;
 }
 
 TEST(KilnBench, BatchIsForTheCnnOnly) {
@@ -81,7 +100,7 @@ TEST(KilnBench, HelpPrintsUsageAndEveryMode) {
     std::string out = run_bench(args, status);
     EXPECT_EQ(status, 0) << args << "\n" << out;
     EXPECT_EQ(out.find("unknown option"), std::string::npos) << args << "\n" << out;
-    for (const char* part : {"usage: kiln-bench", "--dispatch", "--model iris", "--model cnn", "--conv", "--pool",
+    for (const char* part : {"usage: kiln-bench", "--dispatch", "--model iris", "--model cnn", "--conv", "--pool", "--roof",
                              "--json", "--repetitions N", "--benchmark_filter", "KILN_NUM_THREADS"})
       EXPECT_NE(out.find(part), std::string::npos) << args << ": no '" << part << "' in\n" << out;
   }

@@ -13,12 +13,13 @@
 #include "kiln/error.h"
 #include "tools/kiln_bench/cnn_bench.h"
 #include "tools/kiln_bench/conv_bench.h"
+#include "tools/kiln_bench/fma_roof.h"
 #include "tools/kiln_bench/iris_bench.h"
 #include "tools/kiln_bench/median_reporter.h"
 
 namespace {
 constexpr const char* kUsage =
-    "usage: kiln-bench (--dispatch | --model iris | --model cnn [--batch N] | --conv | --pool) [--json] "
+    "usage: kiln-bench (--dispatch | --model iris | --model cnn [--batch N] | --conv | --pool | --roof) [--json] "
     "[--repetitions N]\n"
     "       kiln-bench --benchmark_filter=REGEX [other --benchmark_* flags of Google Benchmark]\n"
     "       kiln-bench --help\n";
@@ -36,12 +37,15 @@ constexpr const char* kHelp =
     "  --model cnn         the article's CNN step at --batch N (default 128): eager_us, compiled_us,\n"
     "                      speedup, compile_ms (first call in a fresh process, empty disk cache, less\n"
     "                      one compiled step), gflops (training FLOPs per step / compiled step),\n"
-    "                      eager_gflops\n"
+    "                      eager_gflops, roof_gflops (the --roof figure, measured first) and\n"
+    "                      roof_fraction (gflops / roof_gflops)\n"
     "  --conv              conv2d and its backprops at the CNN's conv shapes (batch 128): us and GFLOP/s\n"
     "                      eager and compiled, gemm_us (the GEMM calls alone) and the share of the\n"
     "                      eager time outside them (im2col, col2im)\n"
     "  --pool              max_pool2d at [128,24,24,20], 2x2 stride 2 valid: eager and compiled forward\n"
     "                      (*_fwd_us) and forward + max_pool2d_grad (*_fwd_grad_us)\n"
+    "  --roof              roof_gflops: this machine's float32 FMA roof on the kernel threads\n"
+    "                      (independent FMA chains in registers on each; the best of 5 rounds)\n"
     "  --json              one JSON object instead of lines\n"
     "  --repetitions N     repetitions per case (default 9; 5 for --model cnn)\n"
     "  --benchmark_...     Google Benchmark's own command line over every registered case, e.g.\n"
@@ -75,7 +79,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   std::string model;
-  bool dispatch = false, json = false, conv = false, pool = false;
+  bool dispatch = false, json = false, conv = false, pool = false, roof = false;
   bool first_call = false;
   int repetitions = -1;
   long long batch = -1;
@@ -88,6 +92,7 @@ int main(int argc, char** argv) {
     if (arg == "--dispatch") dispatch = true;
     else if (arg == "--conv") conv = true;
     else if (arg == "--pool") pool = true;
+    else if (arg == "--roof") roof = true;
     else if (arg == "--json") json = true;
     else if (arg == "--first-call-ms") first_call = true;
     else if (arg == "--model" && i + 1 < argc) model = argv[++i];
@@ -100,7 +105,7 @@ int main(int argc, char** argv) {
     }
   }
   if (first_call && model.empty()) model = "iris";
-  bool ok = int(dispatch) + int(!model.empty()) + int(conv) + int(pool) == 1;
+  bool ok = int(dispatch) + int(!model.empty()) + int(conv) + int(pool) + int(roof) == 1;
   if (!model.empty() && model != "iris" && model != "cnn") {
     std::fprintf(stderr, "kiln-bench: unknown model '%s'\n", model.c_str());
     ok = false;
@@ -117,6 +122,10 @@ int main(int argc, char** argv) {
   }
   if (first_call) {
     std::printf("%.3f\n", model == "cnn" ? kiln::bench::cnn_first_call_ms(batch) : kiln::bench::iris_first_call_ms());
+    return 0;
+  }
+  if (roof) {
+    std::printf(json ? "{\"roof_gflops\": %.1f}\n" : "roof_gflops %.1f\n", kiln::bench::fma_roof_gflops());
     return 0;
   }
   if (conv) {
@@ -152,6 +161,7 @@ int main(int argc, char** argv) {
                      : "add_1elem_ns %.1f\nmatmul_16x20_ns %.1f\n",
                 m["BM_add_1elem"], m["BM_matmul_16x20"]);
   } else if (model == "cnn") {
+    const double roof_gflops = kiln::bench::fma_roof_gflops();  // first, while nothing else of ours runs
     kiln::bench::set_cnn_batch(batch);
     char dir_template[] = "/tmp/kiln-bench-cache-XXXXXX";
     KILN_CHECK(::mkdtemp(dir_template) != nullptr, "kiln-bench: cannot create a temporary directory");
@@ -160,12 +170,14 @@ int main(int argc, char** argv) {
     auto m = kiln::bench::run_medians(repetitions, "BM_cnn_eager_step|BM_cnn_compiled_step");
     const double eager_us = m["BM_cnn_eager_step"] / 1e3, compiled_us = m["BM_cnn_compiled_step"] / 1e3;
     const double flops = kiln::bench::cnn_step_flops(batch);
+    const double gflops = flops / compiled_us / 1e3;
     std::printf(json ? "{\"model\": \"cnn\", \"batch\": %lld, \"eager_us\": %.1f, \"compiled_us\": %.1f, "
-                       "\"speedup\": %.2f, \"compile_ms\": %.1f, \"gflops\": %.1f, \"eager_gflops\": %.1f}\n"
+                       "\"speedup\": %.2f, \"compile_ms\": %.1f, \"gflops\": %.1f, \"eager_gflops\": %.1f, "
+                       "\"roof_gflops\": %.1f, \"roof_fraction\": %.3f}\n"
                      : "model cnn\nbatch %lld\neager_us %.1f\ncompiled_us %.1f\nspeedup %.2f\ncompile_ms %.1f\n"
-                       "gflops %.1f\neager_gflops %.1f\n",
-                batch, eager_us, compiled_us, eager_us / compiled_us, first_ms - compiled_us / 1e3,
-                flops / compiled_us / 1e3, flops / eager_us / 1e3);
+                       "gflops %.1f\neager_gflops %.1f\nroof_gflops %.1f\nroof_fraction %.3f\n",
+                batch, eager_us, compiled_us, eager_us / compiled_us, first_ms - compiled_us / 1e3, gflops,
+                flops / eager_us / 1e3, roof_gflops, gflops / roof_gflops);
   } else {
     // Two fresh processes sharing a new, empty disk cache: the first compiles, the second loads.
     char dir_template[] = "/tmp/kiln-bench-cache-XXXXXX";
