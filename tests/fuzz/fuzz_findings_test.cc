@@ -149,6 +149,30 @@ TEST(FuzzProgramRegressions, ZeroFillThatIsAnOutputAndALoopsInitialValue) {
   EXPECT_EQ(f.explain().find("interpreted"), std::string::npos) << f.explain();
 }
 
+// Fuzz seed 68186: an int32 division over [N, N]. Its zero check's flat positions use literal
+// strides, which dynamic_gap did not know: the shared compile failed ("compiling failed" in
+// explain()) before the per-size code ran. Now the reason is known before compiling, and a float
+// division over the same dims still shares one code.
+TEST(FuzzProgramRegressions, IntegerDivisionOverMinusOneDimsCompilesPerSizeWithItsReason) {
+  auto body = [](const Tensor& x) {
+    const Tensor m = kiln::matmul(x, x, false, true);
+    return kiln::div(m, kiln::maximum(m, kiln::fill({}, 1, x.dtype())));
+  };
+  for (DType dtype : {DType::Int32, DType::Float32}) {
+    auto f = kiln::function(body, {.input_signature = {TensorSpec{{-1, 2}, dtype}}});
+    for (int64_t n : {3, 1}) {
+      const Tensor x = kiln::cast(kiln::fill({n, 2}, 2.0, DType::Int32) - kiln::fill({n, 2}, 3.0, DType::Int32), dtype);
+      EXPECT_TRUE(test::tensors_match(f(x), body(x))) << dtype_name(dtype) << ", n = " << n;
+    }
+    const std::string explain = f.explain();
+    EXPECT_EQ(explain.find("compiling failed"), std::string::npos) << explain;
+    if (dtype == DType::Int32)
+      EXPECT_NE(explain.find("an integer division's zero check has literal strides"), std::string::npos) << explain;
+    else
+      EXPECT_EQ(f.compile_count(), 1) << explain;
+  }
+}
+
 // Fuzz F7 (seed 300208): a variable assigned another's old value, which an optimizer then
 // updates in the same step. The update wrote w in place before its old value was copied into
 // s, and bufferization failed ("cannot avoid RaW conflict"): the step ran on the interpreter.

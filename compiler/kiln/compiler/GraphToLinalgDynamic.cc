@@ -18,7 +18,8 @@ namespace kiln::compiler {
 // The ops whose lowerings only ever ask for sizes that way are ANY_DIM in op_table.def's dims
 // column; those that follow a -1 dim in some positions only (SOME_DIMS: conv2d, pooling and
 // their gradients: the batch; concat and slice: a dim they do not cut; gather and
-// unsorted_segment_sum: a batch of indices) are checked per node by positional_gap; the nodes
+// unsorted_segment_sum: a batch of indices; integer div and the sparse cross-entropy: all but
+// what their runtime checks read) are checked per node by positional_gap; the nodes
 // of kiln::cond / kiln::while_loop regions likewise (Note [Regions and dynamic dims] in
 // GraphToLinalgControlFlow.cc). A live op that
 // touches a -1 dim elsewhere (a convolution's height, a concatenated axis, unsorted_segment_sum's
@@ -139,8 +140,9 @@ int symbolic_dim_from(const Shape& s, int from) {
 // convolutions and pools bake their images' height, width and channels into the geometry (the C
 // kernels' im2col, the pools' window index arithmetic) and read only the batch (dim 0) from the
 // buffers; concat and slice place their pieces at literal offsets along the axis they cut; gather
-// and unsorted_segment_sum check indices against a literal row count with literal strides
-// (LinalgEmitter::check). For a node that touches a -1 dim: "" when its lowering follows it, else
+// and unsorted_segment_sum check indices against a literal row count with literal strides, an
+// integer division its divisor with literal strides, the sparse cross-entropy its labels against
+// a literal class count (LinalgEmitter::check). For a node that touches a -1 dim: "" when its lowering follows it, else
 // why not, after "conv2d (node 3) has no dynamic-dims lowering".
 std::string positional_gap(const tracer::Graph& g, const tracer::GraphNode& n) {
   auto shape_of = [&](int v) -> const Shape& { return g.values[static_cast<size_t>(v)].shape; };
@@ -195,6 +197,19 @@ std::string positional_gap(const tracer::Graph& g, const tracer::GraphNode& n) {
           return where("input 0 (the data)", d, "the data's rows are flattened with a literal row length");
       return "";
     }
+    // The runtime checks' flat positions and limits are literals too (LinalgEmitter::check):
+    // integer division checks its divisor, whose dims after the first then may not follow a
+    // -1 dim (fuzz seed 68186: int32 [N,N] / [N,N]); the label check's limit is the classes.
+    case OpId::Div: {
+      if (is_floating(g.values[static_cast<size_t>(n.inputs[1])].dtype)) return "";
+      if (int d = symbolic_dim_from(shape_of(n.inputs[1]), 1); d >= 0)
+        return where("input 1 (the divisor)", d, "an integer division's zero check has literal strides");
+      return "";
+    }
+    case OpId::SparseSoftmaxCrossEntropy:
+      if (is_symbolic_dim(shape_of(n.inputs[1]).sym(1)))
+        return where("input 1 (the logits)", 1, "the label range check's limit, the classes, is a literal");
+      return "";
     // A SOME_DIMS row without a rule here: no position is known to follow a -1 dim.
     default: return " for a -1 dim (its op has no rule of which dims follow one)";
   }
