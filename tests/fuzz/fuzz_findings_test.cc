@@ -173,6 +173,26 @@ TEST(FuzzProgramRegressions, IntegerDivisionOverMinusOneDimsCompilesPerSizeWithI
   }
 }
 
+// Fuzz seed 81265: cse merged a cond branch's log_softmax with the same one outside, and
+// canonicalize turned the cond into an arith.select of two tensors, one of them also an output:
+// bufferization failed ("cannot avoid RaW conflict") and the step ran on the interpreter.
+TEST(FuzzProgramRegressions, CondThatBecomesASelectOfAnOutput) {
+  auto body = [](const Tensor& x, const Tensor& y) {
+    const Tensor outside = kiln::log_softmax(x);
+    const Tensor r = kiln::cond(kiln::less(kiln::reduce_sum(y), kiln::fill({}, 0.0)),
+                                [&] { return kiln::log_softmax(x); }, [&] { return x; });
+    return std::vector<Tensor>{r, outside};
+  };
+  auto f = kiln::function(body);
+  const Tensor x = test::random_values({3, 3, 2}, DType::Float32, 0.25, 2, 1);
+  for (float sign : {1.0f, -1.0f}) {
+    const Tensor y = kiln::fill({3}, sign);
+    const std::vector<Tensor> got = f(x, y), want = body(x, y);
+    for (size_t k = 0; k < got.size(); ++k) EXPECT_TRUE(test::tensors_match(got[k], want[k])) << "sign " << sign << ", output " << k;
+  }
+  EXPECT_EQ(f.explain().find("interpreted"), std::string::npos) << f.explain();
+}
+
 // Fuzz F7 (seed 300208): a variable assigned another's old value, which an optimizer then
 // updates in the same step. The update wrote w in place before its old value was copied into
 // s, and bufferization failed ("cannot avoid RaW conflict"): the step ran on the interpreter.

@@ -103,3 +103,24 @@ func.func @one_value_two_results(%p: i1, %o1: tensor<f32> {bufferization.writabl
   %r2 = bufferization.materialize_in_destination %r#1 in %o2 : (tensor<f32>, tensor<f32>) -> tensor<f32>
   return %r1, %r2 : tensor<f32>, tensor<f32>
 }
+
+// A select of two tensors (a cond that canonicalize folded) whose operand is also an output: that
+// operand is copied for the select; an argument nothing writes is not.
+// CHECK-LABEL: func.func @select_of_an_output
+// CHECK: %[[V:.*]] = linalg.generic
+// CHECK: %[[C:.*]] = linalg.copy ins(%[[V]] : tensor<4xf32>)
+// CHECK-NOT: linalg.copy
+// CHECK: arith.select %arg1, %[[C]], %arg0 : tensor<4xf32>
+func.func @select_of_an_output(%x: tensor<4xf32>, %p: i1, %o1: tensor<4xf32> {bufferization.writable = true},
+                               %o2: tensor<4xf32> {bufferization.writable = true}) -> (tensor<4xf32>, tensor<4xf32>) {
+  %e = tensor.empty() : tensor<4xf32>
+  %v = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel"]} ins(%x : tensor<4xf32>) outs(%e : tensor<4xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %n = arith.negf %in : f32
+    linalg.yield %n : f32
+  } -> tensor<4xf32>
+  %s = arith.select %p, %v, %x : tensor<4xf32>
+  %r1 = bufferization.materialize_in_destination %s in %o1 : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+  %r2 = bufferization.materialize_in_destination %v in %o2 : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+  return %r1, %r2 : tensor<4xf32>, tensor<4xf32>
+}

@@ -3,6 +3,7 @@
 #include "kiln/compiler/Passes.h"
 
 #include "llvm/ADT/DenseSet.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -35,7 +36,10 @@ namespace {
 //   elimination would compute s in the cond's destination, which the other branch overwrites.
 //   The branch copies the value it passes through, as eager hands back the same tensor: one
 //   copy on that path only. A branch yielding one value for two results (cse merges equal
-//   branch values) copies it too: the two results reach two destinations.
+//   branch values) copies it too: the two results reach two destinations. Where canonicalize
+//   turned such a cond into an arith.select of two tensors (both branches computed before it,
+//   after cse merged a branch's log_softmax with the same one outside: fuzz seed 81265), each
+//   operand that is read elsewhere too is copied for the select.
 
 // `value` copied into a fresh tensor at b's insertion point.
 mlir::Value copy_of(mlir::OpBuilder& b, mlir::Location loc, mlir::Value value) {
@@ -65,6 +69,17 @@ void copy_passed_through_values(mlir::scf::IfOp op, unsigned index) {
   }
 }
 
+// `op` (an arith.select of tensors): each operand that is also read elsewhere is copied first,
+// but for an argument nothing writes (`written`: the materializations' destinations).
+void copy_shared_select_operands(mlir::arith::SelectOp op, const llvm::DenseSet<mlir::Value>& written) {
+  for (mlir::OpOperand* operand : {&op.getTrueValueMutable(), &op.getFalseValueMutable()}) {
+    mlir::Value v = operand->get();
+    if (v.hasOneUse() || (mlir::isa<mlir::BlockArgument>(v) && !written.contains(v))) continue;
+    mlir::OpBuilder b(op);
+    operand->set(copy_of(b, op.getLoc(), v));
+  }
+}
+
 void copy_aliased_materialization_sources(mlir::ModuleOp module) {
   module.walk([](mlir::func::FuncOp fn) {
     if (fn.isExternal()) return;
@@ -82,6 +97,8 @@ void copy_aliased_materialization_sources(mlir::ModuleOp module) {
       }
       if (auto cond = src.getDefiningOp<mlir::scf::IfOp>())
         copy_passed_through_values(cond, mlir::cast<mlir::OpResult>(src).getResultNumber());
+      if (auto select = src.getDefiningOp<mlir::arith::SelectOp>(); select && mlir::isa<mlir::RankedTensorType>(select.getType()))
+        copy_shared_select_operands(select, written);
       auto [it, inserted] = first.try_emplace(src, op.getOperation());
       if (inserted) continue;
       mlir::OpBuilder b(it->second);
