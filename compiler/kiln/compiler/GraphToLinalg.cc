@@ -326,31 +326,20 @@ void LinalgEmitter::check(RuntimeCheck::Kind kind, const Operand& values, int64_
 // ---- The lowering table -------------------------------------------------------------------
 
 namespace {
-struct TableRow {
-  OpId id;
-  OpLowering lowering;
-};
-// Every op of op_table.def and how it compiles (its lowering column): LINALG rows by their
-// lower_<Id>; HOST rows (the random ops) run their eager kernel on the host (same seed attribute,
-// same values as eager and GraphRunner) and enter the compiled function as arguments.
+// Every op of op_table.def and how it compiles (its lowering column), in the table's order, so
+// indexed by OpId: LINALG rows by their lower_<Id>; HOST rows (the random ops) run their eager
+// kernel on the host (same seed attribute, same values as eager and GraphRunner) and enter the
+// compiled function as arguments.
 #define KILN_LOWERING_LINALG(Id) OpLowering{lower_##Id}
 #define KILN_LOWERING_HOST(Id) OpLowering{nullptr, true}
-const TableRow kTable[] = {
-#define KILN_OP(Id, name, arity, grad, lowering, dims, effects) {OpId::Id, KILN_LOWERING_##lowering(Id)},
+const OpLowering kLowerings[] = {
+#define KILN_OP(Id, name, arity, grad, lowering, dims, effects) KILN_LOWERING_##lowering(Id),
 #include "kiln/op_table.def"
 #undef KILN_OP
 };
 #undef KILN_LOWERING_LINALG
 #undef KILN_LOWERING_HOST
-
-const std::array<OpLowering, kNumOps>& table() {
-  static const std::array<OpLowering, kNumOps> t = [] {
-    std::array<OpLowering, kNumOps> a{};
-    for (const TableRow& row : kTable) a[static_cast<size_t>(row.id)] = row.lowering;
-    return a;
-  }();
-  return t;
-}
+static_assert(std::size(kLowerings) == kNumOps);
 
 std::string sanitize(const std::string& name) {
   std::string s = "kiln_";
@@ -359,7 +348,7 @@ std::string sanitize(const std::string& name) {
 }
 }  // namespace
 
-const OpLowering& lowering_of(OpId id) { return table()[static_cast<size_t>(id)]; }
+const OpLowering& lowering_of(OpId id) { return kLowerings[static_cast<size_t>(id)]; }
 
 namespace {
 // Ops whose lowering registers a runtime check (LinalgEmitter::check; the effects column): its
