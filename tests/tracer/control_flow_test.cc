@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -439,6 +440,82 @@ TEST(CondTraced, RandomOpsInABranchRunOnTheInterpreter) {
   expect_close(f(-x), -x);
   EXPECT_TRUE(has(f.explain(), "interpreted: op 'random_uniform' (node 0) inside kiln::cond's then draws its numbers on the host"))
       << f.explain();
+}
+
+// ---- A Variable among the results (Note [Control flow returns values]) ----
+
+using VariableStep = std::function<Tensor(const Variable&, const Tensor&)>;
+
+// `step` from w = [1, 2], eagerly and under kiln::function (the tracing call and a compiled one),
+// returns `want` each time and leaves w at [0, 1].
+void expect_every_way(const VariableStep& step, const Tensor& x, const Tensor& want) {
+  Variable w(make({1, 2}, {2}), true, "w");
+  expect_close(step(w, x), want);
+  expect_close(w, make({0, 1}, {2}));
+  auto f = kiln::function([&](const Tensor& a) { return step(w, a); });
+  for (int call = 0; call < 2; ++call) {
+    w.assign(make({1, 2}, {2}));
+    expect_close(f(x), want);
+    expect_close(w, make({0, 1}, {2}));
+  }
+  EXPECT_EQ(f.trace_count(), 1);
+  EXPECT_TRUE(has(f.explain(), "compiled in")) << f.explain();
+}
+
+const Tensor kOnes = make({1, 1}, {2});
+
+// Fuzz seed 39205: a cond returned a Variable that an SGD step then updated in place.
+TEST(ControlFlowResults, AVariableReturnedByACondKeepsItsValueAtTheCond) {
+  expect_every_way([](const Variable& w, const Tensor& x) {
+    Tensor r = kiln::cond(positive(x), [&] { return Tensor(w); }, [&] { return w * 2.0; });
+    w.assign_sub(kOnes);
+    return r;
+  }, kOnes, make({1, 2}, {2}));
+}
+
+TEST(ControlFlowResults, AConcretePredicateInATraceAlsoReturnsTheValue) {
+  expect_every_way([](const Variable& w, const Tensor& x) {
+    Tensor r = kiln::cond(Tensor::scalar(true), [&] { return Tensor(w); }, [&] { return x; });
+    w.assign_sub(kOnes);
+    return r;
+  }, kOnes, make({1, 2}, {2}));
+}
+
+TEST(ControlFlowResults, AVariableAsALoopVariableKeepsItsValueAtTheLoop) {
+  expect_every_way([](const Variable& w, const Tensor& x) {
+    Tensor r = kiln::while_loop([](const std::vector<Tensor>& v) { return kiln::less(kiln::reduce_sum(v[0]), Tensor::scalar(0.0f)); },
+                                [](const std::vector<Tensor>& v) { return std::vector<Tensor>{v[0] + 1.0}; }, {w})[0];
+    w.assign_sub(x);
+    return r;
+  }, kOnes, make({1, 2}, {2}));
+}
+
+TEST(ControlFlowResults, AVariableHandleShowsLaterAssignsAndReadValueDoesNot) {
+  // A plain copy of the handle is the variable: the step returns its value at the end.
+  expect_every_way([](const Variable& w, const Tensor& x) {
+    Tensor same = w;
+    w.assign_sub(x);
+    return same;
+  }, kOnes, make({0, 1}, {2}));
+  expect_every_way([](const Variable& w, const Tensor& x) {
+    Tensor before = w.read_value();
+    w.assign_sub(x);
+    return before;
+  }, kOnes, make({1, 2}, {2}));
+}
+
+TEST(ControlFlowResults, GradientsFlowThroughAReadToTheVariable) {
+  Variable w(make({1, -2}, {2}), true, "w");
+  auto grad_of = [&](const Tensor& x) {
+    GradientTape tape;
+    Tensor r = kiln::cond(positive(x), [&] { return Tensor(w); }, [&] { return w * 3.0; });
+    return tape.gradient(kiln::reduce_sum(r * r), {w})[0];
+  };
+  expect_close(grad_of(kOnes), make({2, -4}, {2}));
+  expect_close(grad_of(-kOnes), make({18, -36}, {2}));
+  auto f = kiln::function(grad_of);
+  expect_close(f(kOnes), make({2, -4}, {2}));
+  expect_close(f(-kOnes), make({18, -36}, {2}));
 }
 
 }  // namespace

@@ -144,6 +144,19 @@ std::vector<Tensor> traced_while_loop(TraceContext& ctx, const LoopCondFn& cond_
   return results;
 }
 
+// Note [Control flow returns values]
+// A traced cond or loop returns new values: a Variable among a branch's (or the loop's) results
+// is read where the region ends, and a later assign does not change the result. Eagerly a
+// branch's result would be the Variable itself, which shows that assign (fuzz seed 39205: a
+// cond returned a Variable that an optimizer step then updated). So the eager path reads such
+// results too (Variable::read_value: no copy unless the variable is assigned while the result
+// lives), and both agree. Loop variables are read on entry for the same reason.
+std::vector<Tensor> values_of(std::vector<Tensor> ts) {
+  for (Tensor& t : ts)
+    if (t.is_variable()) t = static_cast<const Variable&>(t).read_value();
+  return ts;
+}
+
 }  // namespace
 
 std::vector<Tensor> cond_impl(const Tensor& pred, const BranchFn& then_fn, const BranchFn& else_fn) {
@@ -156,13 +169,14 @@ std::vector<Tensor> cond_impl(const Tensor& pred, const BranchFn& then_fn, const
   const bool taken = pred.item<bool>();
   std::vector<Tensor> out = taken ? then_fn() : else_fn();
   check_defined("kiln::cond", taken ? "then_fn's result" : "else_fn's result", out);
-  return out;
+  return values_of(std::move(out));
 }
 
 std::vector<Tensor> while_loop_impl(const LoopCondFn& cond_fn, const LoopBodyFn& body_fn, std::vector<Tensor> loop_vars) {
   check_defined("kiln::while_loop", "loop variable", loop_vars);
   KILN_CHECK(!loop_vars.empty(), "kiln::while_loop: no loop variables");
   if (TraceContext* ctx = TraceContext::active()) return traced_while_loop(*ctx, cond_fn, body_fn, loop_vars);
+  loop_vars = values_of(std::move(loop_vars));
   for (;;) {
     Tensor c = cond_fn(loop_vars);
     check_predicate("kiln::while_loop", "cond_fn's result", c);
@@ -170,7 +184,7 @@ std::vector<Tensor> while_loop_impl(const LoopCondFn& cond_fn, const LoopBodyFn&
     std::vector<Tensor> next = body_fn(loop_vars);
     check_defined("kiln::while_loop", "body_fn's result", next);
     check_same_types("kiln::while_loop", "body_fn's result", next, "loop_vars", loop_vars);
-    loop_vars = std::move(next);
+    loop_vars = values_of(std::move(next));
   }
 }
 

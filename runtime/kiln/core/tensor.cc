@@ -8,6 +8,7 @@
 #include <sstream>
 #include <utility>
 
+#include "kiln/autodiff/gradient_tape.h"
 #include "kiln/ops.h"
 
 namespace kiln {
@@ -328,5 +329,14 @@ Variable::Variable(const Tensor& initial_value, bool trainable, std::string name
 const Variable& Variable::assign(const Tensor& v) const { kiln::assign(*this, v); return *this; }
 const Variable& Variable::assign_add(const Tensor& v) const { kiln::assign_add(*this, v); return *this; }
 const Variable& Variable::assign_sub(const Tensor& v) const { kiln::assign_sub(*this, v); return *this; }
+
+Tensor Variable::read_value() const {
+  KILN_CHECK(defined(), "Variable.read_value: undefined Variable");
+  return custom_gradient({*this}, [](const std::vector<Tensor>& in) {
+    Tensor now = alias_of(in[0]);                 // storage shared until the next assign copies it
+    now.impl().symbolic = symbolic_value(in[0]);  // inside a trace: the variable's traced value now
+    return std::pair{now, CustomGradFn([](const Tensor& dy) { return std::vector<Tensor>{dy}; })};
+  });
+}
 
 }  // namespace kiln
