@@ -14,7 +14,7 @@
 
 #include "kiln/compiler/compiled_graph.h"
 #include "kiln/kiln.h"
-#include "kiln/tracer/interpreter.h"
+#include "kiln/ir/interpreter.h"
 #include "kiln/tracer/trace_context.h"
 
 namespace {
@@ -24,8 +24,8 @@ using kiln::Tensor;
 using kiln::Variable;
 using Fn = std::function<std::vector<Tensor>(const std::vector<Tensor>&)>;
 
-kiln::tracer::Graph trace(const std::string& name, const Fn& fn, const std::vector<Tensor>& args) {
-  kiln::tracer::Graph g;
+kiln::ir::Graph trace(const std::string& name, const Fn& fn, const std::vector<Tensor>& args) {
+  kiln::ir::Graph g;
   g.name = name;
   kiln::tracer::TraceContext ctx(g, true);
   std::vector<Tensor> sym;
@@ -83,7 +83,7 @@ void bench_step(const char* label, const std::vector<int64_t>& widths, int64_t b
   Tensor x = normal({batch, widths[0]}, 5);
   Tensor y = kiln::cast(kiln::random_uniform({batch}, 0, 3, DType::Float32), DType::Int32);
   Fn fn = [&](const std::vector<Tensor>& a) { return std::vector<Tensor>{mlp.step(a[0], a[1])}; };
-  kiln::tracer::Graph g = trace(label, fn, {x, y});
+  kiln::ir::Graph g = trace(label, fn, {x, y});
   int live = 0;
   for (bool l : g.live_nodes()) live += l;
   auto cg = kiln::compiler::CompiledGraph::compile(g);
@@ -96,7 +96,7 @@ void bench_step(const char* label, const std::vector<int64_t>& widths, int64_t b
     if (old != nullptr) ::setenv("KILN_CACHE_DIR", saved.c_str(), 1);
     else ::unsetenv("KILN_CACHE_DIR");
   }
-  kiln::tracer::GraphRunner runner(g);
+  kiln::ir::GraphRunner runner(g);
   const double interp = time_us([&] { runner.run({x, y}); }, iterations);
   const double compiled = time_us([&] { cg->run({x, y}); }, iterations);
   const double eager = time_us([&] { fn({x, y}); }, iterations);

@@ -133,17 +133,6 @@ void col2im(const Conv2DGeometry& g, int64_t images, const T* col, T* dx) {
 
 }  // namespace
 
-Conv2DGeometry conv2d_geometry(int64_t n, int64_t h, int64_t w, int64_t c, int64_t kh, int64_t kw, int64_t f,
-                               int64_t stride_h, int64_t stride_w, bool same_padding) {
-  Conv2DGeometry g;
-  g.n = n, g.h = h, g.w = w, g.c = c, g.kh = kh, g.kw = kw, g.f = f, g.stride_h = stride_h, g.stride_w = stride_w;
-  const WindowExtent rows = window_extent(h, kh, stride_h, same_padding);
-  const WindowExtent cols = window_extent(w, kw, stride_w, same_padding);
-  g.oh = rows.out, g.pad_top = rows.pad_before;
-  g.ow = cols.out, g.pad_left = cols.pad_before;
-  return g;
-}
-
 int64_t conv2d_scratch_elements(const Conv2DGeometry& g, int64_t element_bytes) {
   if (!needs_im2col(g)) return 0;
   return chunk_images(g, element_bytes) * g.oh * g.ow * g.patch();
@@ -214,34 +203,34 @@ namespace kiln {
 namespace {
 // The geometry of an op from its input shape, filter shape and attributes (ints = strides,
 // b0 = same padding), shapes already checked by the shape rule.
-kernels::Conv2DGeometry geometry(const Shape& x, const Shape& filter, const OpAttrs& attrs) {
-  return kernels::conv2d_geometry(x[0], x[1], x[2], x[3], filter[0], filter[1], filter[3], attrs.ints[0], attrs.ints[1],
+Conv2DGeometry geometry(const Shape& x, const Shape& filter, const OpAttrs& attrs) {
+  return conv2d_geometry(x[0], x[1], x[2], x[3], filter[0], filter[1], filter[3], attrs.ints[0], attrs.ints[1],
                                   attrs.b0);
 }
 
 // The im2col buffer, from the storage cache (freed blocks are reused, so steady-state calls do
 // not reach malloc).
-Tensor scratch_for(const kernels::Conv2DGeometry& g, DType dtype) {
+Tensor scratch_for(const Conv2DGeometry& g, DType dtype) {
   return Tensor::empty({std::max<int64_t>(kernels::conv2d_scratch_elements(g, dtype_size(dtype)), 1)}, dtype);
 }
 }  // namespace
 
 void cpu_Conv2D(Inputs in, const OpAttrs& attrs, const Tensor& out) {
-  const kernels::Conv2DGeometry g = geometry(in[0].shape(), in[1].shape(), attrs);
+  const Conv2DGeometry g = geometry(in[0].shape(), in[1].shape(), attrs);
   Tensor scratch = scratch_for(g, out.dtype());
   KILN_DISPATCH_FLOAT(out.dtype(), T,
                       kernels::conv2d<T>(g, in[0].data<T>(), in[1].data<T>(), out.data<T>(), scratch.data<T>()));
 }
 
 void cpu_Conv2DBackpropInput(Inputs in, const OpAttrs& attrs, const Tensor& out) {
-  const kernels::Conv2DGeometry g = geometry(attrs.shape, in[0].shape(), attrs);
+  const Conv2DGeometry g = geometry(attrs.shape, in[0].shape(), attrs);
   Tensor scratch = scratch_for(g, out.dtype());
   KILN_DISPATCH_FLOAT(out.dtype(), T,
                       kernels::conv2d_backprop_input<T>(g, in[0].data<T>(), in[1].data<T>(), out.data<T>(), scratch.data<T>()));
 }
 
 void cpu_Conv2DBackpropFilter(Inputs in, const OpAttrs& attrs, const Tensor& out) {
-  const kernels::Conv2DGeometry g = geometry(in[0].shape(), attrs.shape, attrs);
+  const Conv2DGeometry g = geometry(in[0].shape(), attrs.shape, attrs);
   Tensor scratch = scratch_for(g, out.dtype());
   KILN_DISPATCH_FLOAT(out.dtype(), T,
                       kernels::conv2d_backprop_filter<T>(g, in[0].data<T>(), in[1].data<T>(), out.data<T>(), scratch.data<T>()));

@@ -1,5 +1,5 @@
 // One GEMM entry for every contraction on the CPU: eager matmul, conv2d (im2col), and the
-// compiled code's library calls (compiler/kiln/compiler/JitKernels.cc).
+// compiled code's library calls (kernels/cpu/jit/gemm_calls.cc).
 #pragma once
 #include <cstdint>
 

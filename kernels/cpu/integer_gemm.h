@@ -1,5 +1,5 @@
 // The integer GEMM behind eager int32/int64 matmul (kernels/cpu/matmul.cc) and compiled code's
-// integer contractions (compiler/kiln/compiler/IntegerGemmKernels.cc).
+// integer contractions (kernels/cpu/jit/integer_gemm_calls.cc).
 #pragma once
 #include <cstdint>
 

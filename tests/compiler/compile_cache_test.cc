@@ -28,7 +28,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using compiler::CompiledGraph;
-using compiler::Stage;
 
 // ---- The test binary's own cache directory ----
 
@@ -104,7 +103,7 @@ std::vector<Tensor> net_inputs() {
   return {random_values({16, 4}, DType::Float32, -1, 1, 1), random_values({16}, DType::Int32, 0, 3, 2)};
 }
 
-tracer::Graph net_graph(Net& net) {
+ir::Graph net_graph(Net& net) {
   return trace_graph("cache_net", [&net](const std::vector<Tensor>& a) { return net.step(a[0], a[1]); }, net_inputs());
 }
 
@@ -130,7 +129,7 @@ void write_file(const fs::path& p, const std::string& bytes) {
 TEST(CompileCache, HitInTheSameProcessGivesTheSameCodeAndStages) {
   ScopedCacheDir cache;
   Net net;
-  tracer::Graph g = net_graph(net);
+  ir::Graph g = net_graph(net);
   auto cold = CompiledGraph::compile(g);
   EXPECT_FALSE(cold->from_disk_cache());
   ASSERT_EQ(cache.entries().size(), 1u);
@@ -141,8 +140,8 @@ TEST(CompileCache, HitInTheSameProcessGivesTheSameCodeAndStages) {
   expect_same(warm->run(net_inputs()), cold->run(net_inputs()));
   expect_same(warm->run(net_inputs()), net.step(net_inputs()[0], net_inputs()[1]));
   // The later stages are regenerated on request, and are what a miss kept.
-  for (int s = 0; s < compiler::kNumStages; ++s)
-    EXPECT_EQ(warm->stage_text(static_cast<Stage>(s)), cold->stage_text(static_cast<Stage>(s))) << compiler::stage_name(static_cast<Stage>(s));
+  for (int s = 0; s < kNumStages; ++s)
+    EXPECT_EQ(warm->stage_text(static_cast<Stage>(s)), cold->stage_text(static_cast<Stage>(s))) << stage_name(static_cast<Stage>(s));
   EXPECT_EQ(cache.entries().size(), 1u);
 }
 
@@ -155,7 +154,7 @@ TEST(CompileCache, DynamicDimsCodeFromTheDiskCacheRunsEverySize) {
   auto fn = [&](const std::vector<Tensor>& a) {
     return std::vector<Tensor>{kiln::softmax(kiln::matmul(a[0], w)) * kiln::reduce_mean(a[0])};
   };
-  tracer::Graph g;
+  ir::Graph g;
   g.name = "dynamic";
   {
     tracer::TraceContext ctx(g, true);
@@ -229,7 +228,7 @@ TEST(CompileCache, DamagedEntriesAreIgnoredAndRebuilt) {
   };
   ScopedCacheDir cache;
   Net net;
-  tracer::Graph g = net_graph(net);
+  ir::Graph g = net_graph(net);
   auto cold = CompiledGraph::compile(g);
   ASSERT_EQ(cache.entries().size(), 1u);
   const fs::path entry = cache.entries()[0];
@@ -254,7 +253,7 @@ TEST(CompileCache, OffOrEmptyDisablesIt) {
     SCOPED_TRACE(std::string("KILN_CACHE_DIR='") + value + "'");
     ScopedCacheDir cache(std::string{value});
     Net net;
-    tracer::Graph g = net_graph(net);
+    ir::Graph g = net_graph(net);
     EXPECT_FALSE(CompiledGraph::compile(g)->from_disk_cache());
     auto again = CompiledGraph::compile(g);
     EXPECT_FALSE(again->from_disk_cache());
@@ -270,7 +269,7 @@ TEST(CompileCache, UnusableDirectoryOnlyTurnsCachingOff) {
   {
     ScopedCacheDir cache(file + "/cache");
     Net net;
-    tracer::Graph g = net_graph(net);
+    ir::Graph g = net_graph(net);
     auto cg = CompiledGraph::compile(g);
     EXPECT_FALSE(cg->from_disk_cache());
     expect_same(cg->run(net_inputs()), net.step(net_inputs()[0], net_inputs()[1]));

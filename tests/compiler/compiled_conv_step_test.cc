@@ -67,11 +67,11 @@ TEST(CompiledConvStep, AllocatesNothingPerCall) {
   auto step = kiln::function([&](const Tensor& x, const Tensor& y) { return conv_net_step(net, opt, x, y); },
                              {.name = "conv_step"});
   Tensor x = random_values({6, 9, 9, 2}, DType::Float32, -1, 1, 1), y = random_values({6}, DType::Int32, 0, 5, 2);
-  const std::string bufferized = step.lower(compiler::Stage::Bufferized, x, y);
+  const std::string bufferized = step.lower(Stage::Bufferized, x, y);
   EXPECT_NE(bufferized.find("call @kiln_conv2d_bias_f32"), std::string::npos) << bufferized;  // Note [Contraction epilogues]
   EXPECT_NE(bufferized.find("call @kiln_conv2d_backprop_filter_f32"), std::string::npos) << bufferized;
   EXPECT_EQ(bufferized.find("memref.alloc"), std::string::npos) << bufferized;
-  EXPECT_EQ(step.lower(compiler::Stage::LlvmDialect, x, y).find("@malloc"), std::string::npos);
+  EXPECT_EQ(step.lower(Stage::LlvmDialect, x, y).find("@malloc"), std::string::npos);
 }
 
 // The convolution kernels are resolved by name when an object is linked, so an object from the
@@ -86,7 +86,7 @@ TEST(CompiledConvStep, DiskCacheEntryLinksTheKernels) {
   };
   std::vector<Tensor> in = {random_values({2, 7, 5, 3}, DType::Float32, -1, 1, 5),
                             random_values({3, 3, 3, 2}, DType::Float32, -1, 1, 6)};
-  tracer::Graph g = trace_graph("conv_cache", f, in);
+  ir::Graph g = trace_graph("conv_cache", f, in);
   auto cold = compiler::CompiledGraph::compile(g);
   auto warm = compiler::CompiledGraph::compile(g);
   EXPECT_TRUE(warm->from_disk_cache()) << warm->compile_breakdown();

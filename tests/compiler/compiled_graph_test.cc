@@ -12,8 +12,8 @@
 #include <filesystem>
 #include <thread>
 
-#include "kiln/compiler/TemporaryBufferCache.h"
-#include "kiln/tracer/interpreter.h"
+#include "kernels/cpu/jit/temporary_buffers.h"
+#include "kiln/ir/interpreter.h"
 #include "tests/compiler/compiler_test_util.h"
 #include "tests/error_of.h"
 
@@ -21,7 +21,6 @@ namespace kiln::test {
 namespace {
 
 using compiler::CompiledGraph;
-using compiler::Stage;
 
 // ---- A small MLP training step (4 -> 10 -> 3, softmax cross-entropy, Adam) ----
 
@@ -57,7 +56,7 @@ struct Mlp {
   }
 };
 
-tracer::Graph mlp_graph(Mlp& mlp, int64_t batch) {
+ir::Graph mlp_graph(Mlp& mlp, int64_t batch) {
   return trace_graph("mlp_step", [&](const std::vector<Tensor>& a) { return std::vector<Tensor>{mlp.step(a[0], a[1])}; },
                      {random_values({batch, 4}, DType::Float32, -1, 1, 1), random_values({batch}, DType::Int32, 0, 3, 2)});
 }
@@ -67,13 +66,13 @@ TEST(CompiledGraph, MlpTrainingStepMatchesTheInterpreter) {
   const std::vector<Variable> vars = mlp.all();
   std::vector<Tensor> initial;
   for (const Variable& v : vars) initial.push_back(v.clone());
-  tracer::Graph g = mlp_graph(mlp, 32);
+  ir::Graph g = mlp_graph(mlp, 32);
   auto cg = CompiledGraph::compile(g);
   std::vector<std::vector<Tensor>> batches;
   for (uint32_t s = 0; s < 5; ++s)
     batches.push_back({random_values({32, 4}, DType::Float32, -1, 1, 10 + s), random_values({32}, DType::Int32, 0, 3, 20 + s)});
 
-  tracer::GraphRunner runner(g);
+  ir::GraphRunner runner(g);
   std::vector<Tensor> want_loss;
   for (const auto& b : batches) want_loss.push_back(runner.run(b)[0]);
   std::vector<Tensor> want_vars;
@@ -176,8 +175,8 @@ TEST(CompiledGraph, TheWorkspaceIsTheCallingThreads) {
 TEST(CompiledGraph, ThreadWorkspacesAreTheThreadsOwn) {
   using Workspace = void* (*)(int64_t slot, int64_t bytes);
   Workspace workspace = nullptr;
-  for (const auto& [name, address] : compiler::temporary_buffer_symbols())
-    if (name == compiler::kThreadWorkspaceFunction) workspace = reinterpret_cast<Workspace>(address);
+  for (const auto& [name, address] : kiln::kernels::jit::temporary_buffer_symbols())
+    if (name == kiln::kernels::jit::kThreadWorkspaceFunction) workspace = reinterpret_cast<Workspace>(address);
   ASSERT_NE(workspace, nullptr);
   void* mine = workspace(0, 1000);
   EXPECT_EQ(reinterpret_cast<uintptr_t>(mine) % 64, 0u);
@@ -186,7 +185,7 @@ TEST(CompiledGraph, ThreadWorkspacesAreTheThreadsOwn) {
   std::thread([&] { other = workspace(0, 1000); }).join();
   EXPECT_NE(other, mine) << "another thread has a buffer of its own";
   {
-    compiler::SetAsideWorkspaces aside;
+    kiln::kernels::jit::SetAsideWorkspaces aside;
     EXPECT_NE(workspace(0, 1000), mine) << "a nested call does not share the running call's buffer";
   }
   EXPECT_EQ(workspace(0, 1000), mine) << "the running call's buffer is back";
@@ -286,7 +285,7 @@ TEST(CompiledGraph, OutputsThatAreArgumentsConstantsVariablesOrUndefined) {
   };
   // Argument 1 is not a tensor (a C++ scalar of the kiln::function).
   std::vector<Tensor> args = {random_values({4}, DType::Int32, 0, 9, 4), Tensor(), random_values({2, 2}, DType::Float32, -1, 1, 5)};
-  tracer::Graph g = trace_graph("contract", fn, args);
+  ir::Graph g = trace_graph("contract", fn, args);
   // Output 4 becomes w's value at call start (a graph value no eager expression names while w
   // is written): the compiled code must copy it out before the write.
   ASSERT_EQ(g.variables[0].var.name(), "w");
@@ -350,9 +349,9 @@ TEST(CompiledGraph, LoweringGapIsEmptyForEveryTracedGraphHere) {
 // ---- Stages, golden files, dumps ----
 
 TEST(CompilerStages, NamesRoundTripAndUnknownNamesListTheValidOnes) {
-  for (int s = 0; s < compiler::kNumStages; ++s)
-    EXPECT_EQ(compiler::parse_stage(compiler::stage_name(static_cast<Stage>(s))), static_cast<Stage>(s));
-  const std::string e = error_of([] { compiler::parse_stage("llvm"); });
+  for (int s = 0; s < kNumStages; ++s)
+    EXPECT_EQ(parse_stage(stage_name(static_cast<Stage>(s))), static_cast<Stage>(s));
+  const std::string e = error_of([] { parse_stage("llvm"); });
   EXPECT_TRUE(has(e, "unknown IR stage 'llvm'"));
   EXPECT_TRUE(has(e, "traced, fused, bufferized, llvm-dialect, llvm-ir, asm"));
 }
@@ -387,7 +386,7 @@ TEST(CompilerGolden, SoftmaxCrossEntropyForwardBackwardFuses) {
     return std::vector<Tensor>{loss, tape.gradient(loss, {a[1]})[0]};
   };
   std::vector<Tensor> args = {kiln::softmax(random_values({32, 3}, DType::Float32, -1, 1, 1)), random_values({32, 3}, DType::Float32, -2, 2, 2)};
-  tracer::Graph g = trace_graph("softmax_ce", fn, args);
+  ir::Graph g = trace_graph("softmax_ce", fn, args);
   auto cg = CompiledGraph::compile(g);
   EXPECT_TRUE(file_check("softmax_ce.fused.mlir", cg->stage_text(Stage::Fused)));
   std::vector<Tensor> got = cg->run(args), want = fn(args);
@@ -400,7 +399,7 @@ TEST(CompilerDump, KilnDumpIrWritesEveryStage) {
   std::filesystem::create_directories(dir);
   ::setenv("KILN_DUMP_IR", dir.c_str(), 1);
   auto fn = [](const std::vector<Tensor>& a) { return std::vector<Tensor>{kiln::exp(a[0]) + 1.0}; };
-  tracer::Graph g = trace_graph("dumped_fn", fn, {random_values({4}, DType::Float32, 0, 1, 1)});
+  ir::Graph g = trace_graph("dumped_fn", fn, {random_values({4}, DType::Float32, 0, 1, 1)});
   CompiledGraph::compile(g);
   CompiledGraph::compile(g);
   ::unsetenv("KILN_DUMP_IR");

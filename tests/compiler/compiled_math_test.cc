@@ -44,7 +44,7 @@ TEST(CompiledMath, ExpLogTanhMatchLibmWithinAFewUlpsAndSpecialValuesExactly) {
     return std::vector<Tensor>{kiln::exp(a[0]), kiln::log(a[0]), kiln::tanh(a[0])};
   };
   auto cg = compiler::CompiledGraph::compile(trace_graph("math", fn, {x}));
-  EXPECT_EQ(cg->stage_text(compiler::Stage::LlvmIr).find("@llvm.exp.f32"), std::string::npos)
+  EXPECT_EQ(cg->stage_text(Stage::LlvmIr).find("@llvm.exp.f32"), std::string::npos)
       << "exp is not approximated";
   const std::vector<Tensor> got = cg->run({x});
   const char* names[] = {"exp", "log", "tanh"};

@@ -204,7 +204,7 @@ COMPILED_CASE(sparse_softmax_cross_entropy_cases, "sparse_softmax_cross_entropy_
     compiled_vs_eager(std::string("sparse_softmax_cross_entropy of large logits ") + dtype_name(t), f,
                       {rnd({7}, DType::Int64, 0, 4, 3), rnd({7, 4}, t, 1e4 - 5, 1e4 + 5, 4)});
   // An out-of-range label: the same error as eager, after the call.
-  tracer::Graph g = trace_graph("sparse_bad", f, {rnd({3}, DType::Int64, 0, 4, 1), rnd({3, 4}, DType::Float32)});
+  ir::Graph g = trace_graph("sparse_bad", f, {rnd({3}, DType::Int64, 0, 4, 1), rnd({3, 4}, DType::Float32)});
   auto cg = compiler::CompiledGraph::compile(g);
   Tensor bad = Tensor::from_vector(std::vector<int64_t>{0, 4, -1}, Shape{3});
   EXPECT_EQ(error_of([&] { cg->run({bad, rnd({3, 4}, DType::Float32)}); }),
@@ -301,7 +301,7 @@ COMPILED_CASE(conv2d_cases, "conv2d", "conv2d_backprop_input", "conv2d_backprop_
     std::vector<Tensor> in = {rnd({2, 7, 6, 3}, t, -1, 1, 93), rnd({3, 3, 3, 4}, t, -1, 1, 94), rnd({4}, t, -1, 1, 95)};
     compiled_vs_eager(std::string("conv2d + bias (epilogue) ") + dtype_name(t), f, in);
     const std::string bufferized =
-        compiler::CompiledGraph::compile(trace_graph("epilogue", f, in))->stage_text(compiler::Stage::Bufferized);
+        compiler::CompiledGraph::compile(trace_graph("epilogue", f, in))->stage_text(Stage::Bufferized);
     EXPECT_EQ(count_of(bufferized, "call @kiln_conv2d_bias_"), 2u) << bufferized;
     EXPECT_EQ(count_of(bufferized, "call @kiln_conv2d_f"), 1u) << bufferized;
   }
@@ -455,7 +455,7 @@ COMPILED_CASE(gather_cases, "gather") {
     compiled_vs_eager(std::string("gather rank-2 indices ") + dtype_name(it), f, {rnd({6, 2, 2}, DType::Int64), rnd({2, 3}, it, 0, 6, 3)});
     compiled_vs_eager(std::string("gather from rank 1 ") + dtype_name(it), f, {rnd({6}, DType::Float64), rnd({3}, it, 0, 6, 4)});
   }
-  tracer::Graph g = trace_graph("gather_bad", f, {rnd({5, 3}, DType::Float32), rnd({4}, DType::Int32, 0, 5, 2)});
+  ir::Graph g = trace_graph("gather_bad", f, {rnd({5, 3}, DType::Float32), rnd({4}, DType::Int32, 0, 5, 2)});
   auto cg = compiler::CompiledGraph::compile(g);
   Tensor params = rnd({5, 3}, DType::Float32), bad = Tensor::from_vector(std::vector<int32_t>{1, 5, 2, -1}, Shape{4});
   EXPECT_EQ(error_of([&] { cg->run({params, bad}); }), error_of([&] { f({params, bad}); }));
@@ -524,8 +524,8 @@ COMPILED_CASE(random_cases, "random_normal", "truncated_normal", "random_uniform
                                  kiln::random_uniform({2, 2}, -1.0, 3.0, t, &gen)};
     };
     std::vector<Tensor> inputs = {rnd({3, 4}, DType::Float32)};
-    tracer::Graph g = trace_graph("random", fn, inputs);
-    for (const tracer::GraphNode& n : g.nodes) ++compiled_op_counts()[op_def(n.op).name];
+    ir::Graph g = trace_graph("random", fn, inputs);
+    for (const ir::GraphNode& n : g.nodes) ++compiled_op_counts()[op_def(n.op).name];
     auto cg = compiler::CompiledGraph::compile(g);
     gen.reseed(77);
     std::vector<Tensor> got = cg->run(inputs);
@@ -614,9 +614,9 @@ TEST(CompiledOpTable, EveryOpHasALoweringAndACase) {
   std::vector<std::string> missing_lowering, missing_case;
   for (const OpDef& op : all_ops()) {
     if (kInterpreterOnly.count(op.name)) continue;
-    tracer::Graph g;
+    ir::Graph g;
     g.name = "probe";
-    g.values.push_back({tracer::ValueKind::Result, DType::Float32, Shape{}, 0});
+    g.values.push_back({ir::ValueKind::Result, DType::Float32, Shape{}, 0});
     g.nodes.push_back({op.id, OpAttrs{}, {}, 0, {}});
     g.outputs = {0};
     if (!compiler::lowering_gap(g).empty()) missing_lowering.emplace_back(op.name);

@@ -1,4 +1,4 @@
-// Shared machinery of the compiler tests: tracing a lambda into a kiln::tracer::Graph with
+// Shared machinery of the compiler tests: tracing a lambda into a kiln::ir::Graph with
 // TraceContext, compiling it, and comparing compiled results (and variables) with eager.
 #pragma once
 #include <gtest/gtest.h>
@@ -26,8 +26,8 @@ namespace kiln::test {
 using GraphFn = std::function<std::vector<Tensor>(const std::vector<Tensor>&)>;
 
 /// Traces `fn` on symbolic arguments shaped like `examples` (undefined ones stay non-tensor).
-inline tracer::Graph trace_graph(const std::string& name, const GraphFn& fn, const std::vector<Tensor>& examples) {
-  tracer::Graph g;
+inline ir::Graph trace_graph(const std::string& name, const GraphFn& fn, const std::vector<Tensor>& examples) {
+  ir::Graph g;
   g.name = name;
   tracer::TraceContext ctx(g, true);
   std::vector<Tensor> args;
@@ -92,8 +92,8 @@ inline void compiled_vs_eager(const std::string& label, const GraphFn& fn, const
   SCOPED_TRACE(label);
   std::vector<Tensor> initial;
   for (const Variable& v : vars) initial.push_back(v.clone());
-  tracer::Graph g = trace_graph(label, fn, inputs);
-  for (const tracer::GraphNode& n : g.nodes) ++compiled_op_counts()[op_def(n.op).name];
+  ir::Graph g = trace_graph(label, fn, inputs);
+  for (const ir::GraphNode& n : g.nodes) ++compiled_op_counts()[op_def(n.op).name];
   const std::string gap = compiler::lowering_gap(g);
   ASSERT_EQ(gap, "");
   std::unique_ptr<compiler::CompiledGraph> cg;
@@ -113,7 +113,7 @@ inline void compiled_vs_eager(const std::string& label, const GraphFn& fn, const
   }
   std::vector<Tensor> want = fn(inputs);
   ASSERT_EQ(got.size(), want.size());
-  for (size_t k = 0; k < got.size(); ++k) EXPECT_TRUE(tensors_match(got[k], want[k])) << "output " << k << "\n" << cg->stage_text(compiler::Stage::Traced);
+  for (size_t k = 0; k < got.size(); ++k) EXPECT_TRUE(tensors_match(got[k], want[k])) << "output " << k << "\n" << cg->stage_text(Stage::Traced);
   for (size_t k = 0; k < vars.size(); ++k) EXPECT_TRUE(tensors_match(got_vars[k], vars[k])) << "variable " << k;
 }
 

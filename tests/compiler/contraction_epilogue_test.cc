@@ -13,7 +13,6 @@ namespace kiln::test {
 namespace {
 
 using compiler::CompiledGraph;
-using compiler::Stage;
 
 std::string bufferized(const std::string& name, const GraphFn& fn, const std::vector<Tensor>& in) {
   return CompiledGraph::compile(trace_graph(name, fn, in))->stage_text(Stage::Bufferized);

@@ -3,7 +3,7 @@
 // and lowering_gap naming what a region cannot compile.
 #include <gtest/gtest.h>
 
-#include "kiln/tracer/interpreter.h"
+#include "kiln/ir/interpreter.h"
 #include "tests/compiler/compiler_test_util.h"
 #include "tests/error_of.h"
 
@@ -11,7 +11,6 @@ namespace kiln::test {
 namespace {
 
 using compiler::CompiledGraph;
-using compiler::Stage;
 
 // x [4,3], w variable [3,3]: h = cond(sum(x) > 0, relu(x @ w), x * 2); then h is halved while its
 // sum exceeds 1 (a loop reading the captured w through its shape-preserving body).
@@ -31,21 +30,21 @@ struct CondStep {
 
 TEST(CompiledControlFlow, CondAndWhileLoopTraceToScfIfAndScfWhile) {
   CondStep step;
-  tracer::Graph g = trace_graph("cond_step", step, {random_values({4, 3}, DType::Float32, -1, 1, 1)});
+  ir::Graph g = trace_graph("cond_step", step, {random_values({4, 3}, DType::Float32, -1, 1, 1)});
   EXPECT_EQ(compiler::lowering_gap(g), "");
   EXPECT_TRUE(file_check("cond_step.traced.mlir", compiler::graph_to_linalg(g)));
 }
 
 TEST(CompiledControlFlow, CompiledMatchesTheInterpreterAndEager) {
   CondStep step;
-  tracer::Graph g = trace_graph("cond_step", step, {random_values({4, 3}, DType::Float32, -1, 1, 1)});
+  ir::Graph g = trace_graph("cond_step", step, {random_values({4, 3}, DType::Float32, -1, 1, 1)});
   std::unique_ptr<CompiledGraph> cg;
   try {
     cg = CompiledGraph::compile(g);
   } catch (const Error& e) {
     FAIL() << e.what();
   }
-  tracer::GraphRunner runner(g);
+  ir::GraphRunner runner(g);
   for (uint32_t s = 0; s < 6; ++s) {
     SCOPED_TRACE("input " + std::to_string(s));
     // Both signs of sum(x) and a range of magnitudes (trip counts).
@@ -69,8 +68,8 @@ TEST(CompiledControlFlow, OnlyTheReadResultsOfACondSurvivePruning) {
                                        [&] { return std::vector<Tensor>{a[0], kiln::sigmoid(a[0])}; });
     return std::vector<Tensor>{r[1]};
   };
-  tracer::Graph g = trace_graph("pruned_cond", fn, {random_values({3}, DType::Float32, -1, 1, 2)}).pruned();
-  ASSERT_EQ(g.nodes.back().kind, tracer::NodeKind::Cond);
+  ir::Graph g = trace_graph("pruned_cond", fn, {random_values({3}, DType::Float32, -1, 1, 2)}).pruned();
+  ASSERT_EQ(g.nodes.back().kind, ir::NodeKind::Cond);
   EXPECT_EQ(g.nodes.back().results.size(), 1u);
   const std::string text = g.str();
   EXPECT_FALSE(has(text, "exp(")) << text;

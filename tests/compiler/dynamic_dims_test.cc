@@ -3,7 +3,7 @@
 // a classifier step with sparse labels, accuracy and dropout, and the golden traced stage.
 #include <functional>
 
-#include "kiln/compiler/TemporaryBufferCache.h"
+#include "kernels/cpu/jit/temporary_buffers.h"
 #include "kiln/tracer/signature.h"
 #include "tests/compiler/compiler_test_util.h"
 #include "tests/error_of.h"
@@ -12,14 +12,13 @@ namespace kiln::test {
 namespace {
 
 using compiler::CompiledGraph;
-using compiler::Stage;
 
 // Traces `fn` on symbolic arguments whose shapes may hold symbols (Note [Symbolic dims]: s0 is
 // 7 and s1 is 11 while tracing). The trace must not depend on those sizes (no guard) unless
 // `guards` takes them.
-tracer::Graph trace_template(const std::string& name, const GraphFn& fn, const std::vector<Shape>& shapes,
+ir::Graph trace_template(const std::string& name, const GraphFn& fn, const std::vector<Shape>& shapes,
                              std::vector<std::string>* guards = nullptr) {
-  tracer::Graph g;
+  ir::Graph g;
   g.name = name;
   DimScope scope{{7, 11}, {"argument 0 dim 0", "argument 1 dim 0"}, {}, nullptr};
   DimScope* outer = set_dim_scope(&scope);
@@ -47,7 +46,7 @@ void expect_outputs_match(const CompiledGraph& cg, const GraphFn& fn, const std:
 
 TEST(CompiledDynamic, OneCodeRunsEverySizeAndChecksItsArguments) {
   auto fn = [](const std::vector<Tensor>& a) { return std::vector<Tensor>{kiln::exp(a[0]) + a[1], kiln::reduce_sum(a[1], {0})}; };
-  tracer::Graph g = trace_template("add", fn, {Shape::of_dims({N, 4}), Shape::of_dims({N, 4})});
+  ir::Graph g = trace_template("add", fn, {Shape::of_dims({N, 4}), Shape::of_dims({N, 4})});
   ASSERT_EQ(compiler::dynamic_gap(g), "");
   auto cg = CompiledGraph::compile(g);
   EXPECT_NE(cg->stage_text(Stage::Traced).find("tensor<?x4xf32>"), std::string::npos);
@@ -76,7 +75,7 @@ TEST(CompiledDynamic, OneCodeRunsEverySizeAndChecksItsArguments) {
 TEST(CompiledDynamic, BatchedMatmulOverAMinusOneDim) {
   for (bool both : {false, true}) {
     auto fn = [both](const std::vector<Tensor>& a) { return std::vector<Tensor>{kiln::matmul(a[0], a[1], both, both)}; };
-    tracer::Graph g = trace_template("bmm", fn, {Shape::of_dims({N, 3, 5, 4}), both ? Shape::of_dims({N, 3, 6, 5}) : Shape::of_dims({N, 3, 4, 6})});
+    ir::Graph g = trace_template("bmm", fn, {Shape::of_dims({N, 3, 5, 4}), both ? Shape::of_dims({N, 3, 6, 5}) : Shape::of_dims({N, 3, 4, 6})});
     ASSERT_EQ(compiler::dynamic_gap(g), "");
     auto cg = CompiledGraph::compile(g);
     EXPECT_NE(cg->stage_text(Stage::Bufferized).find("call @kiln_batch_gemm_f32"), std::string::npos);
@@ -92,7 +91,7 @@ TEST(CompiledDynamic, BatchedMatmulOverAMinusOneDim) {
 // dynamic dims in one expansion]): MLIR 19 aborted the process on the expand_shape (fuzz seed 202327).
 TEST(CompiledDynamic, BatchedMatmulOverTwoMinusOneBatchDims) {
   auto fn = [](const std::vector<Tensor>& a) { return std::vector<Tensor>{kiln::matmul(a[0], a[1])}; };
-  tracer::Graph g = trace_template("bmm2", fn, {Shape::of_dims({N, N, 3, 4}), Shape::of_dims({N, N, 4, 2})});
+  ir::Graph g = trace_template("bmm2", fn, {Shape::of_dims({N, N, 3, 4}), Shape::of_dims({N, N, 4, 2})});
   ASSERT_EQ(compiler::dynamic_gap(g), "");
   auto cg = CompiledGraph::compile(g);
   for (int64_t n : {2, 3})
@@ -111,7 +110,7 @@ TEST(CompiledDynamic, ProductOfTwoMinusOneDimsCompilesOnce) {
     Tensor loss = kiln::reduce_mean(kiln::square(kiln::reshape(a[0], {-1})));
     return std::vector<Tensor>{loss, tape.gradient(loss, {a[0]})[0]};
   };
-  tracer::Graph g = trace_template("flat", fn, {Shape::of_dims({N, M})});
+  ir::Graph g = trace_template("flat", fn, {Shape::of_dims({N, M})});
   ASSERT_EQ(compiler::dynamic_gap(g), "");
   auto cg = CompiledGraph::compile(g);
   for (auto [n, m] : std::vector<std::pair<int64_t, int64_t>>{{3, 4}, {1, 7}, {5, 2}})
@@ -155,13 +154,13 @@ TEST(CompiledDynamic, SecondCallAtASizeAllocatesNothing) {
   step(features(16, 1), one_hot_of(16, 2));
   const std::string bufferized = step.lower(Stage::Bufferized, features(16, 1), one_hot_of(16, 2));
   EXPECT_NE(bufferized.find("memref.alloc("), std::string::npos) << "the dynamic step has dynamic temporaries";
-  const compiler::TemporaryBufferStats first = compiler::temporary_buffer_stats();
+  const kiln::kernels::jit::TemporaryBufferStats first = kiln::kernels::jit::temporary_buffer_stats();
   step(features(16, 3), one_hot_of(16, 4));
-  const compiler::TemporaryBufferStats second = compiler::temporary_buffer_stats();
+  const kiln::kernels::jit::TemporaryBufferStats second = kiln::kernels::jit::temporary_buffer_stats();
   EXPECT_EQ(second.system_allocations, first.system_allocations);
   EXPECT_GT(second.reuses, first.reuses) << "the second call's temporaries came from the cache";
   step(features(8, 5), one_hot_of(8, 6));  // a smaller last batch
-  EXPECT_EQ(compiler::temporary_buffer_stats().system_allocations, first.system_allocations);
+  EXPECT_EQ(kiln::kernels::jit::temporary_buffer_stats().system_allocations, first.system_allocations);
   EXPECT_EQ(step.compile_count(), 1) << step.explain();
 }
 
@@ -224,7 +223,7 @@ TEST(CompiledDynamic, ConvolutionsAndTheirBackpropsOverAMinusOneBatch) {
                                  kiln::conv2d_backprop_input(a[0].shape(), a[1], a[2], k.strides, k.padding),
                                  kiln::conv2d_backprop_filter(a[0], a[1].shape(), a[2], k.strides, k.padding)};
     };
-    tracer::Graph g = trace_template("conv", fn, {Shape::of_dims({N, 6, 6, 2}), Shape{3, 3, 2, 4}, Shape::of_dims({N, k.oh, k.oh, 4})});
+    ir::Graph g = trace_template("conv", fn, {Shape::of_dims({N, 6, 6, 2}), Shape{3, 3, 2, 4}, Shape::of_dims({N, k.oh, k.oh, 4})});
     ASSERT_EQ(compiler::dynamic_gap(g), "");
     auto cg = CompiledGraph::compile(g);
     const std::string traced = cg->stage_text(Stage::Traced);
@@ -239,7 +238,7 @@ TEST(CompiledDynamic, ConvolutionsAndTheirBackpropsOverAMinusOneBatch) {
   auto biased = [](const std::vector<Tensor>& a) {
     return std::vector<Tensor>{kiln::relu(kiln::conv2d(a[0], a[1], {1, 1}, "same") + a[2])};
   };
-  tracer::Graph g = trace_template("conv_bias", biased, {Shape::of_dims({N, 5, 5, 3}), Shape{3, 3, 3, 4}, Shape{4}});
+  ir::Graph g = trace_template("conv_bias", biased, {Shape::of_dims({N, 5, 5, 3}), Shape{3, 3, 3, 4}, Shape{4}});
   ASSERT_EQ(compiler::dynamic_gap(g), "");
   auto cg = CompiledGraph::compile(g);
   EXPECT_NE(cg->stage_text(Stage::Bufferized).find("call @kiln_conv2d_bias_f32"), std::string::npos)
@@ -267,7 +266,7 @@ TEST(CompiledDynamic, CnnTrainStepCompilesOnceForEveryBatch) {
   Classifier eager(cnn), compiled(cnn);
   auto step = kiln::function([&](const Tensor& x, const Tensor& y) { return compiled.step(x, y); },
                              {.name = "cnn_step", .input_signature = {TensorSpec{{-1, 8, 8, 1}}, TensorSpec{{-1, 3}}}});
-  compiler::TemporaryBufferStats after_first{};
+  kiln::kernels::jit::TemporaryBufferStats after_first{};
   int64_t calls = 0;
   for (int64_t n : {8, 5, 8, 5}) {
     const uint32_t seed = static_cast<uint32_t>(10 + calls);
@@ -277,9 +276,9 @@ TEST(CompiledDynamic, CnnTrainStepCompilesOnceForEveryBatch) {
     std::vector<Variable> gv = compiled.model.trainable_variables(), wv = eager.model.trainable_variables();
     for (size_t i = 0; i < gv.size(); ++i)
       EXPECT_TRUE(tensors_match(gv[i], wv[i])) << "n = " << n << ", call " << calls << ", " << wv[i].name();
-    if (++calls == 2) after_first = compiler::temporary_buffer_stats();  // 8 and 5 seen
+    if (++calls == 2) after_first = kiln::kernels::jit::temporary_buffer_stats();  // 8 and 5 seen
   }
-  EXPECT_EQ(compiler::temporary_buffer_stats().system_allocations, after_first.system_allocations);
+  EXPECT_EQ(kiln::kernels::jit::temporary_buffer_stats().system_allocations, after_first.system_allocations);
   EXPECT_EQ(step.trace_count(), 1) << step.explain();
   EXPECT_EQ(step.compile_count(), 1) << step.explain();
   const std::string traced = step.lower(Stage::Traced, kiln::zeros({2, 8, 8, 1}), one_hot_of(2, 1));
@@ -356,7 +355,7 @@ TEST(CompiledDynamic, PoolingAndItsGradientsOverAMinusOneBatch) {
                                  kiln::max_pool2d_grad_grad(x, y, x * 0.5, k.ksize, k.strides, k.padding),
                                  kiln::avg_pool2d_grad(x.shape(), dy, k.ksize, k.strides, k.padding)};
     };
-    tracer::Graph g = trace_template("pool", fn, {Shape::of_dims({N, 7, 7, 3}), Shape::of_dims({N, k.oh, k.oh, 3})});
+    ir::Graph g = trace_template("pool", fn, {Shape::of_dims({N, 7, 7, 3}), Shape::of_dims({N, k.oh, k.oh, 3})});
     ASSERT_EQ(compiler::dynamic_gap(g), "");
     auto cg = CompiledGraph::compile(g);
     const std::string traced = cg->stage_text(Stage::Traced);
@@ -421,7 +420,7 @@ TEST(CompiledDynamic, ConcatSliceGatherCarryAMinusOneDim) {
   // concat({x, x}, 0) joins along the -1 dim (the second x's offset is N): the trace depends
   // on the size.
   std::vector<std::string> guards;
-  tracer::Graph g = trace_template("carry", fn, {Shape::of_dims({N, 2}), Shape::of_dims({N, 3}), Shape::of_dims({N})}, &guards);
+  ir::Graph g = trace_template("carry", fn, {Shape::of_dims({N, 2}), Shape::of_dims({N, 3}), Shape::of_dims({N})}, &guards);
   EXPECT_EQ(guards, std::vector<std::string>{"concat reads the size s0 as a number (s0 is argument 0 dim 0)"});
   auto carried = [&](const std::vector<Tensor>& a) {  // fn without its concat along the -1 dim
     const Tensor &x = a[0], &y = a[1];

@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <type_traits>
 
-#include "kiln/compiler/JitKernels.h"
+#include "kernels/cpu/jit/jit_abi.h"
 #include "kiln/tracer/signature.h"
 #include "tests/compiler/compiler_test_util.h"
 
@@ -13,7 +13,6 @@ namespace kiln::test {
 namespace {
 
 using compiler::CompiledGraph;
-using compiler::Stage;
 
 // op(a) op(b) per batch entry, each element summed modulo 2^bits (unsigned arithmetic, where
 // wrap-around is defined), independently of the kernels under test. a and b have the same batch
@@ -156,8 +155,8 @@ TEST(CompiledIntegerMatmul, TemporaryOutputIsNotZeroFilled) {
 
 // Traces `fn` on symbolic arguments of `dtype` whose shapes may hold symbolic dims (Note [Dynamic
 // dims]).
-tracer::Graph trace_template(const std::string& name, const GraphFn& fn, DType dtype, const std::vector<Shape>& shapes) {
-  tracer::Graph g;
+ir::Graph trace_template(const std::string& name, const GraphFn& fn, DType dtype, const std::vector<Shape>& shapes) {
+  ir::Graph g;
   g.name = name;
   {
     tracer::TraceContext ctx(g, true);
@@ -183,7 +182,7 @@ TEST(CompiledIntegerMatmul, MinusOneDimsAreLibraryCalls) {
   for (DType t : {DType::Int32, DType::Int64})
     for (const DynCase& c : cases) {
       auto fn = [&c](const std::vector<Tensor>& x) { return std::vector<Tensor>{kiln::matmul(x[0], x[1], c.ta, c.tb)}; };
-      tracer::Graph g = trace_template("dyn_int_matmul", fn, t, {c.a, c.b});
+      ir::Graph g = trace_template("dyn_int_matmul", fn, t, {c.a, c.b});
       ASSERT_EQ(compiler::dynamic_gap(g), "");
       auto cg = CompiledGraph::compile(g);
       const std::string call = std::string(c.batched ? "call @kiln_batch_gemm_" : "call @kiln_gemm_") + suffix(t);
@@ -204,10 +203,10 @@ TEST(CompiledIntegerMatmul, MinusOneDimsAreLibraryCalls) {
 // The C kernel on views whose inner stride is not 1 (a transposed view of a and of c, which it
 // computes in dense copies) and with accumulate set: c += a b.
 TEST(CompiledIntegerMatmul, KernelTakesStridedViewsAndAccumulates) {
-  using Memref2 = compiler::MemrefDescriptor<int32_t, 2>;
+  using Memref2 = kiln::kernels::jit::MemrefDescriptor<int32_t, 2>;
   using Kernel = void (*)(Memref2*, Memref2*, Memref2*, int64_t, int64_t, int64_t);
   Kernel kernel = nullptr;
-  for (const auto& [name, address] : compiler::jit_kernel_symbols())
+  for (const auto& [name, address] : kiln::kernels::jit::jit_kernel_symbols())
     if (name == "_mlir_ciface_kiln_gemm_i32") kernel = reinterpret_cast<Kernel>(address);
   ASSERT_NE(kernel, nullptr);
   const int64_t m = 3, k = 4, n = 5;

@@ -8,7 +8,6 @@ namespace kiln::test {
 namespace {
 
 using compiler::CompiledGraph;
-using compiler::Stage;
 
 Tensor matrix_2x3() { return Tensor::from_vector<float>({1, 2, 3, 4, 5, 6}, {2, 3}); }
 
@@ -68,7 +67,7 @@ TEST(ReductionFusion, EpilogueOfAReductionThatReadsOneValueTwice) {
 
 TEST(CompilerGolden, RankZeroReductionStaysApartFromItsBroadcastConsumer) {
   auto fn = [](const std::vector<Tensor>& a) { return std::vector<Tensor>{add(a[0], reduce_sum(a[1]))}; };
-  tracer::Graph g = trace_graph("sum_bcast", fn, {matrix_2x3(), Tensor::scalar(0.5f)});
+  ir::Graph g = trace_graph("sum_bcast", fn, {matrix_2x3(), Tensor::scalar(0.5f)});
   EXPECT_TRUE(file_check("rank0_reduction_broadcast.fused.mlir", CompiledGraph::compile(g)->stage_text(Stage::Fused)));
 }
 

@@ -1,8 +1,10 @@
-// Checks that an installed Kiln computes: ops, a matmul and a GradientTape, against known values.
+// Checks that an installed Kiln computes: ops, a matmul, a GradientTape and a compiled
+// kiln::function, against known values.
 #include <kiln/kiln.h>
 
 #include <cmath>
 #include <cstdio>
+#include <string>
 #include <vector>
 
 namespace {
@@ -34,6 +36,15 @@ int main() {
   kiln::Tensor a = kiln::constant(std::vector<float>{1, 2, 3, 4}, {2, 2});
   kiln::Tensor b = kiln::constant(std::vector<float>{5, 6}, {2, 1});
   expect_near("matmul", kiln::matmul(a, b).to_vector<float>(), {17, 39});
+
+  // kiln::function compiles (the compiler registers itself as the tracer's backend: libkiln.a
+  // must be linked whole), and the compiled step computes 2a + 1.
+  auto step = kiln::function([](const kiln::Tensor& t) { return t * 2.0 + 1.0; });
+  expect_near("compiled step", step(a).to_vector<float>(), {3, 5, 7, 9});
+  if (step.explain().find("compiled in") == std::string::npos) {
+    std::fprintf(stderr, "kiln::function did not compile: %s\n", step.explain().c_str());
+    ++failures;
+  }
 
   // A user error is a kiln::Error, not a crash.
   try {

@@ -23,7 +23,7 @@ using kiln::DType;
 using kiln::Tensor;
 using kiln::TensorSpec;
 using kiln::Variable;
-using kiln::compiler::Stage;
+using kiln::Stage;
 using kiln::test::random_values;
 
 constexpr int kThreads = 4;

@@ -120,7 +120,7 @@ TEST(FunctionCompiled, LowerGivesEveryStageOfTheCompiledGraph) {
   Variable w(random_tensor({4, 20}, 1), true, "dense/kernel");
   auto f = kiln::function([&](const Tensor& x) { return kiln::relu(kiln::matmul(x, w)); }, {.name = "fwd"});
   Tensor x = random_tensor({16, 4}, 2);
-  using kiln::compiler::Stage;
+  using kiln::Stage;
   std::string traced = f.lower(Stage::Traced, x);
   EXPECT_NE(traced.find("func.func @kiln_fwd"), std::string::npos) << traced;
   EXPECT_NE(traced.find("tensor<16x4xf32>"), std::string::npos) << traced;
@@ -155,7 +155,7 @@ TEST(FunctionCompiled, CompileOffInterpretsAndLowerSaysWhy) {
   expect_close(f(x), x * 2.0);
   EXPECT_EQ(f.compile_count(), 0);
   EXPECT_NE(f.explain().find("interpreted: compilation is off"), std::string::npos) << f.explain();
-  std::string msg = error_of([&] { f.lower(kiln::compiler::Stage::Fused, x); });
+  std::string msg = error_of([&] { f.lower(kiln::Stage::Fused, x); });
   EXPECT_NE(msg.find("no fused IR: the graph runs on the interpreter"), std::string::npos) << msg;
 }
 
@@ -448,7 +448,7 @@ TEST(FunctionDynamicDims, ReshapeOfAMinusOneDimSharesTheCode) {
   EXPECT_EQ(f.trace_count(), 1);
   EXPECT_EQ(f.compile_count(), 1) << f.explain();
   EXPECT_NE(f.explain().find("shared by -1 dims = [6] [3] [1]"), std::string::npos) << f.explain();
-  std::string traced = f.lower(kiln::compiler::Stage::Traced, random_tensor({2, 4}, 1));
+  std::string traced = f.lower(kiln::Stage::Traced, random_tensor({2, 4}, 1));
   EXPECT_NE(traced.find("tensor<?x2xf32>"), std::string::npos) << traced;
 }
 

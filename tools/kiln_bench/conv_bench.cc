@@ -65,7 +65,7 @@ void BM_conv_compiled(benchmark::State& state, const ConvShape* s, int op) {
 
 // The GEMMs of the op's chunk loop alone (Note [Convolution as GEMM] in kernels/cpu/conv.cc).
 void BM_conv_gemm_only(benchmark::State& state, const ConvShape* s, int op) {
-  const kernels::Conv2DGeometry g = kernels::conv2d_geometry(s->x[0], s->x[1], s->x[2], s->x[3], s->filter[0],
+  const Conv2DGeometry g = conv2d_geometry(s->x[0], s->x[1], s->x[2], s->x[3], s->filter[0],
                                                              s->filter[1], s->filter[3], 1, 1, false);
   const int64_t pixels = g.oh * g.ow, patch = g.patch();
   const int64_t scratch = kernels::conv2d_scratch_elements(g, sizeof(float));

@@ -12,7 +12,7 @@
 namespace {
 
 using kiln::Tensor;
-using kiln::compiler::Stage;
+using kiln::Stage;
 
 constexpr const char* kUsage =
     "usage: kiln-dump --example iris --stage traced|fused|bufferized|llvm-dialect|llvm-ir|asm|all [--out DIR]\n"
@@ -79,9 +79,9 @@ int main(int argc, char** argv) {
   try {
     std::vector<Stage> stages;
     if (stage == "all") {
-      for (int s = 0; s < kiln::compiler::kNumStages; ++s) stages.push_back(static_cast<Stage>(s));
+      for (int s = 0; s < kiln::kNumStages; ++s) stages.push_back(static_cast<Stage>(s));
     } else {
-      stages.push_back(kiln::compiler::parse_stage(stage));
+      stages.push_back(kiln::parse_stage(stage));
     }
     IrisStep step;
     auto compiled = kiln::function([&](const Tensor& x, const Tensor& y) { return step(x, y); }, {.name = "iris_step"});
@@ -89,10 +89,10 @@ int main(int argc, char** argv) {
     for (Stage s : stages) {
       std::string text = compiled.lower(s, step.x, step.y);
       if (out.empty()) {
-        std::cout << "// ---- " << kiln::compiler::stage_name(s) << " ----\n" << text << "\n";
+        std::cout << "// ---- " << kiln::stage_name(s) << " ----\n" << text << "\n";
         continue;
       }
-      std::string path = out + "/iris_step." + kiln::compiler::stage_name(s) + kiln::compiler::stage_extension(s);
+      std::string path = out + "/iris_step." + kiln::stage_name(s) + kiln::stage_extension(s);
       std::ofstream f(path);
       f << text;
       if (!f) throw kiln::Error("kiln-dump: cannot write " + path);

@@ -19,7 +19,7 @@ std::vector<Tensor> while_loop(const tracer::LoopCondFn& cond_fn, const tracer::
 namespace tracer {
 namespace {
 
-std::string type_of(const Tensor& t) { return type_str(t.dtype(), t.shape()); }
+std::string type_of(const Tensor& t) { return ir::type_str(t.dtype(), t.shape()); }
 
 void check_predicate(const char* op, const char* what, const Tensor& p) {
   KILN_CHECK(p.defined(), op, ": ", what, " is an undefined Tensor");
@@ -41,7 +41,7 @@ void check_same_types(const char* op, const char* a_name, const std::vector<Tens
 }
 
 // Traces `fn` into `region` (an open region of `ctx`) and makes its results the region's outputs.
-std::vector<Tensor> trace_region(TraceContext& ctx, Graph& region, RegionCaptures& captures, int capture_offset,
+std::vector<Tensor> trace_region(TraceContext& ctx, ir::Graph& region, RegionCaptures& captures, int capture_offset,
                                  const char* construct, const std::function<std::vector<Tensor>()>& fn) {
   ctx.open_region(region, captures, capture_offset, construct);
   try {
@@ -56,7 +56,7 @@ std::vector<Tensor> trace_region(TraceContext& ctx, Graph& region, RegionCapture
 }
 
 // Every region of a node takes one argument per capture (Note [Regions] in graph.cc).
-void pad_arguments(Graph& region, size_t count) { region.arguments.resize(count, -1); }
+void pad_arguments(ir::Graph& region, size_t count) { region.arguments.resize(count, -1); }
 
 std::vector<TensorMeta> types_of(const std::vector<Tensor>& ts) {
   std::vector<TensorMeta> types;
@@ -67,7 +67,7 @@ std::vector<TensorMeta> types_of(const std::vector<Tensor>& ts) {
 std::vector<Tensor> traced_cond(TraceContext& ctx, const Tensor& pred, const BranchFn& then_fn, const BranchFn& else_fn) {
   const int pred_value = ctx.value_of(pred);
   RegionCaptures captures;
-  auto then_region = std::make_shared<Graph>(), else_region = std::make_shared<Graph>();
+  auto then_region = std::make_shared<ir::Graph>(), else_region = std::make_shared<ir::Graph>();
   then_region->name = "then";
   else_region->name = "else";
   std::vector<Tensor> then_out, else_out;
@@ -88,8 +88,8 @@ std::vector<Tensor> traced_cond(TraceContext& ctx, const Tensor& pred, const Bra
   pad_arguments(*then_region, captures.outer_values.size());
   pad_arguments(*else_region, captures.outer_values.size());
 
-  GraphNode node;
-  node.kind = NodeKind::Cond;
+  ir::GraphNode node;
+  node.kind = ir::NodeKind::Cond;
   node.inputs.push_back(pred_value);
   node.inputs.insert(node.inputs.end(), captures.outer_values.begin(), captures.outer_values.end());
   node.regions = {then_region, else_region};
@@ -104,7 +104,7 @@ std::vector<Tensor> traced_while_loop(TraceContext& ctx, const LoopCondFn& cond_
   std::vector<int> initial;
   for (const Tensor& v : loop_vars) initial.push_back(ctx.value_of(v));
   RegionCaptures captures;
-  auto cond_region = std::make_shared<Graph>(), body_region = std::make_shared<Graph>();
+  auto cond_region = std::make_shared<ir::Graph>(), body_region = std::make_shared<ir::Graph>();
   cond_region->name = "cond";
   body_region->name = "body";
   auto arguments = [&] {
@@ -131,8 +131,8 @@ std::vector<Tensor> traced_while_loop(TraceContext& ctx, const LoopCondFn& cond_
   pad_arguments(*cond_region, n + captures.outer_values.size());
   pad_arguments(*body_region, n + captures.outer_values.size());
 
-  GraphNode node;
-  node.kind = NodeKind::WhileLoop;
+  ir::GraphNode node;
+  node.kind = ir::NodeKind::WhileLoop;
   node.loop_vars = static_cast<int>(n);
   node.inputs = initial;
   node.inputs.insert(node.inputs.end(), captures.outer_values.begin(), captures.outer_values.end());

@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "kiln/tracer/executable.h"
-#include "kiln/tracer/graph_at_sizes.h"
+#include "kiln/ir/graph_at_sizes.h"
 #include "kiln/tracer/trace_context.h"
 
 namespace kiln::tracer {
@@ -49,15 +49,15 @@ struct FunctionCore::Specialization {
   Executable* exec = nullptr;  // `own`, or the entry's `shared` code
   std::unique_ptr<Executable> own;  // of the graph for these sizes (concrete shapes)
   // With shared code: the entry's graph at these sizes, which KILN_VERIFY runs eagerly.
-  std::unique_ptr<Graph> graph;
-  std::unique_ptr<GraphRunner> eager;
+  std::unique_ptr<ir::Graph> graph;
+  std::unique_ptr<ir::GraphRunner> eager;
   std::string per_size;  // why these sizes have code of their own (empty: the shared code)
   bool traced = false;   // whether the function's host code ran again for these sizes
 };
 
 struct FunctionCore::Entry {
   CallSignature signature;
-  Graph graph;  // as traced: -1 dims are symbols (Note [Symbolic dims] in shape.h)
+  ir::Graph graph;  // as traced: -1 dims are symbols (Note [Symbolic dims] in shape.h)
   std::vector<int64_t> traced_sizes;  // the call's sizes when it was traced
   // What made the trace depend on the sizes (DimScope::guards): then it holds for traced_sizes
   // only, and every other size is traced again (Note [One compiled code for every size]).
@@ -139,7 +139,7 @@ namespace {
 // Runs the user's function on symbolic arguments of `shapes` (one per tensor argument), into
 // `graph`. `sizes` and `origins` describe the symbols of the shapes' -1 dims; returns the guards
 // the trace recorded (Note [Symbolic dims] in shape.h).
-std::vector<std::string> trace_into(Graph& graph, bool first_trace, std::span<const ArgValue> args,
+std::vector<std::string> trace_into(ir::Graph& graph, bool first_trace, std::span<const ArgValue> args,
                                     const std::vector<Shape>& shapes, const std::vector<int64_t>& sizes,
                                     const std::vector<std::string>& origins, const FunctionCore::TraceFn& trace) {
   DimScope scope{sizes, origins, {}, nullptr};
@@ -185,7 +185,7 @@ std::string sizes_str(const std::vector<int64_t>& sizes) {
 // shape.h). Where the trace recorded no guard, its graph holds for every size: it is compiled
 // once with its -1 dims dynamic (Note [Dynamic dims] in GraphToLinalgDynamic.cc) and a new size
 // (a smaller last batch) costs neither a trace nor a compile; KILN_VERIFY compares each size with
-// the graph at that size (graph_at_sizes). Code of its own for each size, with the reason in
+// the graph at that size (ir::graph_at_sizes). Code of its own for each size, with the reason in
 // explain(), where
 //   - the trace depends on the sizes (a shape rule or the host code read a -1 dim as a number:
 //     the guards): each new size is traced again, as a new signature would be;
@@ -196,7 +196,7 @@ std::string sizes_str(const std::vector<int64_t>& sizes) {
 Executable* FunctionCore::shared_executable(Entry& e) {
   if (!e.shared_tried) {
     e.shared_tried = true;
-    e.shared_why = compiler::dynamic_gap(e.graph);
+    if (const Backend* compiler = backend()) e.shared_why = compiler->dynamic_gap(e.graph);  // else Executable says why
     if (e.shared_why.empty()) {
       auto exec = std::make_unique<Executable>(e.graph, /*compile=*/true);
       if (exec->compiled()) e.shared = std::move(exec);
@@ -214,14 +214,14 @@ FunctionCore::Specialization& FunctionCore::specialization_for(Entry& e, const s
   auto sp = std::make_unique<Specialization>();
   sp->entry = &e;
   sp->sizes = sizes;
-  Graph graph;
+  ir::Graph graph;
   const bool has_zero = std::find(sizes.begin(), sizes.end(), 0) != sizes.end();
   if (sizes.empty()) {
     graph = e.graph;
   } else if (!e.guards.empty() || has_zero) {
     sp->per_size = has_zero ? "a -1 dim is 0" : "the trace depends on the sizes: " + e.guards[0];
     if (sizes == e.traced_sizes && !has_zero) {
-      graph = graph_at_sizes(e.graph, sizes);
+      graph = ir::graph_at_sizes(e.graph, sizes);
     } else {
       graph.name = e.graph.name;
       trace_into(graph, /*first_trace=*/false, args, call_shapes(args), {}, {}, trace);
@@ -232,11 +232,11 @@ FunctionCore::Specialization& FunctionCore::specialization_for(Entry& e, const s
       s_->warn_if_retracing("-1 dims = " + sizes_str(sizes) + ": " + sp->per_size);
     }
   } else {
-    graph = graph_at_sizes(e.graph, sizes);
+    graph = ir::graph_at_sizes(e.graph, sizes);
     if (Executable* shared = s_->options.compile ? shared_executable(e) : nullptr) {
       sp->exec = shared;
-      sp->graph = std::make_unique<Graph>(std::move(graph));
-      sp->eager = std::make_unique<GraphRunner>(*sp->graph);
+      sp->graph = std::make_unique<ir::Graph>(std::move(graph));
+      sp->eager = std::make_unique<ir::GraphRunner>(*sp->graph);
     } else if (s_->options.compile) {
       sp->per_size = e.shared_why;
     }
@@ -339,7 +339,7 @@ std::vector<Tensor> FunctionCore::call(std::span<const ArgValue> args, const Tra
   return sp->exec->run(tensors, sp->eager.get());
 }
 
-std::string FunctionCore::lower(std::span<const ArgValue> args, const TraceFn& trace, compiler::Stage stage) {
+std::string FunctionCore::lower(std::span<const ArgValue> args, const TraceFn& trace, Stage stage) {
   CallSignature sig = make_signature(s_->options.name, args, s_->options.input_signature);
   std::lock_guard<std::recursive_mutex> lock(s_->mutex);
   Entry& e = entry_for(sig, args, trace, /*count_call=*/false);

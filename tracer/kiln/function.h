@@ -12,8 +12,8 @@
 #include <utility>
 #include <vector>
 
-#include "kiln/compiler/compiled_graph.h"
 #include "kiln/tensor.h"
+#include "kiln/tracer/backend.h"
 #include "kiln/tracer/signature.h"
 
 namespace kiln {
@@ -46,7 +46,7 @@ class FunctionCore {
   /// `args` refer to the caller's tensors, which must outlive the call.
   std::vector<Tensor> call(std::span<const ArgValue> args, const TraceFn& trace);
   std::string graph_text(std::span<const ArgValue> args, const TraceFn& trace);
-  std::string lower(std::span<const ArgValue> args, const TraceFn& trace, compiler::Stage stage);
+  std::string lower(std::span<const ArgValue> args, const TraceFn& trace, Stage stage);
   int compile_count() const;
   int trace_count() const;
   int call_count() const;
@@ -163,7 +163,7 @@ class Function {
   /// for the call `args`, tracing and compiling it if needed: `step.lower(Stage::Fused, x, y)`.
   /// kiln::Error when that graph runs on the interpreter (explain() says why).
   template <typename... Args>
-  std::string lower(compiler::Stage stage, Args&&... args) {
+  std::string lower(Stage stage, Args&&... args) {
     using R = std::invoke_result_t<F&, Args&...>;
     auto refs = std::tie(args...);
     const std::array<tracer::ArgValue, sizeof...(Args)> described{tracer::describe_argument(args)...};

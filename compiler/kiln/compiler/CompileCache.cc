@@ -6,10 +6,10 @@
 // from the Graph again and the traced text is emitted again (~1 ms), so an entry holds only the
 // object. The key hashes everything that decides its bytes: the traced text, the code-generation
 // options that are not in the text (KILN_COMPILER_GEMM, and pipeline_build_id(): the pipeline's
-// textual form and a hash of compiler/'s sources, JIT-called kernels included, so that a compiler
-// built from other sources never links objects of another pipeline, while a rebuild of the same
-// sources keeps its cache), the host CPU name and feature string, kDiskCacheFormatVersion and
-// the LLVM version.
+// textual form and a hash of the sources of compiler/ and of the JIT-called kernels,
+// kernels/cpu/jit/, so that a compiler built from other sources never links objects of another
+// pipeline, while a rebuild of the same sources keeps its cache), the host CPU name and feature
+// string, kDiskCacheFormatVersion and the LLVM version.
 // An entry file, <dir>/<key>.kobj, is a 64-byte header then the payload:
 //   magic "KILNOBJ\0" | u32 format version | u32 header size (64) | key (32 hex chars) |
 //   u64 payload length | u64 FNV-1a 64 of the payload

@@ -353,7 +353,7 @@ const OpLowering& lowering_of(OpId id) { return kLowerings[static_cast<size_t>(i
 namespace {
 // Ops whose lowering registers a runtime check (LinalgEmitter::check; the effects column): its
 // status buffer is written at the function's end, which a value inside a region does not reach.
-bool has_runtime_check(const tracer::Graph& g, const tracer::GraphNode& n) {
+bool has_runtime_check(const ir::Graph& g, const ir::GraphNode& n) {
   switch (op_def(n.op).effects) {
     case OpEffects::Checks: return true;
     case OpEffects::ChecksIntegers: return !is_floating(g.values[static_cast<size_t>(n.inputs[0])].dtype);
@@ -362,11 +362,11 @@ bool has_runtime_check(const tracer::Graph& g, const tracer::GraphNode& n) {
 }
 
 // `where` is empty for the function's graph, else names the region ("inside kiln::cond's then").
-std::string gap_in(const tracer::Graph& graph, const std::string& where) {
+std::string gap_in(const ir::Graph& graph, const std::string& where) {
   const std::vector<bool> live = graph.live_nodes();
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     if (!live[i]) continue;
-    const tracer::GraphNode& n = graph.nodes[i];
+    const ir::GraphNode& n = graph.nodes[i];
     const std::string op = std::string("op '") + n.name() + "' (node " + std::to_string(i) + ")" + where;
     if (n.has_regions()) {
       for (const auto& region : n.regions)
@@ -385,15 +385,15 @@ std::string gap_in(const tracer::Graph& graph, const std::string& where) {
 }
 }  // namespace
 
-std::string lowering_gap(const tracer::Graph& graph) { return gap_in(graph, ""); }
+std::string lowering_gap(const ir::Graph& graph) { return gap_in(graph, ""); }
 
 // ---- Nodes ----------------------------------------------------------------------------------
 
-void emit_nodes(LinalgEmitter& e, const tracer::Graph& g, std::vector<Operand>& vals, const HostNodeFn& host_node) {
+void emit_nodes(LinalgEmitter& e, const ir::Graph& g, std::vector<Operand>& vals, const HostNodeFn& host_node) {
   const std::vector<bool> live = g.live_nodes();
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     if (!live[i]) continue;
-    const tracer::GraphNode& n = g.nodes[i];
+    const ir::GraphNode& n = g.nodes[i];
     std::vector<Operand> in;
     for (int v : n.inputs) {
       KILN_ASSERT(!vals[static_cast<size_t>(v)].ssa.empty() || !vals[static_cast<size_t>(v)].scalar.empty(),
@@ -401,19 +401,19 @@ void emit_nodes(LinalgEmitter& e, const tracer::Graph& g, std::vector<Operand>& 
       in.push_back(vals[static_cast<size_t>(v)]);
     }
     if (n.has_regions()) {
-      std::vector<Operand> res = n.kind == tracer::NodeKind::Cond ? emit_cond(e, g, n, in) : emit_while(e, g, n, in);
+      std::vector<Operand> res = n.kind == ir::NodeKind::Cond ? emit_cond(e, g, n, in) : emit_while(e, g, n, in);
       for (size_t r = 0; r < res.size(); ++r) vals[static_cast<size_t>(n.results[r])] = res[r];
       continue;
     }
     const OpLowering& low = lowering_of(n.op);
-    const tracer::GraphValue& out = g.values[static_cast<size_t>(n.output)];
+    const ir::GraphValue& out = g.values[static_cast<size_t>(n.output)];
     {
       std::string note = "// ";
       if (n.writes.empty()) note += g.value_name(n.output);
       for (size_t w = 0; w < n.writes.size(); ++w) note += (w ? ", " : "") + g.value_name(n.writes[w].value);
       note += std::string(" = ") + n.name() + "(";
       for (size_t k = 0; k < n.inputs.size(); ++k) note += (k ? ", " : "") + g.value_name(n.inputs[k]);
-      e.line(note + ") : " + tracer::type_str(out.dtype, out.shape));
+      e.line(note + ") : " + ir::type_str(out.dtype, out.shape));
     }
     if (low.host) {
       KILN_ASSERT(n.inputs.empty() && n.writes.empty() && host_node != nullptr,
@@ -438,10 +438,10 @@ void emit_nodes(LinalgEmitter& e, const tracer::Graph& g, std::vector<Operand>& 
       KILN_ASSERT(res.size() == 1, "a lowering returns one result");
       vals[static_cast<size_t>(n.output)] = Operand{res[0], out.dtype, out.shape, ""};
     } else {
-      for (const tracer::GraphNode::Write& w : n.writes) {
+      for (const ir::GraphNode::Write& w : n.writes) {
         KILN_ASSERT(static_cast<size_t>(w.position) < res.size() && !res[static_cast<size_t>(w.position)].empty(),
                     "an in-place lowering returns the new value of each written input");
-        const tracer::GraphValue& wv = g.values[static_cast<size_t>(w.value)];
+        const ir::GraphValue& wv = g.values[static_cast<size_t>(w.value)];
         vals[static_cast<size_t>(w.value)] = Operand{res[static_cast<size_t>(w.position)], wv.dtype, wv.shape, ""};
       }
     }
@@ -450,8 +450,8 @@ void emit_nodes(LinalgEmitter& e, const tracer::Graph& g, std::vector<Operand>& 
 
 // ---- The function skeleton ----------------------------------------------------------------
 
-LinalgModule lower_graph(const tracer::Graph& g) {
-  using tracer::ValueKind;
+LinalgModule lower_graph(const ir::Graph& g) {
+  using ir::ValueKind;
   const std::string gap = lowering_gap(g);
   KILN_CHECK(gap.empty(), "compiler: kiln::function '", g.name, "': ", gap);
 
@@ -461,7 +461,7 @@ LinalgModule lower_graph(const tracer::Graph& g) {
     if (live[i])
       for (int v : g.nodes[i].inputs) needed[static_cast<size_t>(v)] = true;
   for (int o : g.outputs)
-    if (o != tracer::kUndefinedOutput) needed[static_cast<size_t>(o)] = true;
+    if (o != ir::kUndefinedOutput) needed[static_cast<size_t>(o)] = true;
 
   LinalgModule m;
   m.function_name = sanitize(g.name);
@@ -480,7 +480,7 @@ LinalgModule lower_graph(const tracer::Graph& g) {
   std::vector<bool> written(g.variables.size(), false);
   for (size_t i = 0; i < g.nodes.size(); ++i)
     if (live[i])
-      for (const tracer::GraphNode::Write& w : g.nodes[i].writes) {
+      for (const ir::GraphNode::Write& w : g.nodes[i].writes) {
         written[static_cast<size_t>(w.variable)] = true;
         final_value[static_cast<size_t>(w.variable)] = w.value;
       }
@@ -488,14 +488,14 @@ LinalgModule lower_graph(const tracer::Graph& g) {
   for (size_t k = 0; k < g.arguments.size(); ++k) {
     const int id = g.arguments[k];
     if (id < 0) continue;
-    const tracer::GraphValue& v = g.values[static_cast<size_t>(id)];
+    const ir::GraphValue& v = g.values[static_cast<size_t>(id)];
     const std::string ssa = "%arg" + std::to_string(k);
     add_param(FunctionArg::Argument, static_cast<int>(k), v.dtype, v.shape, ssa, false);
     vals[static_cast<size_t>(id)] = Operand{ssa, v.dtype, v.shape, ""};
     e.add_dim_source(ssa, v.dtype, v.shape);
   }
   for (size_t v = 0; v < g.values.size(); ++v) {
-    const tracer::GraphValue& gv = g.values[v];
+    const ir::GraphValue& gv = g.values[v];
     if (gv.kind != ValueKind::Constant || !needed[v]) continue;
     const Tensor& c = g.constants[static_cast<size_t>(gv.index)];
     if (c.num_elements() == 1) {  // inlined into the loop bodies that read it
@@ -510,14 +510,14 @@ LinalgModule lower_graph(const tracer::Graph& g) {
   for (size_t k = 0; k < g.variables.size(); ++k) {
     const int id = g.variables[k].initial;
     if (!needed[static_cast<size_t>(id)] && !written[k]) continue;
-    const tracer::GraphValue& v = g.values[static_cast<size_t>(id)];
+    const ir::GraphValue& v = g.values[static_cast<size_t>(id)];
     const std::string ssa = "%var" + std::to_string(k);
     add_param(FunctionArg::Variable, static_cast<int>(k), v.dtype, v.shape, ssa, written[k]);
     vals[static_cast<size_t>(id)] = Operand{ssa, v.dtype, v.shape, ""};
     if (written[k]) m.written_variables.push_back(static_cast<int>(k));
   }
 
-  emit_nodes(e, g, vals, [&](int node, const tracer::GraphValue& out) {
+  emit_nodes(e, g, vals, [&](int node, const ir::GraphValue& out) {
     const std::string ssa = "%host" + std::to_string(node);
     add_param(FunctionArg::HostNode, node, out.dtype, out.shape, ssa, false);
     return Operand{ssa, out.dtype, out.shape, ""};
@@ -534,11 +534,11 @@ LinalgModule lower_graph(const tracer::Graph& g) {
   for (size_t k = 0; k < g.outputs.size(); ++k) {
     const int o = g.outputs[k];
     OutputPlan plan;
-    if (o == tracer::kUndefinedOutput) {
+    if (o == ir::kUndefinedOutput) {
       m.outputs.push_back(plan);
       continue;
     }
-    const tracer::GraphValue& v = g.values[static_cast<size_t>(o)];
+    const ir::GraphValue& v = g.values[static_cast<size_t>(o)];
     if (v.kind == ValueKind::Argument) {
       plan = {OutputPlan::ArgumentTensor, v.index};
     } else if (v.kind == ValueKind::Constant) {

@@ -1,4 +1,4 @@
-// GraphToLinalg: the text emitter that turns a kiln::tracer::Graph into one MLIR func.func on
+// GraphToLinalg: the text emitter that turns a kiln::ir::Graph into one MLIR func.func on
 // tensors (linalg, tensor, arith, math), and the per-op lowering table it dispatches through.
 // Internal to compiler/; no MLIR headers (the module is text, parsed in LinalgToLLVM.cc).
 #pragma once
@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "kiln/core/op_def.h"
-#include "kiln/tracer/graph.h"
+#include "kiln/ir/graph.h"
 
 namespace kiln::compiler {
 
@@ -53,7 +53,7 @@ struct LinalgModule {
 /// Lowers every live node of `graph` (static shapes, or a template's -1 dims as `?`: Note
 /// [Dynamic dims]). Throws kiln::Error naming the op when one
 /// has no lowering or the case is unsupported.
-LinalgModule lower_graph(const tracer::Graph& graph);
+LinalgModule lower_graph(const ir::Graph& graph);
 
 // ---- The emitter the per-op lowerings use ----------------------------------------------------
 
@@ -133,7 +133,7 @@ struct GenericOperand {
 
 class LinalgEmitter {
  public:
-  explicit LinalgEmitter(const tracer::Graph& graph) : graph_(graph) {}
+  explicit LinalgEmitter(const ir::Graph& graph) : graph_(graph) {}
 
   /// A fresh SSA name.
   std::string tmp() { return "%t" + std::to_string(next_++); }
@@ -190,7 +190,7 @@ class LinalgEmitter {
   int current_node = -1;
   const char* current_op = "";
 
-  const tracer::Graph& graph() const { return graph_; }
+  const ir::Graph& graph() const { return graph_; }
   std::string take_text() { return os_.str(); }
   /// Status tensors to materialize: one `%t` per check, in order.
   std::vector<std::string> status_values;
@@ -209,7 +209,7 @@ class LinalgEmitter {
 
  private:
   friend class Body;
-  const tracer::Graph& graph_;
+  const ir::Graph& graph_;
   std::ostringstream os_;
   int indent_ = 2;
   int next_ = 0;
@@ -224,7 +224,7 @@ class LinalgEmitter {
 
 /// Inputs of one node, and where its results go.
 struct LowerContext {
-  const tracer::GraphNode& node;
+  const ir::GraphNode& node;
   std::vector<Operand> in;
   DType out_dtype;
   Shape out_shape;
@@ -245,17 +245,17 @@ struct OpLowering {
 const OpLowering& lowering_of(OpId id);
 
 /// Binds the result of a host-evaluated op (node index, its value) as a function argument.
-using HostNodeFn = std::function<Operand(int node, const tracer::GraphValue& out)>;
+using HostNodeFn = std::function<Operand(int node, const ir::GraphValue& out)>;
 /// Emits the live nodes of `g`, the function's graph or a region: `vals` holds the operands of
 /// the values defined outside its nodes (arguments, constants, variables) and receives every
 /// node's results. `host_node` is null in regions (lowering_gap keeps host ops out of them).
-void emit_nodes(LinalgEmitter& e, const tracer::Graph& g, std::vector<Operand>& vals, const HostNodeFn& host_node);
+void emit_nodes(LinalgEmitter& e, const ir::Graph& g, std::vector<Operand>& vals, const HostNodeFn& host_node);
 
 /// A Cond node as scf.if, a WhileLoop node as scf.while (GraphToLinalgControlFlow.cc), its
 /// regions emitted inline; `in` are the node's input operands. Returns one operand per result.
-std::vector<Operand> emit_cond(LinalgEmitter& e, const tracer::Graph& g, const tracer::GraphNode& n,
+std::vector<Operand> emit_cond(LinalgEmitter& e, const ir::Graph& g, const ir::GraphNode& n,
                                const std::vector<Operand>& in);
-std::vector<Operand> emit_while(LinalgEmitter& e, const tracer::Graph& g, const tracer::GraphNode& n,
+std::vector<Operand> emit_while(LinalgEmitter& e, const ir::Graph& g, const ir::GraphNode& n,
                                 const std::vector<Operand>& in);
 
 // Lowerings by family (GraphToLinalgElementwise.cc, GraphToLinalgReduce.cc,

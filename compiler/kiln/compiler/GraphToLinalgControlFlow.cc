@@ -18,8 +18,8 @@
 namespace kiln::compiler {
 namespace {
 
-using tracer::Graph;
-using tracer::GraphNode;
+using ir::Graph;
+using ir::GraphNode;
 
 std::string joined(const std::vector<std::string>& parts) {
   std::string s;
@@ -30,7 +30,7 @@ std::string joined(const std::vector<std::string>& parts) {
 std::vector<std::string> result_types(const Graph& g, const GraphNode& n) {
   std::vector<std::string> types;
   for (int r : n.results) {
-    const tracer::GraphValue& v = g.values[static_cast<size_t>(r)];
+    const ir::GraphValue& v = g.values[static_cast<size_t>(r)];
     types.push_back(tensor_type(v.dtype, v.shape));
   }
   return types;
@@ -41,7 +41,7 @@ void note(LinalgEmitter& e, const Graph& g, const GraphNode& n) {
   std::vector<std::string> results, inputs, types;
   for (int r : n.results) {
     results.push_back(g.value_name(r));
-    types.push_back(tracer::type_str(g.values[static_cast<size_t>(r)].dtype, g.values[static_cast<size_t>(r)].shape));
+    types.push_back(ir::type_str(g.values[static_cast<size_t>(r)].dtype, g.values[static_cast<size_t>(r)].shape));
   }
   for (int v : n.inputs) inputs.push_back(g.value_name(v));
   e.line("// " + joined(results) + " = " + n.name() + "(" + joined(inputs) + ") : " + joined(types));
@@ -85,7 +85,7 @@ std::string results_decl(const std::string& ssa, size_t count) {
 std::vector<Operand> results_of(const std::string& ssa, const Graph& g, const GraphNode& n) {
   std::vector<Operand> out;
   for (size_t r = 0; r < n.results.size(); ++r) {
-    const tracer::GraphValue& v = g.values[static_cast<size_t>(n.results[r])];
+    const ir::GraphValue& v = g.values[static_cast<size_t>(n.results[r])];
     out.push_back(Operand{n.results.size() == 1 ? ssa : ssa + "#" + std::to_string(r), v.dtype, v.shape, ""});
   }
   return out;

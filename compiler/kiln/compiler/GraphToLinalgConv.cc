@@ -1,5 +1,5 @@
 // Lowerings of conv2d and its backprops: calls of the eager kernels (kernels/cpu/conv.h) through
-// the C kernels of ConvKernels.cc, on buffers of the tensors.
+// the C kernels of kernels/cpu/jit/conv_calls.cc, on buffers of the tensors.
 //
 // Note [Convolutions in compiled code]
 // Two ways were open: (a) linalg.conv_2d_nhwc_hwcf (with tensor.pad for "same") and
@@ -27,7 +27,7 @@
 //    (chunk_images in kernels/cpu/conv.cc) is about 8 MB of patches, fewer images only when the
 //    batch itself is smaller. Sized for a batch of more images than any chunk holds, it is that
 //    full chunk, enough for every batch, since the kernel's chunk at the call's n is never
-//    larger; ConvKernels.cc asserts it. In the workspace's zero-filled .bss,
+//    larger; kernels/cpu/jit/conv_calls.cc asserts it. In the workspace's zero-filled .bss,
 //    pages a small batch never touches are never committed.
 //  - One-Shot Bufferize sees `to_memref read_only` as a read of the tensor at that point (the
 //    call follows immediately, nothing is emitted between them), and `to_tensor restrict
@@ -38,7 +38,7 @@
 //    result is itself an output), and the ops are opaque to linalg fusion. A following bias add
 //    (+ relu) is folded into the call after bufferization, as for matmuls (Note [Contraction
 //    epilogues] in ContractionsToCalls.cc: kiln_conv2d_bias_*).
-// The kernels are resolved by name at link time (jit_kernel_symbols), so the disk cache's
+// The kernels are resolved by name at link time (kernels::jit::jit_kernel_symbols), so the disk cache's
 // objects stay valid across processes.
 #include <algorithm>
 #include <limits>
@@ -64,7 +64,7 @@ std::string memref_type(DType t, const Shape& shape) {
 
 // The call of C kernel `kiln_<kernel>_<f32|f64>(in0, in1, out, scratch, stride_h, stride_w,
 // same)` on the node's two inputs; returns the result tensor.
-std::string kernel_call(LinalgEmitter& e, const std::string& kernel, const LowerContext& c, const kernels::Conv2DGeometry& g) {
+std::string kernel_call(LinalgEmitter& e, const std::string& kernel, const LowerContext& c, const Conv2DGeometry& g) {
   const DType t = c.out_dtype;
   const std::string et = elem_type(t);
   const std::string name = "kiln_" + kernel + "_" + et;
@@ -94,10 +94,10 @@ std::string kernel_call(LinalgEmitter& e, const std::string& kernel, const Lower
   return e.op("bufferization.to_tensor " + out + " restrict writable : " + out_type);
 }
 
-kernels::Conv2DGeometry geometry(const Shape& x, const Shape& filter, const OpAttrs& attrs) {
+Conv2DGeometry geometry(const Shape& x, const Shape& filter, const OpAttrs& attrs) {
   // A -1 batch: more images than any chunk holds, so the scratch is one full chunk (above).
   const int64_t n = is_symbolic_dim(x.sym(0)) ? std::numeric_limits<int32_t>::max() : x.sym(0);
-  return kernels::conv2d_geometry(n, x[1], x[2], x[3], filter[0], filter[1], filter[3], attrs.ints[0], attrs.ints[1],
+  return conv2d_geometry(n, x[1], x[2], x[3], filter[0], filter[1], filter[3], attrs.ints[0], attrs.ints[1],
                                   attrs.b0);
 }
 

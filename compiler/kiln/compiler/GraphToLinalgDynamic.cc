@@ -144,7 +144,7 @@ int symbolic_dim_from(const Shape& s, int from) {
 // integer division its divisor with literal strides, the sparse cross-entropy its labels against
 // a literal class count (LinalgEmitter::check). For a node that touches a -1 dim: "" when its lowering follows it, else
 // why not, after "conv2d (node 3) has no dynamic-dims lowering".
-std::string positional_gap(const tracer::Graph& g, const tracer::GraphNode& n) {
+std::string positional_gap(const ir::Graph& g, const ir::GraphNode& n) {
   auto shape_of = [&](int v) -> const Shape& { return g.values[static_cast<size_t>(v)].shape; };
   const Shape& out = shape_of(n.output);
   auto where = [](const std::string& what, int d, const std::string& why) {
@@ -221,11 +221,11 @@ namespace {
 // kiln::cond's then"). A cond or while_loop node follows its -1 dims by itself (its results'
 // and loop vars' types are `?` where the values' are, Note [Regions and dynamic dims]); what it
 // holds is checked as any other node.
-std::string gap_in(const tracer::Graph& graph, const std::string& where) {
+std::string gap_in(const ir::Graph& graph, const std::string& where) {
   const std::vector<bool> live = graph.live_nodes();
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     if (!live[i]) continue;
-    const tracer::GraphNode& n = graph.nodes[i];
+    const ir::GraphNode& n = graph.nodes[i];
     const std::string name = std::string(n.name()) + " (node " + std::to_string(i) + ")" + where;
     std::vector<const Shape*> shapes{&n.attrs.shape};
     for (int v : n.inputs) shapes.push_back(&graph.values[static_cast<size_t>(v)].shape);
@@ -246,6 +246,6 @@ std::string gap_in(const tracer::Graph& graph, const std::string& where) {
 }
 }  // namespace
 
-std::string dynamic_gap(const tracer::Graph& graph) { return gap_in(graph, ""); }
+std::string dynamic_gap(const ir::Graph& graph) { return gap_in(graph, ""); }
 
 }  // namespace kiln::compiler

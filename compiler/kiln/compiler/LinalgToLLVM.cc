@@ -3,7 +3,7 @@
 // JIT), keeping each stage's text (Note [Compiler pipeline] in CpuPipeline.cc).
 #include "kiln/compiler/LinalgToLLVM.h"
 
-#include "kiln/compiler/JitKernels.h"
+#include "kernels/cpu/jit/jit_abi.h"
 #include "kiln/compiler/Passes.h"
 #include "kiln/compiler/compiler_source_hash.h"
 
@@ -120,7 +120,7 @@ std::unique_ptr<llvm::Module> lower_to_llvm_ir(const std::string& mlir_text, con
   // Each stage's text, and the time up to it; a failing pass names its stage's step.
   const char* step = "fusion";
   CpuPipelineOptions options;
-  options.library_gemm = use_library_gemm();
+  options.library_gemm = kernels::jit::use_library_gemm();
   options.at_stage = [&](const char* stage, mlir::ModuleOp m) {
     const std::string_view name = stage;
     if (name == "fused") {

@@ -9,12 +9,12 @@
 // TargetMachine for an IR layer that is never used, a DataLayout computed from it) bought nothing
 // and cost ~5 ms of the first call in a fresh process (a disk cache hit: perf showed LLJITBuilder
 // 2.1 ms and TargetMachine creation 3.1 ms of the 11 ms load). Undefined symbols resolve to
-// JitKernels' functions first, then to the process (libm, memcpy, malloc).
+// the JIT-called kernels (kernels/cpu/jit/) first, then to the process (libm, memcpy, malloc).
 #include <cstdlib>
 #include <cstring>
 #include <map>
 
-#include "kiln/compiler/JitKernels.h"
+#include "kernels/cpu/jit/jit_abi.h"
 #include "kiln/compiler/LinalgToLLVM.h"
 #include "kiln/error.h"
 #include "llvm/ExecutionEngine/JITEventListener.h"
@@ -27,14 +27,14 @@
 namespace kiln::compiler {
 
 namespace {
-// JitKernels' symbols, then the process's. Built per load: jit_kernel_symbols() checks
+// the JIT-called kernels' symbols, then the process's. Built per load: kernels::jit::jit_kernel_symbols() checks
 // KILN_NUM_THREADS, whose bad value must be a kiln::Error at every compile, not only the first.
 class KernelResolver final : public llvm::LegacyJITSymbolResolver {
  public:
   KernelResolver() {
     static const bool process_symbols = !llvm::sys::DynamicLibrary::LoadLibraryPermanently(nullptr);
     KILN_ASSERT(process_symbols, "the JIT can look up the process's own symbols");
-    for (const auto& [name, address] : jit_kernel_symbols()) kernels_[name] = reinterpret_cast<uint64_t>(address);
+    for (const auto& [name, address] : kernels::jit::jit_kernel_symbols()) kernels_[name] = reinterpret_cast<uint64_t>(address);
   }
   llvm::JITSymbol findSymbolInLogicalDylib(const std::string&) override { return nullptr; }
   llvm::JITSymbol findSymbol(const std::string& name) override {

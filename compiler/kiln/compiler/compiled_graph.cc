@@ -16,35 +16,17 @@
 
 #include "kiln/compiler/CompileCache.h"
 #include "kiln/compiler/GraphToLinalg.h"
-#include "kiln/compiler/JitKernels.h"
+#include "kernels/cpu/jit/jit_abi.h"
 #include "kiln/compiler/LinalgToLLVM.h"
-#include "kiln/compiler/TemporaryBufferCache.h"
+#include "kernels/cpu/jit/temporary_buffers.h"
 #include "kiln/core/op_def.h"
 #include "kiln/ops.h"
-#include "kiln/tracer/interpreter.h"
+#include "kiln/ir/interpreter.h"
 #include "kiln/tracer/signature.h"
 
 namespace kiln::compiler {
 
-namespace {
-constexpr std::array<const char*, kNumStages> kStageNames = {"traced", "fused", "bufferized", "llvm-dialect", "llvm-ir", "asm"};
-}  // namespace
-
-const char* stage_name(Stage stage) { return kStageNames[static_cast<size_t>(stage)]; }
-
-Stage parse_stage(const std::string& name) {
-  for (size_t i = 0; i < kStageNames.size(); ++i)
-    if (name == kStageNames[i]) return static_cast<Stage>(i);
-  std::string valid;
-  for (const char* n : kStageNames) valid += (valid.empty() ? "" : ", ") + std::string(n);
-  throw Error("compiler: unknown IR stage '" + name + "'; the stages are " + valid);
-}
-
-const char* stage_extension(Stage stage) {
-  return stage == Stage::LlvmIr ? ".ll" : stage == Stage::Asm ? ".s" : ".mlir";
-}
-
-std::string graph_to_linalg(const tracer::Graph& graph) { return lower_graph(graph).text; }
+std::string graph_to_linalg(const ir::Graph& graph) { return lower_graph(graph).text; }
 
 // Note [Compiled calling convention]
 // The function takes one memref per FunctionArg (LinalgModule::args) through the C interface
@@ -120,7 +102,7 @@ void dump_stages(const std::string& dir, const std::string& name, const std::arr
   for (char& ch : base)
     if (ch == '/' || ch == '\\') ch = '_';
   for (int s = 0; s < kNumStages; ++s) {
-    const std::string path = dir + "/" + base + "." + std::to_string(n) + "." + kStageNames[static_cast<size_t>(s)] +
+    const std::string path = dir + "/" + base + "." + std::to_string(n) + "." + stage_name(static_cast<Stage>(s)) +
                              stage_extension(static_cast<Stage>(s));
     std::ofstream f(path);
     f << stages[static_cast<size_t>(s)];
@@ -133,7 +115,7 @@ void dump_stages(const std::string& dir, const std::string& name, const std::arr
 }
 }  // namespace
 
-std::unique_ptr<CompiledGraph> CompiledGraph::compile(const tracer::Graph& g) {
+std::unique_ptr<CompiledGraph> CompiledGraph::compile(const ir::Graph& g) {
   const auto start = std::chrono::steady_clock::now();
   std::unique_ptr<CompiledGraph> cg(new CompiledGraph());
   Plan& p = *cg->plan_;
@@ -142,10 +124,10 @@ std::unique_ptr<CompiledGraph> CompiledGraph::compile(const tracer::Graph& g) {
   p.name = g.name;
   p.module = lower_graph(g);
   p.constants = g.constants;
-  for (const tracer::GraphVariable& v : g.variables) p.variables.push_back(v.var);
+  for (const ir::GraphVariable& v : g.variables) p.variables.push_back(v.var);
   for (const FunctionArg& a : p.module.args) {
     if (a.kind == FunctionArg::HostNode) {
-      const tracer::GraphNode& n = g.nodes[static_cast<size_t>(a.index)];
+      const ir::GraphNode& n = g.nodes[static_cast<size_t>(a.index)];
       p.host_nodes[a.index] = Plan::HostNode{n.op, n.attrs};
     }
     p.offsets.push_back(p.descriptors.size());
@@ -166,7 +148,7 @@ std::unique_ptr<CompiledGraph> CompiledGraph::compile(const tracer::Graph& g) {
         t.coeff = mono.coeff;
         for (int k = 0; k < kMaxSymbols; ++k)
           for (int j = 0; j < mono.power[static_cast<size_t>(k)]; ++j) {
-            KILN_CHECK(t.count < t.symbols.size(), "compiler: a dim of ", tracer::type_str(a.dtype, a.shape),
+            KILN_CHECK(t.count < t.symbols.size(), "compiler: a dim of ", ir::type_str(a.dtype, a.shape),
                        " multiplies more than ", t.symbols.size(), " -1 sizes");
             t.symbols[t.count++] = static_cast<uint8_t>(k);
           }
@@ -202,7 +184,7 @@ std::unique_ptr<CompiledGraph> CompiledGraph::compile(const tracer::Graph& g) {
   const std::string cache_dir = disk_cache_dir();
   std::string cache_key;
   if (!cache_dir.empty()) {
-    cache_key = disk_cache_key(p.module.text, std::string(use_library_gemm() ? "O2 gemm=eigen" : "O2 gemm=loops") +
+    cache_key = disk_cache_key(p.module.text, std::string(kernels::jit::use_library_gemm() ? "O2 gemm=eigen" : "O2 gemm=loops") +
                                                   " pipeline " + pipeline_build_id());
     if (std::optional<std::string> object = disk_cache_load(cache_dir, cache_key)) {
       try {
@@ -323,7 +305,7 @@ void CompiledGraph::bind_sizes(std::span<const Tensor* const> arguments, int64_t
   for (int k = 0; k < kMaxSymbols; ++k) sizes[k] = -1;
   auto wrong_type = [&](const FunctionArg& a, const Tensor& t) {
     detail::throw_error("kiln::function '", p.name, "': argument ", a.index, " is ", dtype_name(t.dtype()), t.shape().str(),
-                        ", the compiled code takes ", tracer::type_str(a.dtype, a.shape));
+                        ", the compiled code takes ", ir::type_str(a.dtype, a.shape));
   };
   for (int pass = 0; pass < 2; ++pass)  // symbols first, then every dim against them
     for (size_t i : p.argument_args) {
@@ -395,7 +377,7 @@ std::vector<Tensor> CompiledGraph::run_by_pointer(std::span<const Tensor* const>
   } release{cache.busy ? nullptr : &cache};
   // Note [Workspace per thread]: a call made while another runs on this thread (busy) gets
   // workspaces of its own.
-  std::optional<SetAsideWorkspaces> aside;
+  std::optional<kernels::jit::SetAsideWorkspaces> aside;
   if (release.cache == nullptr) aside.emplace();
   if (release.cache != nullptr) {
     cache.busy = true;

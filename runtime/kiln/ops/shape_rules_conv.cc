@@ -1,7 +1,7 @@
 // Shape and dtype rules of conv2d and its two backprops (TF's NHWC/HWIO layouts and padding).
 #include <sstream>
 
-#include "kernels/cpu/conv.h"
+#include "kiln/core/conv_geometry.h"
 #include "kiln/core/op_def.h"
 
 namespace kiln {
@@ -37,8 +37,8 @@ Shape conv_output(const char* op, const Shape& x, const Shape& filter, const OpA
   KILN_CHECK(attrs.b0 || (filter[0] <= x[1] && filter[1] <= x[2]), op, ": the filter [", filter[0], ",", filter[1],
              "] is larger than the input [", x[1], ",", x[2], "] with padding \"valid\": input is ", x.str(),
              ", filter is ", filter.str());
-  const kernels::Conv2DGeometry g =
-      kernels::conv2d_geometry(1, x[1], x[2], x[3], filter[0], filter[1], filter[3], attrs.ints[0], attrs.ints[1], attrs.b0);
+  const Conv2DGeometry g =
+      conv2d_geometry(1, x[1], x[2], x[3], filter[0], filter[1], filter[3], attrs.ints[0], attrs.ints[1], attrs.b0);
   return Shape::of_dims({x.sym(0), g.oh, g.ow, g.f});  // the batch may be a -1 dim (Note [Symbolic dims])
 }
 

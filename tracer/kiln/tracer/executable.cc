@@ -28,8 +28,8 @@ std::string difference(const Tensor& compiled, const Tensor& eager) {
   if (compiled.defined() != eager.defined()) return "one result is undefined";
   if (!compiled.defined()) return "";
   if (compiled.dtype() != eager.dtype() || compiled.shape() != eager.shape())
-    return "compiled " + type_str(compiled.dtype(), compiled.shape()) + " vs eager " +
-           type_str(eager.dtype(), eager.shape());
+    return "compiled " + ir::type_str(compiled.dtype(), compiled.shape()) + " vs eager " +
+           ir::type_str(eager.dtype(), eager.shape());
   const double rtol = compiled.dtype() == DType::Float32 ? 1e-4 : compiled.dtype() == DType::Float64 ? 1e-10 : 0;
   const double atol = compiled.dtype() == DType::Float32 ? 1e-5 : compiled.dtype() == DType::Float64 ? 1e-12 : 0;
   std::vector<double> c = compiled.to_vector<double>(), e = eager.to_vector<double>();
@@ -58,39 +58,44 @@ void restore(const Variable& var, const Tensor& value) {
 }
 }  // namespace
 
-Executable::Executable(Graph graph, bool compile)
+Executable::Executable(ir::Graph graph, bool compile)
     : graph_(std::move(graph)), runner_(graph_), verify_(verify_requested()) {
   if (!compile) {
     why_ = "compilation is off (FunctionOptions::compile)";
     return;
   }
-  why_ = compiler::lowering_gap(graph_);
+  const Backend* compiler = backend();
+  if (compiler == nullptr) {
+    why_ = "no compiler backend is linked (Note [Backends] in tracer/kiln/tracer/backend.cc)";
+    return;
+  }
+  why_ = compiler->lowering_gap(graph_);
   if (!why_.empty()) return;
   try {
-    compiled_ = compiler::CompiledGraph::compile(graph_);
+    compiled_ = compiler->compile(graph_);
   } catch (const Error& e) {
     why_ = std::string("compiling failed: ") + e.what();
   }
 }
 
-std::vector<Tensor> Executable::run(std::span<const Tensor* const> arguments, const GraphRunner* eager) const {
+std::vector<Tensor> Executable::run(std::span<const Tensor* const> arguments, const ir::GraphRunner* eager) const {
   if (compiled_ == nullptr) return runner_.run(argument_tensors(arguments));
   if (verify_) return run_verified(argument_tensors(arguments), eager != nullptr ? *eager : runner_);
   return compiled_->run_by_pointer(arguments);
 }
 
-std::vector<Tensor> Executable::run_verified(const std::vector<Tensor>& arguments, const GraphRunner& eager_runner) const {
+std::vector<Tensor> Executable::run_verified(const std::vector<Tensor>& arguments, const ir::GraphRunner& eager_runner) const {
   std::vector<Tensor> before;
-  for (const GraphVariable& gv : graph_.variables) before.push_back(gv.var.clone());
+  for (const ir::GraphVariable& gv : graph_.variables) before.push_back(gv.var.clone());
   std::vector<std::pair<Generator*, Generator>> generators;
-  for (const GraphNode& n : graph_.nodes) {
+  for (const ir::GraphNode& n : graph_.nodes) {
     Generator* g = n.attrs.generator;
     if (g != nullptr && std::none_of(generators.begin(), generators.end(), [g](const auto& s) { return s.first == g; }))
       generators.emplace_back(g, *g);
   }
   std::vector<Tensor> compiled = compiled_->run(arguments);
   std::vector<Tensor> compiled_vars;
-  for (const GraphVariable& gv : graph_.variables) compiled_vars.push_back(gv.var.clone());
+  for (const ir::GraphVariable& gv : graph_.variables) compiled_vars.push_back(gv.var.clone());
   for (size_t k = 0; k < before.size(); ++k) restore(graph_.variables[k].var, before[k]);
   for (auto& [generator, state] : generators) *generator = state;
   std::vector<Tensor> eager = eager_runner.run(arguments);
@@ -106,8 +111,8 @@ std::vector<Tensor> Executable::run_verified(const std::vector<Tensor>& argument
   return eager;
 }
 
-const std::string& Executable::stage_text(compiler::Stage stage) const {
-  KILN_CHECK(compiled_ != nullptr, "kiln::function '", graph_.name, "': no ", compiler::stage_name(stage),
+const std::string& Executable::stage_text(Stage stage) const {
+  KILN_CHECK(compiled_ != nullptr, "kiln::function '", graph_.name, "': no ", stage_name(stage),
              " IR: the graph runs on the interpreter (", why_, ")");
   return compiled_->stage_text(stage);
 }

@@ -14,32 +14,32 @@ std::vector<Tensor> concat(std::vector<Tensor> a, const std::vector<Tensor>& b) 
 }
 }  // namespace
 
-std::vector<Tensor> replay(const Graph& region, const std::vector<Tensor>& arguments, const char* construct) {
+std::vector<Tensor> replay(const ir::Graph& region, const std::vector<Tensor>& arguments, const char* construct) {
   std::vector<Tensor> vals(region.values.size());
   for (size_t k = 0; k < region.arguments.size(); ++k)
     if (region.arguments[k] >= 0) vals[static_cast<size_t>(region.arguments[k])] = arguments[k];
   const std::vector<bool> live = region.live_nodes();
   for (size_t i = 0; i < region.nodes.size(); ++i) {
     if (!live[i]) continue;
-    const GraphNode& n = region.nodes[i];
+    const ir::GraphNode& n = region.nodes[i];
     std::vector<Tensor> in;
     for (int v : n.inputs) in.push_back(vals[static_cast<size_t>(v)]);
     std::vector<Tensor> out;
     switch (n.kind) {
-      case NodeKind::Op:
+      case ir::NodeKind::Op:
         KILN_CHECK(n.attrs.generator == nullptr, construct, ": the gradient of a region that draws random numbers (`",
                    n.name(), "`) is not supported (its numbers are drawn anew on every run); draw them before the ",
                    construct, " and read them inside");
         out = {call_op(n.op, in, n.attrs)};
         break;
-      case NodeKind::Cond: {
+      case ir::NodeKind::Cond: {
         const std::vector<Tensor> captures(in.begin() + 1, in.end());
         out = cond_impl(
             in[0], [&] { return replay(*n.regions[0], captures, construct); },
             [&] { return replay(*n.regions[1], captures, construct); });
         break;
       }
-      case NodeKind::WhileLoop: {
+      case ir::NodeKind::WhileLoop: {
         const std::vector<Tensor> captures(in.begin() + n.loop_vars, in.end());
         out = while_loop_impl(
             [&](const std::vector<Tensor>& v) { return replay(*n.regions[0], concat(v, captures), construct)[0]; },
@@ -89,8 +89,8 @@ Tensor weighted_sum(const std::vector<Tensor>& outs, const std::vector<Tensor>& 
 // traced into the gradient cond's regions, and an outer tape records that cond like any other:
 // higher-order gradients come from the same rule. Unconnected captures get zeros, so that both
 // gradient branches return the same types.
-MultiGradFn cond_gradient(const Tensor& pred, std::shared_ptr<const Graph> then_region,
-                          std::shared_ptr<const Graph> else_region) {
+MultiGradFn cond_gradient(const Tensor& pred, std::shared_ptr<const ir::Graph> then_region,
+                          std::shared_ptr<const ir::Graph> else_region) {
   return [pred, then_region, else_region](const std::vector<Tensor>& inputs, const std::vector<Tensor>& dys) {
     std::vector<Tensor> grads(inputs.size());
     std::vector<Tensor> sources;
@@ -101,7 +101,7 @@ MultiGradFn cond_gradient(const Tensor& pred, std::shared_ptr<const Graph> then_
         positions.push_back(k);
       }
     if (sources.empty()) return grads;
-    auto vjp = [&](const Graph& region) {
+    auto vjp = [&](const ir::Graph& region) {
       return [&]() -> std::vector<Tensor> {
         GradientTape tape(/*persistent=*/false, /*watch_accessed_variables=*/false);
         tape.watch(sources);

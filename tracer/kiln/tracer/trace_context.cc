@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <atomic>
 
-#include "kiln/tracer/interpreter.h"
+#include "kiln/ir/interpreter.h"
 
 namespace kiln::tracer {
 
@@ -24,7 +24,7 @@ struct TracedValue final : SymbolicValue {
 bool is_assign_family(OpId id) { return id == OpId::Assign || id == OpId::AssignAdd || id == OpId::AssignSub; }
 }  // namespace
 
-TraceContext::TraceContext(Graph& graph, bool first_trace)
+TraceContext::TraceContext(ir::Graph& graph, bool first_trace)
     : graph_(graph), first_trace_(first_trace), serial_(g_trace_serial.fetch_add(1)) {
   frames_.push_back(Frame{&graph, serial_, nullptr, 0, {}, "kiln::function"});
   prev_interceptor_ = set_op_interceptor(this);
@@ -45,7 +45,7 @@ TraceContext* TraceContext::active() { return t_active; }
 
 Tensor TraceContext::symbolic_result(int value, const std::string& description) {
   const Frame& f = frames_.back();
-  const GraphValue& v = f.graph->values[static_cast<size_t>(value)];
+  const ir::GraphValue& v = f.graph->values[static_cast<size_t>(value)];
   auto impl = std::make_shared<TensorImpl>();
   impl->shape = v.shape;
   impl->dtype = v.dtype;
@@ -56,11 +56,11 @@ Tensor TraceContext::symbolic_result(int value, const std::string& description) 
 }
 
 Tensor TraceContext::add_argument(size_t position, DType dtype, const Shape& shape, const std::string& description) {
-  Graph& g = *frames_.back().graph;
+  ir::Graph& g = *frames_.back().graph;
   if (g.arguments.size() <= position) g.arguments.resize(position + 1, -1);
-  int id = g.add_value(ValueKind::Argument, dtype, shape, static_cast<int>(position));
+  int id = g.add_value(ir::ValueKind::Argument, dtype, shape, static_cast<int>(position));
   g.arguments[position] = id;
-  return symbolic_result(id, description.empty() ? "argument " + std::to_string(position) + " (" + type_str(dtype, shape) + ")"
+  return symbolic_result(id, description.empty() ? "argument " + std::to_string(position) + " (" + ir::type_str(dtype, shape) + ")"
                                                  : description);
 }
 
@@ -75,17 +75,17 @@ Tensor TraceContext::add_argument(size_t position, DType dtype, const Shape& sha
 // written into the variable's TensorImpl, which every thread shares: another thread may run a
 // kiln::function or eager ops that read the variable while this one traces (Note [Threads] in
 // function.cc), and a trace of another function on another thread marks it for itself.
-void TraceContext::mark_variable(GraphVariable& gv, int value) {
+void TraceContext::mark_variable(ir::GraphVariable& gv, int value) {
   gv.current = value;
   marks_[&gv.var.impl()] = std::make_shared<TracedValue>(
-      serial_, value, "variable '" + gv.var.name() + "' (" + type_str(gv.var.dtype(), gv.var.shape()) + ")");
+      serial_, value, "variable '" + gv.var.name() + "' (" + ir::type_str(gv.var.dtype(), gv.var.shape()) + ")");
 }
 
 int TraceContext::capture_variable(const Tensor& var) {
   int index = static_cast<int>(graph_.variables.size());
-  graph_.variables.push_back(GraphVariable{static_cast<const Variable&>(var), -1, -1});
-  GraphVariable& gv = graph_.variables.back();
-  gv.initial = graph_.add_value(ValueKind::VariableInitial, var.dtype(), var.shape(), index);
+  graph_.variables.push_back(ir::GraphVariable{static_cast<const Variable&>(var), -1, -1});
+  ir::GraphVariable& gv = graph_.variables.back();
+  gv.initial = graph_.add_value(ir::ValueKind::VariableInitial, var.dtype(), var.shape(), index);
   mark_variable(gv, gv.initial);
   return gv.initial;
 }
@@ -122,7 +122,7 @@ int TraceContext::value_at(const Tensor& t, size_t level) {
   if (inserted) {
     int index = static_cast<int>(graph_.constants.size());
     graph_.constants.push_back(t);  // keeps `impl` alive, so the map's key stays unique
-    it->second = graph_.add_value(ValueKind::Constant, t.dtype(), t.shape(), index);
+    it->second = graph_.add_value(ir::ValueKind::Constant, t.dtype(), t.shape(), index);
   }
   return it->second;
 }
@@ -138,17 +138,17 @@ int TraceContext::capture(size_t level, int outer_value, const Tensor& t) {
   const size_t k = static_cast<size_t>(it->second);
   if (f.capture_args.size() <= k) f.capture_args.resize(k + 1, -1);
   if (f.capture_args[k] < 0) {
-    const GraphValue outer = frames_[level - 1].graph->values[static_cast<size_t>(outer_value)];
+    const ir::GraphValue outer = frames_[level - 1].graph->values[static_cast<size_t>(outer_value)];
     const size_t position = static_cast<size_t>(f.capture_offset) + k;
-    Graph& g = *f.graph;
+    ir::Graph& g = *f.graph;
     if (g.arguments.size() <= position) g.arguments.resize(position + 1, -1);
-    f.capture_args[k] = g.add_value(ValueKind::Argument, outer.dtype, outer.shape, static_cast<int>(position));
+    f.capture_args[k] = g.add_value(ir::ValueKind::Argument, outer.dtype, outer.shape, static_cast<int>(position));
     g.arguments[position] = f.capture_args[k];
   }
   return f.capture_args[k];
 }
 
-void TraceContext::open_region(Graph& region, RegionCaptures& captures, int capture_offset, const std::string& construct) {
+void TraceContext::open_region(ir::Graph& region, RegionCaptures& captures, int capture_offset, const std::string& construct) {
   frames_.push_back(Frame{&region, g_trace_serial.fetch_add(1), &captures, capture_offset, {}, construct});
 }
 
@@ -158,16 +158,16 @@ void TraceContext::close_region() {
   frames_.pop_back();
 }
 
-std::vector<Tensor> TraceContext::add_region_node(GraphNode node, const std::vector<TensorMeta>& types) {
-  Graph& g = *frames_.back().graph;
+std::vector<Tensor> TraceContext::add_region_node(ir::GraphNode node, const std::vector<TensorMeta>& types) {
+  ir::Graph& g = *frames_.back().graph;
   const int index = static_cast<int>(g.nodes.size());
-  for (const TensorMeta& t : types) node.results.push_back(g.add_value(ValueKind::Result, t.dtype, t.shape, index));
+  for (const TensorMeta& t : types) node.results.push_back(g.add_value(ir::ValueKind::Result, t.dtype, t.shape, index));
   KILN_ASSERT(!node.results.empty(), "a region node has a result");
   node.output = node.results[0];
   std::vector<Tensor> out;
   for (size_t r = 0; r < types.size(); ++r)
     out.push_back(symbolic_result(node.results[r], std::string("`") + node.name() + "`'s result " + std::to_string(r) +
-                                                       " (" + type_str(types[r].dtype, types[r].shape) + ")"));
+                                                       " (" + ir::type_str(types[r].dtype, types[r].shape) + ")"));
   g.nodes.push_back(std::move(node));
   return out;
 }
@@ -182,16 +182,16 @@ Tensor TraceContext::intercept(const OpDef& op, Inputs in, const OpAttrs& attrs,
                 (f.construct == "kiln::cond" ? "branches, return it from the cond" : "loop, return it from the loop") +
                 ", and assign it afterwards");
   }
-  Graph& g = *f.graph;
-  GraphNode node;
+  ir::Graph& g = *f.graph;
+  ir::GraphNode node;
   node.op = op.id;
   node.attrs = attrs;
   node.inputs.reserve(in.size());
   for (const Tensor& t : in) node.inputs.push_back(value_of(t));
   if (!op.in_place()) {
-    node.output = g.add_value(ValueKind::Result, meta.dtype, meta.shape, static_cast<int>(g.nodes.size()));
+    node.output = g.add_value(ir::ValueKind::Result, meta.dtype, meta.shape, static_cast<int>(g.nodes.size()));
     g.nodes.push_back(node);
-    return symbolic_result(node.output, std::string("`") + op.name + "`'s result (" + type_str(meta.dtype, meta.shape) + ")");
+    return symbolic_result(node.output, std::string("`") + op.name + "`'s result (" + ir::type_str(meta.dtype, meta.shape) + ")");
   }
   // In place: input 0 for the assign family, every Variable input otherwise (apply_adam's slots).
   for (size_t p = 0; p < in.size(); ++p) {
@@ -203,20 +203,20 @@ Tensor TraceContext::intercept(const OpDef& op, Inputs in, const OpAttrs& attrs,
     KILN_ASSERT(var >= 0, "value_of captured the written variable");
     KILN_ASSERT(graph_.variables[static_cast<size_t>(var)].current == node.inputs[p],
                 "an in-place op writes a variable's current version");
-    int v = graph_.add_value(ValueKind::VariableUpdate, in[p].dtype(), in[p].shape(), var);
-    node.writes.push_back(GraphNode::Write{static_cast<int>(p), var, v});
+    int v = graph_.add_value(ir::ValueKind::VariableUpdate, in[p].dtype(), in[p].shape(), var);
+    node.writes.push_back(ir::GraphNode::Write{static_cast<int>(p), var, v});
   }
   KILN_CHECK(!node.writes.empty() && node.writes[0].position == 0, op.name,
              ": input 0 must be a Variable (it is written in place)");
   node.output = node.writes[0].value;
   graph_.nodes.push_back(node);
-  for (const GraphNode::Write& w : node.writes) mark_variable(graph_.variables[static_cast<size_t>(w.variable)], w.value);
+  for (const ir::GraphNode::Write& w : node.writes) mark_variable(graph_.variables[static_cast<size_t>(w.variable)], w.value);
   return in[0];
 }
 
 void TraceContext::set_outputs(const std::vector<Tensor>& outputs) {
   std::vector<int> ids;
-  for (const Tensor& t : outputs) ids.push_back(t.defined() ? value_of(t) : kUndefinedOutput);
+  for (const Tensor& t : outputs) ids.push_back(t.defined() ? value_of(t) : ir::kUndefinedOutput);
   frames_.back().graph->outputs = std::move(ids);
 }
 
@@ -233,7 +233,7 @@ Tensor TraceContext::initial_value(const Tensor& initial_value, const std::strin
   OpInterceptor* self = set_op_interceptor(nullptr);
   VariableCreationHook* hook = set_variable_creation_hook(nullptr);
   try {
-    Tensor value = evaluate_lifted(graph_, id, name);
+    Tensor value = ir::evaluate_lifted(graph_, id, name);
     set_op_interceptor(self);
     set_variable_creation_hook(hook);
     return value;

@@ -1,4 +1,4 @@
-// TraceContext: records the ops of one kiln::function trace into a kiln::tracer::Graph (the op
+// TraceContext: records the ops of one kiln::function trace into a kiln::ir::Graph (the op
 // interceptor), and decides about Variables created while it traces (the creation hook).
 #pragma once
 #include <string>
@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "kiln/core/dispatch.h"
-#include "kiln/tracer/graph.h"
+#include "kiln/ir/graph.h"
 
 namespace kiln::tracer {
 
@@ -27,7 +27,7 @@ struct RegionCaptures {
 class TraceContext : public OpInterceptor, public VariableCreationHook {
  public:
   /// `first_trace`: whether Variables may be created (TF allows it on the first trace only).
-  TraceContext(Graph& graph, bool first_trace);
+  TraceContext(ir::Graph& graph, bool first_trace);
   ~TraceContext() override;
   TraceContext(const TraceContext&) = delete;
   TraceContext& operator=(const TraceContext&) = delete;
@@ -41,11 +41,11 @@ class TraceContext : public OpInterceptor, public VariableCreationHook {
 
   /// Traces into `region` until the matching close_region(); `construct` names it in errors
   /// ("kiln::cond"), `capture_offset` is the region argument of capture 0.
-  void open_region(Graph& region, RegionCaptures& captures, int capture_offset, const std::string& construct);
+  void open_region(ir::Graph& region, RegionCaptures& captures, int capture_offset, const std::string& construct);
   void close_region();
   /// Appends region node `node` (its results still empty) to the innermost graph, with results
   /// of `types`; returns their symbolic tensors.
-  std::vector<Tensor> add_region_node(GraphNode node, const std::vector<TensorMeta>& types);
+  std::vector<Tensor> add_region_node(ir::GraphNode node, const std::vector<TensorMeta>& types);
 
   Tensor intercept(const OpDef& op, Inputs in, const OpAttrs& attrs, const TensorMeta& meta) override;
   Tensor initial_value(const Tensor& initial_value, const std::string& name) override;
@@ -56,7 +56,7 @@ class TraceContext : public OpInterceptor, public VariableCreationHook {
  private:
   // One graph being traced: the function's, then one per open region.
   struct Frame {
-    Graph* graph;
+    ir::Graph* graph;
     uint64_t serial;                  // marks the symbolic tensors of this graph
     RegionCaptures* captures = nullptr;
     int capture_offset = 0;
@@ -67,9 +67,9 @@ class TraceContext : public OpInterceptor, public VariableCreationHook {
   int capture(size_t level, int outer_value, const Tensor& t);
   int capture_variable(const Tensor& var);
   Tensor symbolic_result(int value, const std::string& description);
-  void mark_variable(GraphVariable& gv, int value);
+  void mark_variable(ir::GraphVariable& gv, int value);
 
-  Graph& graph_;
+  ir::Graph& graph_;
   bool first_trace_;
   uint64_t serial_;
   std::vector<Frame> frames_;              // frames_[0] is the function's graph

@@ -11,7 +11,7 @@
 // chosen by first-fit over the buffers alive at once, 64-byte aligned as the allocs were; the
 // deallocs go.
 // The global is the layout only: its bytes are the calling thread's (Note [Workspace per
-// thread] in TemporaryBufferCache.cc), so two threads may run one compiled function at once.
+// thread] in kernels/cpu/jit/temporary_buffers.cc), so two threads may run one compiled function at once.
 // Dynamic shapes and buffers freed inside nested regions keep their allocations, which Note
 // [Temporary buffer cache] serves without malloc after a first call.
 #include "kiln/compiler/Passes.h"
@@ -19,7 +19,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "kiln/compiler/TemporaryBufferCache.h"
+#include "kernels/cpu/jit/temporary_buffers.h"
 #include "kiln/compiler/passes/Workspace.h"
 #include "llvm/ADT/DenseSet.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -177,7 +177,7 @@ void allocations_to_workspace(mlir::ModuleOp module) {
     if (f.isExternal()) continue;
     mlir::Block& entry = f.getBody().front();
     std::vector<Buffer> buffers = candidates(entry);
-    if (buffers.empty() || serial >= kThreadWorkspaceSlots) continue;
+    if (buffers.empty() || serial >= kernels::jit::kThreadWorkspaceSlots) continue;
     const bool share = disjoint_bytes(buffers) > kDisjointMaxBytes;
     const int64_t bytes = assign_offsets(buffers, share);
     if (bytes > kMaxWorkspaceBytes) continue;

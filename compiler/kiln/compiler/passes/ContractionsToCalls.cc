@@ -77,7 +77,7 @@ bool is_contraction(Operation* op) {
 }
 
 // The operands a call of `callee` may write start at this index: the C kernels of
-// JitKernels.cc and ConvKernels.cc take their inputs first, then their output (and scratch),
+// kernels/cpu/jit/gemm_calls.cc and kernels/cpu/jit/conv_calls.cc take their inputs first, then their output (and scratch),
 // then scalars; any other callee may write every operand.
 int first_written_operand(llvm::StringRef callee) {
   if (!callee.starts_with("kiln_")) return 0;
@@ -233,7 +233,7 @@ mlir::MemRefType any_strided(mlir::Type element, int64_t rank) {
   return mlir::MemRefType::get(shape, element, mlir::StridedLayoutAttr::get(element.getContext(), dyn, shape));
 }
 
-// The kernels' dtype suffix (JitKernels.cc: f32, f64; IntegerGemmKernels.cc: i32, i64); nullptr
+// The kernels' dtype suffix (kernels/cpu/jit/gemm_calls.cc: f32, f64; kernels/cpu/jit/integer_gemm_calls.cc: i32, i64); nullptr
 // for any other element type, which keeps its loops.
 const char* suffix(mlir::Type t) {
   if (t.isF32()) return "f32";
@@ -361,12 +361,12 @@ bool drop_zero_fill(mlir::linalg::LinalgOp op) {
   return true;
 }
 
-// Note [Contractions in compiled code] (JitKernels.cc): a float32/float64/int32/int64 matmul
+// Note [Contractions in compiled code] (kernels/cpu/jit/gemm_calls.cc): a float32/float64/int32/int64 matmul
 // (plain or transposed) becomes a call of kiln_gemm_<t>, a batched one (linalg.batch_matmul and
 // its transposed forms on [batch, rows, cols] buffers, GraphToLinalgReduce.cc) of
 // kiln_batch_gemm_<t> (one GEMM per batch entry, as eager matmul runs it), on memrefs cast to
 // fully dynamic strided layouts (so slices and views pass through as they are). The integer
-// kernels are IntegerGemmKernels.cc's (Note [Integer GEMM]). No epilogue is fused into batched
+// kernels are kernels/cpu/jit/integer_gemm_calls.cc's (Note [Integer GEMM]). No epilogue is fused into batched
 // ones, nor into integer ones (Note [Contraction epilogues] matches float bodies only).
 void matmul_to_call(mlir::ModuleOp module, mlir::linalg::LinalgOp op, bool batched) {
   mlir::MLIRContext* ctx = module.getContext();

@@ -2,7 +2,7 @@
 // (kiln-workspaces-per-thread).
 #include "kiln/compiler/Passes.h"
 
-#include "kiln/compiler/TemporaryBufferCache.h"
+#include "kernels/cpu/jit/temporary_buffers.h"
 #include "kiln/compiler/passes/Workspace.h"
 #include "llvm/ADT/StringMap.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -16,7 +16,7 @@ namespace kiln::compiler {
 
 namespace {
 
-// Note [Workspace per thread] (TemporaryBufferCache.cc): each kiln_workspace_<slot> global's
+// Note [Workspace per thread] (kernels/cpu/jit/temporary_buffers.cc): each kiln_workspace_<slot> global's
 // address becomes a call of kiln_thread_workspace(slot, bytes), the calling thread's buffer, and
 // the global goes. The result is declared 64-byte aligned, as the global was.
 mlir::LogicalResult workspaces_per_thread(mlir::ModuleOp module) {
@@ -27,8 +27,8 @@ mlir::LogicalResult workspaces_per_thread(mlir::ModuleOp module) {
     int64_t slot;
     if (!suffix.consume_front(kWorkspacePrefix) || suffix.getAsInteger(10, slot)) continue;
     auto array = mlir::dyn_cast<mlir::LLVM::LLVMArrayType>(g.getGlobalType());
-    if (!array || slot >= kThreadWorkspaceSlots)
-      return g.emitError() << "a workspace global is an i8 array with a slot below " << kThreadWorkspaceSlots;
+    if (!array || slot >= kernels::jit::kThreadWorkspaceSlots)
+      return g.emitError() << "a workspace global is an i8 array with a slot below " << kernels::jit::kThreadWorkspaceSlots;
     workspaces[g.getSymName()] = {slot, static_cast<int64_t>(array.getNumElements())};
     globals.push_back(g);
   }
@@ -38,7 +38,7 @@ mlir::LogicalResult workspaces_per_thread(mlir::ModuleOp module) {
   b.setInsertionPointToStart(module.getBody());
   auto i64 = b.getI64Type();
   auto ptr = mlir::LLVM::LLVMPointerType::get(ctx);
-  auto fn = b.create<mlir::LLVM::LLVMFuncOp>(module.getLoc(), kThreadWorkspaceFunction,
+  auto fn = b.create<mlir::LLVM::LLVMFuncOp>(module.getLoc(), kernels::jit::kThreadWorkspaceFunction,
                                              mlir::LLVM::LLVMFunctionType::get(ptr, {i64, i64}));
   fn.setResultAttr(0, mlir::LLVM::LLVMDialect::getAlignAttrName(), b.getI64IntegerAttr(kWorkspaceAlignment));
   std::vector<mlir::LLVM::AddressOfOp> addresses;

@@ -1,12 +1,12 @@
 // GraphRunner: liveness and the node-by-node run on the eager kernels.
-#include "kiln/tracer/interpreter.h"
+#include "kiln/ir/interpreter.h"
 
 #include <climits>
 
 #include "kiln/core/dispatch.h"
 #include "kiln/ops.h"
 
-namespace kiln::tracer {
+namespace kiln::ir {
 
 GraphRunner::GraphRunner(const Graph& graph) : graph_(graph) {
   const std::vector<bool> live = graph.live_nodes();
@@ -142,4 +142,4 @@ Tensor evaluate_lifted(const Graph& graph, int id, const std::string& variable_n
   return vals[static_cast<size_t>(id)];
 }
 
-}  // namespace kiln::tracer
+}  // namespace kiln::ir

@@ -27,7 +27,7 @@
 // "no malloc per call" hold for what is left. The alternative of sizing a per-call workspace for
 // every allocation (several size values, allocations inside kiln::while_loop bodies) would need
 // offsets as run-time expressions of several sizes; not needed by any step measured here.
-// Symbols: registered with the JIT next to the kernels (JitKernels.cc, Note [Object JIT]); a disk
+// Symbols: registered with the JIT next to the kernels (kernels/cpu/jit/gemm_calls.cc, Note [Object JIT]); a disk
 // cache entry (CompileCache.cc) is an object that names them, so a hit links them the same way
 // (the static graphs' remaining allocations, in loops, take this path too).
 // Note [Workspace per thread]
@@ -45,7 +45,7 @@
 // relied on. A compiled call made from inside another on the same thread (none is today:
 // compiled code calls kernels, never compiled code) must not share them: CompiledGraph::run
 // sets the running call's buffers aside for it (SetAsideWorkspaces).
-#include "kiln/compiler/TemporaryBufferCache.h"
+#include "kernels/cpu/jit/temporary_buffers.h"
 
 #include <cstdio>
 #include <cstdlib>
@@ -53,7 +53,7 @@
 
 #include "kiln/error.h"
 
-namespace kiln::compiler {
+namespace kiln::kernels::jit {
 namespace {
 
 constexpr size_t kHeader = 64;  // also the alignment of every block
@@ -200,4 +200,4 @@ TemporaryBufferStats temporary_buffer_stats() {
   return s;
 }
 
-}  // namespace kiln::compiler
+}  // namespace kiln::kernels::jit

@@ -5,10 +5,10 @@
 #include <vector>
 
 #include "kernels/cpu/conv.h"
-#include "kiln/compiler/JitKernels.h"
+#include "kernels/cpu/jit/jit_abi.h"
 #include "kiln/error.h"
 
-namespace kiln::compiler {
+namespace kiln::kernels::jit {
 
 namespace {
 template <typename T>
@@ -27,9 +27,9 @@ T* dense(const Memref4<T>* m) {
 
 // x [n,h,w,c], filter [kh,kw,c,f].
 template <typename T>
-kernels::Conv2DGeometry geometry(const Memref4<T>* x, const Memref4<T>* filter, const Memref1<T>* scratch, int64_t sh,
+Conv2DGeometry geometry(const Memref4<T>* x, const Memref4<T>* filter, const Memref1<T>* scratch, int64_t sh,
                                  int64_t sw, int64_t same) {
-  const kernels::Conv2DGeometry g = kernels::conv2d_geometry(x->sizes[0], x->sizes[1], x->sizes[2], x->sizes[3],
+  const Conv2DGeometry g = conv2d_geometry(x->sizes[0], x->sizes[1], x->sizes[2], x->sizes[3],
                                                              filter->sizes[0], filter->sizes[1], filter->sizes[3], sh, sw,
                                                              same != 0);
   KILN_ASSERT(scratch->sizes[0] >= kernels::conv2d_scratch_elements(g, sizeof(T)),
@@ -44,43 +44,43 @@ T* data(const Memref1<T>* m) {
 
 }  // namespace
 
-}  // namespace kiln::compiler
+}  // namespace kiln::kernels::jit
 
 // The C interface (`_mlir_ciface_` + the declared name): descriptors by pointer, then the
 // strides and the padding flag as i64.
 extern "C" {
 #define KILN_CONV_KERNELS(T, suffix)                                                                                      \
-  void kiln_jit_conv2d_##suffix(kiln::compiler::MemrefDescriptor<T, 4>* x, kiln::compiler::MemrefDescriptor<T, 4>* filter, \
-                                kiln::compiler::MemrefDescriptor<T, 4>* y, kiln::compiler::MemrefDescriptor<T, 1>* scratch, \
+  void kiln_jit_conv2d_##suffix(kiln::kernels::jit::MemrefDescriptor<T, 4>* x, kiln::kernels::jit::MemrefDescriptor<T, 4>* filter, \
+                                kiln::kernels::jit::MemrefDescriptor<T, 4>* y, kiln::kernels::jit::MemrefDescriptor<T, 1>* scratch, \
                                 int64_t sh, int64_t sw, int64_t same) {                                                   \
-    using namespace kiln::compiler;                                                                                       \
+    using namespace kiln::kernels::jit;                                                                                       \
     kiln::kernels::conv2d<T>(geometry(x, filter, scratch, sh, sw, same), dense(x), dense(filter), dense(y), data(scratch)); \
   }                                                                                                                       \
-  void kiln_jit_conv2d_bias_##suffix(kiln::compiler::MemrefDescriptor<T, 4>* x,                                         \
-                                     kiln::compiler::MemrefDescriptor<T, 4>* filter,                                    \
-                                     kiln::compiler::MemrefDescriptor<T, 1>* bias,                                      \
-                                     kiln::compiler::MemrefDescriptor<T, 4>* y,                                         \
-                                     kiln::compiler::MemrefDescriptor<T, 1>* scratch, int64_t sh, int64_t sw,           \
+  void kiln_jit_conv2d_bias_##suffix(kiln::kernels::jit::MemrefDescriptor<T, 4>* x,                                         \
+                                     kiln::kernels::jit::MemrefDescriptor<T, 4>* filter,                                    \
+                                     kiln::kernels::jit::MemrefDescriptor<T, 1>* bias,                                      \
+                                     kiln::kernels::jit::MemrefDescriptor<T, 4>* y,                                         \
+                                     kiln::kernels::jit::MemrefDescriptor<T, 1>* scratch, int64_t sh, int64_t sw,           \
                                      int64_t same, int64_t relu) {                                                      \
-    using namespace kiln::compiler;                                                                                       \
+    using namespace kiln::kernels::jit;                                                                                       \
     KILN_ASSERT(bias->sizes[0] == filter->sizes[3], "a fused bias has one value per channel");                          \
     std::vector<T> copy;                                                                                                  \
     kiln::kernels::conv2d<T>(geometry(x, filter, scratch, sh, sw, same), dense(x), dense(filter), dense(y), data(scratch), \
                              kiln::kernels::GemmEpilogue<T>{unit_stride_values(bias, copy), relu != 0});                         \
   }                                                                                                                       \
   void kiln_jit_conv2d_backprop_input_##suffix(                                                                           \
-      kiln::compiler::MemrefDescriptor<T, 4>* filter, kiln::compiler::MemrefDescriptor<T, 4>* dy,                         \
-      kiln::compiler::MemrefDescriptor<T, 4>* dx, kiln::compiler::MemrefDescriptor<T, 1>* scratch, int64_t sh, int64_t sw, \
+      kiln::kernels::jit::MemrefDescriptor<T, 4>* filter, kiln::kernels::jit::MemrefDescriptor<T, 4>* dy,                         \
+      kiln::kernels::jit::MemrefDescriptor<T, 4>* dx, kiln::kernels::jit::MemrefDescriptor<T, 1>* scratch, int64_t sh, int64_t sw, \
       int64_t same) {                                                                                                     \
-    using namespace kiln::compiler;                                                                                       \
+    using namespace kiln::kernels::jit;                                                                                       \
     kiln::kernels::conv2d_backprop_input<T>(geometry(dx, filter, scratch, sh, sw, same), dense(filter), dense(dy),        \
                                             dense(dx), data(scratch));                                                    \
   }                                                                                                                       \
   void kiln_jit_conv2d_backprop_filter_##suffix(                                                                          \
-      kiln::compiler::MemrefDescriptor<T, 4>* x, kiln::compiler::MemrefDescriptor<T, 4>* dy,                              \
-      kiln::compiler::MemrefDescriptor<T, 4>* dfilter, kiln::compiler::MemrefDescriptor<T, 1>* scratch, int64_t sh,       \
+      kiln::kernels::jit::MemrefDescriptor<T, 4>* x, kiln::kernels::jit::MemrefDescriptor<T, 4>* dy,                              \
+      kiln::kernels::jit::MemrefDescriptor<T, 4>* dfilter, kiln::kernels::jit::MemrefDescriptor<T, 1>* scratch, int64_t sh,       \
       int64_t sw, int64_t same) {                                                                                         \
-    using namespace kiln::compiler;                                                                                       \
+    using namespace kiln::kernels::jit;                                                                                       \
     kiln::kernels::conv2d_backprop_filter<T>(geometry(x, dfilter, scratch, sh, sw, same), dense(x), dense(dy),            \
                                              dense(dfilter), data(scratch));                                              \
   }
@@ -89,7 +89,7 @@ KILN_CONV_KERNELS(double, f64)
 #undef KILN_CONV_KERNELS
 }
 
-namespace kiln::compiler {
+namespace kiln::kernels::jit {
 
 std::vector<std::pair<std::string, void*>> conv_kernel_symbols() {
   return {
@@ -104,4 +104,4 @@ std::vector<std::pair<std::string, void*>> conv_kernel_symbols() {
   };
 }
 
-}  // namespace kiln::compiler
+}  // namespace kiln::kernels::jit

@@ -1,11 +1,10 @@
 // kiln::Graph: value bookkeeping, liveness and the readable text form.
-#include "kiln/tracer/graph.h"
+#include "kiln/ir/graph.h"
 
 #include <sstream>
 
-#include "kiln/tracer/signature.h"
 
-namespace kiln::tracer {
+namespace kiln::ir {
 
 // Note [Regions]
 // kiln::cond and kiln::while_loop become one node each whose regions are nested Graphs: then and
@@ -287,4 +286,4 @@ std::string Graph::str() const {
   return os.str();
 }
 
-}  // namespace kiln::tracer
+}  // namespace kiln::ir

@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-namespace kiln::compiler {
+namespace kiln::kernels::jit {
 
 /// (symbol name, address) of `_mlir_memref_to_llvm_alloc`, `_mlir_memref_to_llvm_aligned_alloc`
 /// and `_mlir_memref_to_llvm_free`, which finalize-memref-to-llvm{use-generic-functions} makes
@@ -44,4 +44,4 @@ struct TemporaryBufferStats {
 };
 TemporaryBufferStats temporary_buffer_stats();
 
-}  // namespace kiln::compiler
+}  // namespace kiln::kernels::jit

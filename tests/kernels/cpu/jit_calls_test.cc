@@ -1,6 +1,7 @@
-// The GEMM kernels compiled code calls (JitKernels.cc), called directly through the symbols the
-// JIT links: many small shapes in turn against a plain reference, so that LIBXSMM's kernels, the
-// per-thread kernel table (Note [Small GEMM kernel cache]) and the B^T copy are all exercised.
+// The GEMM kernels compiled code calls (kernels/cpu/jit/gemm_calls.cc), called directly
+// through the symbols the JIT links: many small shapes in turn against a plain reference, so
+// that LIBXSMM's kernels, the per-thread kernel table (Note [Small GEMM kernel cache]) and the
+// B^T copy are all exercised.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,15 +13,15 @@
 #include <libxsmm.h>
 #include <libxsmm_generator.h>  // libxsmm_ninit
 
-#include "kiln/compiler/JitKernels.h"
+#include "kernels/cpu/jit/jit_abi.h"
 
 namespace {
-using kiln::compiler::MemrefDescriptor;
+using kiln::kernels::jit::MemrefDescriptor;
 using Memref2 = MemrefDescriptor<float, 2>;
 using GemmFn = void (*)(Memref2*, Memref2*, Memref2*, int64_t, int64_t, int64_t);
 
 GemmFn gemm_kernel() {
-  for (const auto& [name, address] : kiln::compiler::jit_kernel_symbols())
+  for (const auto& [name, address] : kiln::kernels::jit::jit_kernel_symbols())
     if (name == "_mlir_ciface_kiln_gemm_f32") return reinterpret_cast<GemmFn>(address);
   return nullptr;
 }

@@ -1,5 +1,5 @@
 // JitKernels: C functions the compiled code calls (contractions on LIBXSMM or
-// kiln::kernels::gemm; convolutions in ConvKernels.cc), and the symbols LinalgToLLVM.cc registers
+// kiln::kernels::gemm; convolutions in kernels/cpu/jit/conv_calls.cc), and the symbols LinalgToLLVM.cc registers
 // with the JIT for them. No MLIR
 // headers.
 #pragma once
@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-namespace kiln::compiler {
+namespace kiln::kernels::jit {
 
 /// MLIR's StridedMemRefType<T, Rank>: a memref as the C interface (`_mlir_ciface_`) passes it.
 template <typename T, int Rank>
@@ -52,13 +52,13 @@ void contraction_entry(MemrefDescriptor<T, Rank>* a, MemrefDescriptor<T, Rank>* 
 
 /// (symbol name, address) of every function compiled code may call.
 std::vector<std::pair<std::string, void*>> jit_kernel_symbols();
-/// The convolution kernels' share of them (ConvKernels.cc).
+/// The convolution kernels' share of them (kernels/cpu/jit/conv_calls.cc).
 std::vector<std::pair<std::string, void*>> conv_kernel_symbols();
-/// The int32/int64 contractions' share of them (IntegerGemmKernels.cc).
+/// The int32/int64 contractions' share of them (kernels/cpu/jit/integer_gemm_calls.cc).
 std::vector<std::pair<std::string, void*>> integer_gemm_kernel_symbols();
 
 /// Whether matmuls (float and integer, any rank) call a library GEMM (default) or run as LLVM
 /// loops (KILN_COMPILER_GEMM=loops, for comparisons).
 bool use_library_gemm();
 
-}  // namespace kiln::compiler
+}  // namespace kiln::kernels::jit

@@ -1,12 +1,12 @@
-// GraphRunner: runs a traced kiln::tracer::Graph by calling each node's eager kernel, until
+// GraphRunner: runs a traced kiln::ir::Graph by calling each node's eager kernel, until
 // compiler/ gives kiln::function compiled code.
 #pragma once
 #include <memory>
 #include <vector>
 
-#include "kiln/tracer/graph.h"
+#include "kiln/ir/graph.h"
 
-namespace kiln::tracer {
+namespace kiln::ir {
 
 /// Prepared once per graph (with the call's sizes: see instantiate() for -1 dims): which nodes
 /// are live and when each value dies. Region nodes run their regions with runners of their own.
@@ -33,4 +33,4 @@ class GraphRunner {
 /// init_scope): throws kiln::TraceError when it depends on an argument or a variable write.
 Tensor evaluate_lifted(const Graph& graph, int id, const std::string& variable_name);
 
-}  // namespace kiln::tracer
+}  // namespace kiln::ir

@@ -8,9 +8,9 @@
 
 #include "kernels/cpu/integer_gemm.h"
 #include "kernels/cpu/parallel_for.h"
-#include "kiln/compiler/JitKernels.h"
+#include "kernels/cpu/jit/jit_abi.h"
 
-namespace kiln::compiler {
+namespace kiln::kernels::jit {
 namespace {
 
 template <typename T>
@@ -79,4 +79,4 @@ std::vector<std::pair<std::string, void*>> integer_gemm_kernel_symbols() {
            reinterpret_cast<void*>(&contraction_entry<int64_t, 3, &batch_gemm<int64_t>>)}};
 }
 
-}  // namespace kiln::compiler
+}  // namespace kiln::kernels::jit

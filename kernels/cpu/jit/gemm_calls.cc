@@ -11,8 +11,8 @@
 // range only with a tuned schedule per shape (MLIR19-NOTES.md: 55-58 GFLOP/s at 512^3); a call
 // into the same GEMM eager uses (kiln::kernels::gemm, on every kernel thread) gives eager's speed
 // and eager's results at every size.
-#include "kiln/compiler/JitKernels.h"
-#include "kiln/compiler/TemporaryBufferCache.h"
+#include "kernels/cpu/jit/jit_abi.h"
+#include "kernels/cpu/jit/temporary_buffers.h"
 
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/parallel_for.h"
@@ -33,7 +33,7 @@
 
 #include "kiln/error.h"
 
-namespace kiln::compiler {
+namespace kiln::kernels::jit {
 
 template <typename T>
 using Memref2 = MemrefDescriptor<T, 2>;
@@ -363,4 +363,4 @@ bool use_library_gemm() {
   return mode == nullptr || std::strcmp(mode, "loops") != 0;
 }
 
-}  // namespace kiln::compiler
+}  // namespace kiln::kernels::jit

@@ -1,7 +1,7 @@
 // graph_at_sizes: a graph's symbolic dims replaced by a call's sizes.
-#include "kiln/tracer/graph_at_sizes.h"
+#include "kiln/ir/graph_at_sizes.h"
 
-namespace kiln::tracer {
+namespace kiln::ir {
 
 namespace {
 Shape at_sizes(const Shape& s, const std::vector<int64_t>& sizes) {
@@ -36,4 +36,4 @@ bool has_symbolic_dims(const Graph& g) {
   return false;
 }
 
-}  // namespace kiln::tracer
+}  // namespace kiln::ir

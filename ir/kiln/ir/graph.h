@@ -9,7 +9,7 @@
 #include "kiln/core/op_def.h"
 #include "kiln/tensor.h"
 
-namespace kiln::tracer {
+namespace kiln::ir {
 
 struct Graph;
 
@@ -99,4 +99,4 @@ struct Graph {
 /// `float32[16,4]`, with a symbolic dim printed as `?`.
 std::string type_str(DType dtype, const Shape& shape);
 
-}  // namespace kiln::tracer
+}  // namespace kiln::ir

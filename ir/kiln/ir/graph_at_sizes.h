@@ -3,9 +3,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "kiln/tracer/graph.h"
+#include "kiln/ir/graph.h"
 
-namespace kiln::tracer {
+namespace kiln::ir {
 
 /// `g` with every symbolic dim (in value shapes, shape and integer attributes, regions) replaced
 /// by its value when symbol k has size sizes[k]: what a trace at those sizes gives, for a trace
@@ -15,4 +15,4 @@ Graph graph_at_sizes(const Graph& g, const std::vector<int64_t>& sizes);
 /// Whether a value shape or attribute of `g` (regions included) holds a symbolic dim.
 bool has_symbolic_dims(const Graph& g);
 
-}  // namespace kiln::tracer
+}  // namespace kiln::ir
