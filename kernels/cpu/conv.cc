@@ -201,11 +201,12 @@ KILN_CONV_INSTANTIATE(double)
 
 namespace kiln {
 namespace {
-// The geometry of an op from its input shape, filter shape and attributes (ints = strides,
-// b0 = same padding), shapes already checked by the shape rule.
+// The geometry of an op from its input shape, filter shape and attributes, shapes already
+// checked by the shape rule.
 Conv2DGeometry geometry(const Shape& x, const Shape& filter, const OpAttrs& attrs) {
-  return conv2d_geometry(x[0], x[1], x[2], x[3], filter[0], filter[1], filter[3], attrs.ints[0], attrs.ints[1],
-                                  attrs.b0);
+  const Conv2DAttrs& a = attrs.as<Conv2DAttrs>();
+  return conv2d_geometry(x[0], x[1], x[2], x[3], filter[0], filter[1], filter[3], a.stride_h, a.stride_w,
+                         a.same_padding);
 }
 
 // The im2col buffer, from the storage cache (freed blocks are reused, so steady-state calls do
@@ -223,14 +224,14 @@ void cpu_Conv2D(Inputs in, const OpAttrs& attrs, const Tensor& out) {
 }
 
 void cpu_Conv2DBackpropInput(Inputs in, const OpAttrs& attrs, const Tensor& out) {
-  const Conv2DGeometry g = geometry(attrs.shape, in[0].shape(), attrs);
+  const Conv2DGeometry g = geometry(attrs.as<Conv2DAttrs>().input_shape, in[0].shape(), attrs);
   Tensor scratch = scratch_for(g, out.dtype());
   KILN_DISPATCH_FLOAT(out.dtype(), T,
                       kernels::conv2d_backprop_input<T>(g, in[0].data<T>(), in[1].data<T>(), out.data<T>(), scratch.data<T>()));
 }
 
 void cpu_Conv2DBackpropFilter(Inputs in, const OpAttrs& attrs, const Tensor& out) {
-  const Conv2DGeometry g = geometry(in[0].shape(), attrs.shape, attrs);
+  const Conv2DGeometry g = geometry(in[0].shape(), attrs.as<Conv2DAttrs>().input_shape, attrs);
   Tensor scratch = scratch_for(g, out.dtype());
   KILN_DISPATCH_FLOAT(out.dtype(), T,
                       kernels::conv2d_backprop_filter<T>(g, in[0].data<T>(), in[1].data<T>(), out.data<T>(), scratch.data<T>()));

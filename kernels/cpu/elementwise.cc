@@ -198,7 +198,8 @@ void cpu_Dropout(Inputs in, const OpAttrs& attrs, const Tensor& out) {
     const T* x = in[0].data<T>();
     const T* u = in[1].data<T>();
     T* o = out.data<T>();
-    const T rate = static_cast<T>(attrs.f0), keep = static_cast<T>(1.0 - attrs.f0);
+    const double r = attrs.as<DropoutAttrs>().rate;
+    const T rate = static_cast<T>(r), keep = static_cast<T>(1.0 - r);
     for (int64_t i = 0, n = out.num_elements(); i < n; ++i) o[i] = u[i] >= rate ? x[i] / keep : T{0};
   });
 }

@@ -33,7 +33,8 @@ void matmul(const Tensor& a, const Tensor& b, bool ta, bool tb, const Tensor& ou
 }  // namespace
 
 void cpu_MatMul(Inputs in, const OpAttrs& attrs, const Tensor& out) {
-  KILN_DISPATCH_NUMERIC(out.dtype(), T, matmul<T>(in[0], in[1], attrs.b0, attrs.b1, out));
+  const MatMulAttrs& a = attrs.as<MatMulAttrs>();
+  KILN_DISPATCH_NUMERIC(out.dtype(), T, matmul<T>(in[0], in[1], a.transpose_a, a.transpose_b, out));
 }
 
 }  // namespace kiln

@@ -189,7 +189,7 @@ void cpu_MaxPool2DGradGrad(Inputs in, const OpAttrs& attrs, const Tensor& out) {
 
 // (dy) -> dx: windows in row-major order, each adding dy / count to its real elements.
 void cpu_AvgPool2DGrad(Inputs in, const OpAttrs& attrs, const Tensor& out) {
-  const PoolGeometry g = PoolGeometry::of(attrs.shape, attrs);
+  const PoolGeometry g = PoolGeometry::of(attrs.as<Pool2DAttrs>().input_shape, attrs);
   KILN_DISPATCH_FLOAT(out.dtype(), T, {
     const T* dy = in[0].data<T>();
     T* dx = out.data<T>();

@@ -54,17 +54,17 @@ void reduce_sum(const Tensor& x, const IntList& axes, const Tensor& out, double 
 }  // namespace
 
 void cpu_ReduceSum(Inputs in, const OpAttrs& attrs, const Tensor& out) {
-  KILN_DISPATCH_NUMERIC(out.dtype(), T, reduce_sum<T>(in[0], attrs.ints, out, 1.0));
+  KILN_DISPATCH_NUMERIC(out.dtype(), T, reduce_sum<T>(in[0], attrs.as<ReduceAttrs>().axes, out, 1.0));
 }
 
 void cpu_ReduceMean(Inputs in, const OpAttrs& attrs, const Tensor& out) {
   const int64_t count = out.num_elements() == 0 ? 0 : in[0].num_elements() / out.num_elements();
   KILN_DISPATCH_NUMERIC(out.dtype(), T, {
     if constexpr (std::is_floating_point_v<T>) {
-      reduce_sum<T>(in[0], attrs.ints, out, count == 0 ? std::numeric_limits<double>::quiet_NaN() : 1.0 / count);
+      reduce_sum<T>(in[0], attrs.as<ReduceAttrs>().axes, out, count == 0 ? std::numeric_limits<double>::quiet_NaN() : 1.0 / count);
     } else {
       KILN_CHECK(count > 0, "reduce_mean: mean of an empty integer tensor ", in[0].shape().str());
-      reduce_sum<T>(in[0], attrs.ints, out, 1.0);
+      reduce_sum<T>(in[0], attrs.as<ReduceAttrs>().axes, out, 1.0);
       T* po = out.data<T>();
       for (int64_t i = 0; i < out.num_elements(); ++i) po[i] /= static_cast<T>(count);
     }
@@ -76,7 +76,7 @@ void cpu_ReduceMax(Inputs in, const OpAttrs& attrs, const Tensor& out) {
     T* po = out.data<T>();
     const T* px = in[0].data<T>();
     std::fill(po, po + out.num_elements(), std::numeric_limits<T>::lowest());
-    Shape kd = keepdims_shape(in[0].shape(), attrs.ints);
+    Shape kd = keepdims_shape(in[0].shape(), attrs.as<ReduceAttrs>().axes);
     cpu::broadcast_loop<2>(in[0].shape(), {&in[0].shape(), &kd},
                            [&](const std::array<int64_t, 2>& off, int64_t len, const std::array<int64_t, 2>& st) {
                              const T* xi = px + off[0];
@@ -91,7 +91,7 @@ void cpu_ReduceMax(Inputs in, const OpAttrs& attrs, const Tensor& out) {
 
 void cpu_ArgMax(Inputs in, const OpAttrs& attrs, const Tensor& out) {
   const Tensor& x = in[0];
-  const int ax = normalize_axis(attrs.i0, x.rank(), "argmax");
+  const int ax = normalize_axis(attrs.as<ArgMaxAttrs>().axis, x.rank(), "argmax");
   int64_t outer = 1, inner = 1;
   for (int i = 0; i < ax; ++i) outer *= x.shape()[i];
   for (int i = ax + 1; i < x.rank(); ++i) inner *= x.shape()[i];

@@ -65,7 +65,7 @@ void cpu_Reshape(Inputs in, const OpAttrs&, const Tensor& out) {
 void cpu_Transpose(Inputs in, const OpAttrs& attrs, const Tensor& out) {
   int64_t src_strides[kMaxRank], strides[kMaxRank];
   contiguous_strides(in[0].shape(), src_strides);
-  for (int d = 0; d < out.rank(); ++d) strides[d] = src_strides[attrs.ints[d]];
+  for (int d = 0; d < out.rank(); ++d) strides[d] = src_strides[attrs.as<TransposeAttrs>().perm[d]];
   strided_copy(static_cast<const char*>(in[0].raw_data()), static_cast<char*>(out.raw_data()), out.shape(),
                strides, dtype_size(out.dtype()));
 }
@@ -83,7 +83,7 @@ void cpu_BroadcastTo(Inputs in, const OpAttrs&, const Tensor& out) {
 }
 
 void cpu_Concat(Inputs in, const OpAttrs& attrs, const Tensor& out) {
-  const int ax = normalize_axis(attrs.i0, out.rank(), "concat");
+  const int ax = normalize_axis(attrs.as<ConcatAttrs>().axis, out.rank(), "concat");
   const size_t elem = dtype_size(out.dtype());
   int64_t outer = 1, inner = 1;
   for (int i = 0; i < ax; ++i) outer *= out.shape()[i];
@@ -104,7 +104,7 @@ void cpu_Slice(Inputs in, const OpAttrs& attrs, const Tensor& out) {
   int64_t strides[kMaxRank];
   contiguous_strides(in[0].shape(), strides);
   int64_t start = 0;
-  for (int d = 0; d < in[0].rank(); ++d) start += attrs.ints[d] * strides[d];
+  for (int d = 0; d < in[0].rank(); ++d) start += attrs.as<SliceAttrs>().begin[d] * strides[d];
   const size_t elem = dtype_size(out.dtype());
   strided_copy(static_cast<const char*>(in[0].raw_data()) + start * elem, static_cast<char*>(out.raw_data()),
                out.shape(), strides, elem);
@@ -136,19 +136,20 @@ void cpu_UnsortedSegmentSum(Inputs in, const OpAttrs&, const Tensor& out) {
 void cpu_OneHot(Inputs in, const OpAttrs& attrs, const Tensor& out) {
   // Out-of-range indices give an all-off row, as tf.one_hot does.
   std::vector<int64_t> idx = in[0].to_vector<int64_t>();
-  const int64_t depth = attrs.i0;
+  const OneHotAttrs& a = attrs.as<OneHotAttrs>();
+  const int64_t depth = a.depth;
   KILN_DISPATCH_ALL(out.dtype(), T, {
     T* o = out.data<T>();
     for (size_t i = 0; i < idx.size(); ++i)
       for (int64_t j = 0; j < depth; ++j)
-        o[static_cast<int64_t>(i) * depth + j] = static_cast<T>(idx[i] == j ? attrs.f0 : attrs.f1);
+        o[static_cast<int64_t>(i) * depth + j] = static_cast<T>(idx[i] == j ? a.on_value : a.off_value);
   });
 }
 
 void cpu_Fill(Inputs, const OpAttrs& attrs, const Tensor& out) {
   KILN_DISPATCH_ALL(out.dtype(), T, {
     T* o = out.data<T>();
-    std::fill(o, o + out.num_elements(), static_cast<T>(attrs.f0));
+    std::fill(o, o + out.num_elements(), static_cast<T>(attrs.as<FillAttrs>().value));
   });
 }
 

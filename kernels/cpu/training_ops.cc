@@ -12,7 +12,8 @@ void cpu_ApplyAdam(Inputs in, const OpAttrs& attrs, const Tensor&) {
     T* v = in[2].data<T>();
     const T* g = in[3].data<T>();
     const T lr = *in[4].data<T>();
-    const T b1 = static_cast<T>(1 - attrs.f0), b2 = static_cast<T>(1 - attrs.f1), eps = static_cast<T>(attrs.f2);
+    const AdamAttrs& a = attrs.as<AdamAttrs>();
+    const T b1 = static_cast<T>(1 - a.beta_1), b2 = static_cast<T>(1 - a.beta_2), eps = static_cast<T>(a.epsilon);
     for (int64_t i = 0, n = in[0].num_elements(); i < n; ++i) {
       m[i] += (g[i] - m[i]) * b1;
       v[i] += (g[i] * g[i] - v[i]) * b2;

@@ -164,7 +164,7 @@ class Generator {
   std::atomic<uint64_t> state_;
 };
 struct OpAttrs;
-/// Sets a random op's seed (attrs.i0) to the next draw of attrs.generator. A Generator used
+/// Sets a random op's seed (RandomAttrs::seed) to the next draw of its generator. A Generator used
 /// inside a kiln::function must outlive it: every call of the traced step draws from it.
 void draw_seed(OpAttrs& attrs);
 /// The global generator used when none is given; kiln::set_seed reseeds it (tf.random.set_seed).

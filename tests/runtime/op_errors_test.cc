@@ -218,7 +218,7 @@ TEST(OpErrors, UndefinedInputNamesTheOpForEveryOp) {
     for (int k = 0; k < arity; ++k) {
       std::vector<Tensor> in(static_cast<size_t>(arity), f32({2}));
       in[static_cast<size_t>(k)] = Tensor();
-      EXPECT_TRUE(throws_error([&] { call_op(op.id, in); }, {std::string(op.name) + ":", "undefined"}))
+      EXPECT_TRUE(throws_error([&] { call_op(op.id, in, OpAttrs::defaults_of(op.attrs_family)); }, {std::string(op.name) + ":", "undefined"}))
           << op.name << " input " << k;
     }
   }

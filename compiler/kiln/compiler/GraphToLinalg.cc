@@ -333,7 +333,7 @@ namespace {
 #define KILN_LOWERING_LINALG(Id) OpLowering{lower_##Id}
 #define KILN_LOWERING_HOST(Id) OpLowering{nullptr, true}
 const OpLowering kLowerings[] = {
-#define KILN_OP(Id, name, arity, grad, lowering, dims, effects) KILN_LOWERING_##lowering(Id),
+#define KILN_OP(Id, name, arity, grad, lowering, dims, effects, attrs) KILN_LOWERING_##lowering(Id),
 #include "kiln/op_table.def"
 #undef KILN_OP
 };

@@ -262,7 +262,7 @@ std::vector<Operand> emit_while(LinalgEmitter& e, const ir::Graph& g, const ir::
 // GraphToLinalgStructural.cc, GraphToLinalgConv.cc, GraphToLinalgPool.cc).
 #define KILN_LOWER_DECL_LINALG(Id) std::vector<std::string> lower_##Id(LinalgEmitter&, const LowerContext&);
 #define KILN_LOWER_DECL_HOST(Id)
-#define KILN_OP(Id, name, arity, grad, lowering, dims, effects) KILN_LOWER_DECL_##lowering(Id)
+#define KILN_OP(Id, name, arity, grad, lowering, dims, effects, attrs) KILN_LOWER_DECL_##lowering(Id)
 #include "kiln/op_table.def"
 #undef KILN_OP
 #undef KILN_LOWER_DECL_LINALG

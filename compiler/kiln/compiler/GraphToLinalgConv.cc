@@ -86,7 +86,7 @@ std::string kernel_call(LinalgEmitter& e, const std::string& kernel, const Lower
   const int64_t scratch_elements = std::max<int64_t>(kernels::conv2d_scratch_elements(g, static_cast<int64_t>(dtype_size(t))), 1);
   const std::string scratch_type = memref_type(t, Shape{scratch_elements});
   dynamic(e.op("memref.alloc() {alignment = 64 : i64} : " + scratch_type), scratch_type, any1);
-  for (int64_t v : {g.stride_h, g.stride_w, int64_t{c.node.attrs.b0 ? 1 : 0}}) args.push_back(e.op("arith.constant " + std::to_string(v) + " : i64"));
+  for (int64_t v : {g.stride_h, g.stride_w, int64_t{c.node.attrs.as<Conv2DAttrs>().same_padding ? 1 : 0}}) args.push_back(e.op("arith.constant " + std::to_string(v) + " : i64"));
 
   std::string call = "func.call @" + name + "(";
   for (size_t i = 0; i < args.size(); ++i) call += (i ? ", " : "") + args[i];
@@ -97,8 +97,8 @@ std::string kernel_call(LinalgEmitter& e, const std::string& kernel, const Lower
 Conv2DGeometry geometry(const Shape& x, const Shape& filter, const OpAttrs& attrs) {
   // A -1 batch: more images than any chunk holds, so the scratch is one full chunk (above).
   const int64_t n = is_symbolic_dim(x.sym(0)) ? std::numeric_limits<int32_t>::max() : x.sym(0);
-  return conv2d_geometry(n, x[1], x[2], x[3], filter[0], filter[1], filter[3], attrs.ints[0], attrs.ints[1],
-                                  attrs.b0);
+  const Conv2DAttrs& a = attrs.as<Conv2DAttrs>();
+  return conv2d_geometry(n, x[1], x[2], x[3], filter[0], filter[1], filter[3], a.stride_h, a.stride_w, a.same_padding);
 }
 
 }  // namespace

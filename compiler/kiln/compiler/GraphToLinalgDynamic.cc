@@ -121,7 +121,7 @@ enum class DimsColumn { AnyDim, SomeDims };
 constexpr DimsColumn kDimsColumn[] = {
 #define KILN_DIMS_ANY_DIM DimsColumn::AnyDim
 #define KILN_DIMS_SOME_DIMS DimsColumn::SomeDims
-#define KILN_OP(Id, name, arity, grad, lowering, dims, effects) KILN_DIMS_##dims,
+#define KILN_OP(Id, name, arity, grad, lowering, dims, effects, attrs) KILN_DIMS_##dims,
 #include "kiln/op_table.def"
 #undef KILN_OP
 #undef KILN_DIMS_ANY_DIM
@@ -166,12 +166,14 @@ std::string positional_gap(const ir::Graph& g, const ir::GraphNode& n) {
       }
       const int d = symbolic_dim_from(out, n.op == OpId::Conv2DBackpropFilter ? 0 : 1);
       if (d >= 0) return where("the result", d, why);
-      if (int a = symbolic_dim_from(n.attrs.shape, n.op == OpId::Conv2DBackpropFilter ? 0 : 1); a >= 0)
-        return where("the shape attribute", a, why);
+      const Shape& input_shape = conv ? n.attrs.as<Conv2DAttrs>().input_shape : n.attrs.as<Pool2DAttrs>().input_shape;
+      if (int a = symbolic_dim_from(input_shape, n.op == OpId::Conv2DBackpropFilter ? 0 : 1); a >= 0)
+        return where("the input_shape attribute", a, why);
       return "";
     }
     case OpId::Concat: {
-      const int ax = static_cast<int>(n.attrs.i0 < 0 ? n.attrs.i0 + out.rank() : n.attrs.i0);
+      const int64_t axis = n.attrs.as<ConcatAttrs>().axis;
+      const int ax = static_cast<int>(axis < 0 ? axis + out.rank() : axis);
       for (size_t k = 0; k < n.inputs.size(); ++k)
         if (is_symbolic_dim(shape_of(n.inputs[k]).sym(ax)))
           return where(input(k), ax, "the concatenated axis: the pieces' offsets along it are literals");
@@ -180,7 +182,7 @@ std::string positional_gap(const ir::Graph& g, const ir::GraphNode& n) {
     case OpId::Slice: {
       const Shape& in = shape_of(n.inputs[0]);
       for (int d = 0; d < in.rank(); ++d) {
-        const int64_t begin = n.attrs.ints[static_cast<size_t>(d)];
+        const int64_t begin = n.attrs.as<SliceAttrs>().begin[d];
         if ((is_symbolic_dim(in.sym(d)) || is_symbolic_dim(out.sym(d)) || is_symbolic_dim(begin)) && (begin != 0 || out.sym(d) != in.sym(d)))
           return where(input(0), d, "a sliced dim: only a dim kept whole follows one");
       }
@@ -227,7 +229,10 @@ std::string gap_in(const ir::Graph& graph, const std::string& where) {
     if (!live[i]) continue;
     const ir::GraphNode& n = graph.nodes[i];
     const std::string name = std::string(n.name()) + " (node " + std::to_string(i) + ")" + where;
-    std::vector<const Shape*> shapes{&n.attrs.shape};
+    std::vector<const Shape*> shapes;
+    for_each_field(n.attrs, [&](const char*, const auto& field) {
+      if constexpr (std::is_same_v<std::remove_cvref_t<decltype(field)>, Shape>) shapes.push_back(&field);
+    });
     for (int v : n.inputs) shapes.push_back(&graph.values[static_cast<size_t>(v)].shape);
     for (int v : n.defined_values()) shapes.push_back(&graph.values[static_cast<size_t>(v)].shape);
     bool symbolic = false;

@@ -192,7 +192,7 @@ std::vector<std::string> lower_ReluGrad(LinalgEmitter& e, const LowerContext& c)
 // does; elementwise, so the mask fuses with its neighbours (u comes from a host random_uniform).
 std::vector<std::string> lower_Dropout(LinalgEmitter& e, const LowerContext& c) {
   const DType t = c.out_dtype;
-  const double rate = c.node.attrs.f0;
+  const double rate = c.node.attrs.as<DropoutAttrs>().rate;
   return {e.elementwise(t, c.out_shape, {c.in[0], c.in[1]}, [&](Body& b, const Values& v) {
     const std::string keep = b.op("arith.cmpf oge, " + v[1] + ", " + b.constant(literal(rate, t), t) + " : " + elem_type(t));
     return b.select(keep, b.div(v[0], b.constant(literal(1.0 - rate, t), t), t), zero(b, t), t);

@@ -265,7 +265,7 @@ std::vector<std::string> lower_MaxPool2DGradGrad(LinalgEmitter& e, const LowerCo
 std::vector<std::string> lower_AvgPool2DGrad(LinalgEmitter& e, const LowerContext& c) {
   const Operand& dy = c.in[0];
   const DType t = dy.dtype;
-  const PoolGeometry g = PoolGeometry::of(c.node.attrs.shape, c.node.attrs);
+  const PoolGeometry g = PoolGeometry::of(c.node.attrs.as<Pool2DAttrs>().input_shape, c.node.attrs);
   const std::string dyv = e.tensor(dy);
   const Shape os = g.output_shape();
   return {gather_from_windows(e, g, t, [&](Body& b, IndexMath& m, const Candidate& w, const std::string& acc) {

@@ -17,7 +17,7 @@ using Values = std::vector<std::string>;
 
 std::string dim(int d) { return "d" + std::to_string(d); }
 
-// Axes to reduce (attrs.ints, empty = all), normalized.
+// Axes to reduce (ReduceAttrs::axes, empty = all), normalized.
 std::vector<bool> reduced_axes(const IntList& axes, int rank) {
   std::vector<bool> r(static_cast<size_t>(rank), axes.empty());
   for (int64_t a : axes) r[static_cast<size_t>(a < 0 ? a + rank : a)] = true;
@@ -65,7 +65,8 @@ std::string lowest(DType t) {
 std::vector<std::string> sum_or_mean(LinalgEmitter& e, const LowerContext& c, bool mean) {
   const Operand& x = c.in[0];
   const DType t = x.dtype;
-  const std::vector<bool> red = reduced_axes(c.node.attrs.ints, x.shape.rank());
+  const ReduceAttrs& attrs = c.node.attrs.as<ReduceAttrs>();
+  const std::vector<bool> red = reduced_axes(attrs.axes, x.shape.rank());
   const DType acc = is_floating(t) ? DType::Float64 : t;
   // The number of elements each result element combines: a dim, symbolic when it is built
   // from -1 dims (symbols stand for sizes >= 1, Note [Symbolic dims]).
@@ -73,7 +74,7 @@ std::vector<std::string> sum_or_mean(LinalgEmitter& e, const LowerContext& c, bo
   const int64_t count = out_n == 0 ? 0 : dim_div(x.shape.sym_num_elements(), out_n).value();
   if (mean && !is_floating(t))
     KILN_CHECK(count != 0, "reduce_mean: mean of an empty integer tensor ", x.shape.str());
-  std::string s = reduce(e, e.tensor(x), t, x.shape, red, c.node.attrs.b0, acc, c.out_shape, literal(0, acc), {},
+  std::string s = reduce(e, e.tensor(x), t, x.shape, red, attrs.keepdims, acc, c.out_shape, literal(0, acc), {},
                          [&](Body& b, const Values& in, const std::string& a) { return b.add(a, b.cast(in[0], t, acc), acc); });
   if (!is_floating(t) && !mean) return {s};
   // Eager: static_cast<T>(acc * scale) with scale 1 (sum) or 1/count in double (mean); integer
@@ -178,7 +179,8 @@ std::vector<std::string> lower_ReduceMax(LinalgEmitter& e, const LowerContext& c
   const Operand& x = c.in[0];
   const DType t = x.dtype;
   // slot = x > slot || x != x ? x : slot, from lowest() (NaN propagates), as eager.
-  return {reduce(e, e.tensor(x), t, x.shape, reduced_axes(c.node.attrs.ints, x.shape.rank()), c.node.attrs.b0, t, c.out_shape,
+  const ReduceAttrs& attrs = c.node.attrs.as<ReduceAttrs>();
+  return {reduce(e, e.tensor(x), t, x.shape, reduced_axes(attrs.axes, x.shape.rank()), attrs.keepdims, t, c.out_shape,
                  lowest(t), {}, [&](Body& b, const Values& in, const std::string& a) {
                    std::string take = b.greater(in[0], a, t);
                    if (is_floating(t))
@@ -191,7 +193,8 @@ std::vector<std::string> lower_ArgMax(LinalgEmitter& e, const LowerContext& c) {
   const Operand& x = c.in[0];
   const DType t = x.dtype, it = c.out_dtype;
   const int r = x.shape.rank();
-  const int ax = static_cast<int>(c.node.attrs.i0 < 0 ? c.node.attrs.i0 + r : c.node.attrs.i0);
+  const int64_t axis = c.node.attrs.as<ArgMaxAttrs>().axis;
+  const int ax = static_cast<int>(axis < 0 ? axis + r : axis);
   std::vector<bool> red(static_cast<size_t>(r), false);
   red[static_cast<size_t>(ax)] = true;
   const std::string map = reduced_map(red, false);
@@ -312,7 +315,8 @@ std::vector<std::string> lower_SparseSoftmaxCrossEntropy(LinalgEmitter& e, const
 std::vector<std::string> lower_MatMul(LinalgEmitter& e, const LowerContext& c) {
   const Operand &a = c.in[0], &bm = c.in[1];
   const DType t = c.out_dtype;
-  const bool ta = c.node.attrs.b0, tb = c.node.attrs.b1;
+  const MatMulAttrs& attrs = c.node.attrs.as<MatMulAttrs>();
+  const bool ta = attrs.transpose_a, tb = attrs.transpose_b;
   const int r = a.shape.rank();
   const std::string av = e.tensor(a), bv = e.tensor(bm);
   const std::string ct = tensor_type(t, c.out_shape);

@@ -80,7 +80,8 @@ std::vector<std::string> lower_Transpose(LinalgEmitter& e, const LowerContext& c
   const Operand& x = c.in[0];
   if (x.is_splat()) return {e.splat(x.dtype, x.value)};
   const int r = x.shape.rank();
-  std::vector<int64_t> perm(c.node.attrs.ints.begin(), c.node.attrs.ints.end());
+  const IntList& p = c.node.attrs.as<TransposeAttrs>().perm;
+  std::vector<int64_t> perm(p.begin(), p.end());
   if (perm.empty())
     for (int d = r - 1; d >= 0; --d) perm.push_back(d);
   // out[i] = x[j] with j[perm[d]] = i[d].
@@ -100,7 +101,8 @@ std::vector<std::string> lower_BroadcastTo(LinalgEmitter& e, const LowerContext&
 
 std::vector<std::string> lower_Concat(LinalgEmitter& e, const LowerContext& c) {
   const int r = c.out_shape.rank();
-  const int ax = static_cast<int>(c.node.attrs.i0 < 0 ? c.node.attrs.i0 + r : c.node.attrs.i0);
+  const int64_t axis = c.node.attrs.as<ConcatAttrs>().axis;
+  const int ax = static_cast<int>(axis < 0 ? axis + r : axis);
   std::string acc = e.empty(c.out_dtype, c.out_shape);
   const std::string ot = tensor_type(c.out_dtype, c.out_shape);
   int64_t at = 0;
@@ -118,7 +120,8 @@ std::vector<std::string> lower_Slice(LinalgEmitter& e, const LowerContext& c) {
   const Operand& x = c.in[0];
   if (x.is_splat()) return {e.splat(x.dtype, x.value)};
   const int r = x.shape.rank();
-  std::vector<int64_t> begin(c.node.attrs.ints.begin(), c.node.attrs.ints.end());
+  const IntList& b = c.node.attrs.as<SliceAttrs>().begin;
+  std::vector<int64_t> begin(b.begin(), b.end());
   std::vector<int64_t> strides(static_cast<size_t>(r), 1);
   return {e.op("tensor.extract_slice " + e.tensor(x) + ints(begin) + " " + e.sizes_list(c.out_shape) + " " + ints(strides) + " : " +
                tensor_type(x.dtype, x.shape) + " to " + tensor_type(c.out_dtype, c.out_shape))};
@@ -193,7 +196,8 @@ std::vector<std::string> lower_OneHot(LinalgEmitter& e, const LowerContext& c) {
   const int r = c.out_shape.rank();
   std::vector<std::string> ex;
   for (int d = 0; d + 1 < r; ++d) ex.push_back(dim(d));
-  const std::string on = literal(c.node.attrs.f0, t), off = literal(c.node.attrs.f1, t);
+  const OneHotAttrs& attrs = c.node.attrs.as<OneHotAttrs>();
+  const std::string on = literal(attrs.on_value, t), off = literal(attrs.off_value, t);
   return e.generic(r, {}, {{e.tensor(idx), tensor_type(idx.dtype, idx.shape), affine_map(r, ex)}},
                    {{e.empty(t, c.out_shape), tensor_type(t, c.out_shape), identity_map(r)}}, [&](Body& b) -> Values {
                      std::string j = b.op("arith.index_cast " + b.index(r - 1) + " : index to i64");
@@ -203,7 +207,7 @@ std::vector<std::string> lower_OneHot(LinalgEmitter& e, const LowerContext& c) {
 }
 
 std::vector<std::string> lower_Fill(LinalgEmitter& e, const LowerContext& c) {
-  return {e.splat(c.out_dtype, c.node.attrs.f0)};
+  return {e.splat(c.out_dtype, c.node.attrs.as<FillAttrs>().value)};
 }
 
 std::vector<std::string> lower_Assign(LinalgEmitter& e, const LowerContext& c) { return {e.tensor(c.in[1])}; }
@@ -224,7 +228,7 @@ std::vector<std::string> lower_AssignSub(LinalgEmitter& e, const LowerContext& c
 std::vector<std::string> lower_ApplyAdam(LinalgEmitter& e, const LowerContext& c) {
   const DType t = c.out_dtype;
   const Shape& s = c.out_shape;
-  const OpAttrs& a = c.node.attrs;
+  const AdamAttrs& a = c.node.attrs.as<AdamAttrs>();
   const std::string tt = tensor_type(t, s), id = identity_map(s.rank());
   std::vector<GenericOperand> ins;
   for (int k = 0; k < 4; ++k) ins.push_back({e.tensor(c.in[static_cast<size_t>(k)]), tt, id});
@@ -235,8 +239,8 @@ std::vector<std::string> lower_ApplyAdam(LinalgEmitter& e, const LowerContext& c
   return e.generic(s.rank(), {}, ins, outs, [&](Body& b) -> Values {
     const std::string var = b.arg(0), m = b.arg(1), v = b.arg(2), g = b.arg(3);
     const std::string lrv = ins.size() == 5 ? b.arg(4) : b.constant(lr.scalar, t);
-    const std::string b1 = b.constant(literal(1 - a.f0, t), t), b2 = b.constant(literal(1 - a.f1, t), t);
-    const std::string eps = b.constant(literal(a.f2, t), t);
+    const std::string b1 = b.constant(literal(1 - a.beta_1, t), t), b2 = b.constant(literal(1 - a.beta_2, t), t);
+    const std::string eps = b.constant(literal(a.epsilon, t), t);
     std::string m2 = b.add(m, b.mul(b.sub(g, m, t), b1, t), t);
     std::string v2 = b.add(v, b.mul(b.sub(b.mul(g, g, t), v, t), b2, t), t);
     std::string den = b.add(b.op("math.sqrt " + v2 + " : " + elem_type(t)), eps, t);

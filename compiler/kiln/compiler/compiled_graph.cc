@@ -463,7 +463,7 @@ std::vector<Tensor> CompiledGraph::run_by_pointer(std::span<const Tensor* const>
     }
     const Plan::HostNode& h = p.host_nodes.at(a.index);
     OpAttrs attrs = h.attrs;
-    if (p.dynamic) attrs.shape = t.shape();
+    if (p.dynamic) attrs.as<RandomAttrs>().shape = t.shape();
     draw_seed(attrs);  // a random op: new numbers on every call
     op_def(h.op).kernels[static_cast<int>(DeviceType::CPU)](Inputs{}, attrs, t);
     host_values.push_back(std::move(t));

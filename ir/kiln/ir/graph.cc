@@ -2,6 +2,7 @@
 #include "kiln/ir/graph.h"
 
 #include <sstream>
+#include <type_traits>
 
 
 namespace kiln::ir {
@@ -174,25 +175,30 @@ std::string Graph::value_name(int id) const {
 }
 
 namespace {
+// Each named field (Note [Op attributes]): a true bool by its name, a false one not at all,
+// the rest as name=value; a Shape as [2,?], rank 0 (a conv2d's unused input_shape) left out.
 void print_attrs(std::ostream& os, const GraphNode& n) {
-  const OpAttrs& a = n.attrs;
   std::vector<std::string> parts;
-  auto num = [](double x) { std::ostringstream s; s << x; return s.str(); };
-  if (!a.ints.empty()) {
+  for_each_field(n.attrs, [&](const char* name, const auto& value) {
+    using T = std::remove_cvref_t<decltype(value)>;
     std::ostringstream s;
-    s << "ints=[";
-    for (int i = 0; i < a.ints.size(); ++i) s << (i ? "," : "") << a.ints[i];
-    s << "]";
+    if constexpr (std::is_same_v<T, bool>) {
+      if (value) parts.push_back(name);
+      return;
+    } else if constexpr (std::is_same_v<T, Shape>) {
+      if (value.rank() == 0) return;
+      s << name << "=" << type_str(DType::Float32, value).substr(std::string(dtype_name(DType::Float32)).size());
+    } else if constexpr (std::is_same_v<T, IntList>) {
+      s << name << "=[";
+      for (int i = 0; i < value.size(); ++i) s << (i ? "," : "") << value[i];
+      s << "]";
+    } else if constexpr (std::is_same_v<T, DType>) {
+      s << name << "=" << dtype_name(value);
+    } else {
+      s << name << "=" << value;
+    }
     parts.push_back(s.str());
-  }
-  if (a.shape.rank() > 0) parts.push_back("shape=" + type_str(a.dtype, a.shape).substr(std::string(dtype_name(a.dtype)).size()));
-  if (a.f0 != 0) parts.push_back("f0=" + num(a.f0));
-  if (a.f1 != 0) parts.push_back("f1=" + num(a.f1));
-  if (a.f2 != 0) parts.push_back("f2=" + num(a.f2));
-  if (a.i0 != 0) parts.push_back("i0=" + std::to_string(a.i0));
-  if (a.b0) parts.push_back("b0");
-  if (a.b1) parts.push_back("b1");
-  if (a.dtype != DType::Float32) parts.push_back(std::string("dtype=") + dtype_name(a.dtype));
+  });
   if (parts.empty()) return;
   os << " {";
   for (size_t i = 0; i < parts.size(); ++i) os << (i ? ", " : "") << parts[i];

@@ -1,6 +1,8 @@
 // graph_at_sizes: a graph's symbolic dims replaced by a call's sizes.
 #include "kiln/ir/graph_at_sizes.h"
 
+#include <type_traits>
+
 namespace kiln::ir {
 
 namespace {
@@ -15,8 +17,12 @@ Graph graph_at_sizes(const Graph& g, const std::vector<int64_t>& sizes) {
   Graph out = g;
   for (GraphValue& v : out.values) v.shape = at_sizes(v.shape, sizes);
   for (GraphNode& n : out.nodes) {
-    n.attrs.shape = at_sizes(n.attrs.shape, sizes);
-    for (int i = 0; i < n.attrs.ints.size(); ++i) n.attrs.ints.v[i] = dim_at(n.attrs.ints[i], sizes);
+    for_each_field(n.attrs, [&](const char*, auto& field) {
+      using T = std::remove_cvref_t<decltype(field)>;
+      if constexpr (std::is_same_v<T, Shape>) field = at_sizes(field, sizes);
+      if constexpr (std::is_same_v<T, IntList>)
+        for (int i = 0; i < field.size(); ++i) field.v[i] = dim_at(field[i], sizes);
+    });
     for (std::shared_ptr<const Graph>& region : n.regions)
       if (has_symbolic_dims(*region)) region = std::make_shared<Graph>(graph_at_sizes(*region, sizes));
   }
@@ -27,9 +33,14 @@ bool has_symbolic_dims(const Graph& g) {
   for (const GraphValue& v : g.values)
     if (v.shape.symbolic()) return true;
   for (const GraphNode& n : g.nodes) {
-    if (n.attrs.shape.symbolic()) return true;
-    for (int64_t i : n.attrs.ints)
-      if (is_symbolic_dim(i)) return true;
+    bool symbolic = false;
+    for_each_field(n.attrs, [&](const char*, const auto& field) {
+      using T = std::remove_cvref_t<decltype(field)>;
+      if constexpr (std::is_same_v<T, Shape>) symbolic = symbolic || field.symbolic();
+      if constexpr (std::is_same_v<T, IntList>)
+        for (int64_t i : field) symbolic = symbolic || is_symbolic_dim(i);
+    });
+    if (symbolic) return true;
     for (const std::shared_ptr<const Graph>& region : n.regions)
       if (has_symbolic_dims(*region)) return true;
   }

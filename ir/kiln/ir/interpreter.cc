@@ -81,7 +81,7 @@ std::vector<Tensor> GraphRunner::run(const std::vector<Tensor>& arguments) const
       continue;
     }
     Tensor out;
-    if (n.attrs.generator != nullptr) {  // a random op: new numbers on every run
+    if (n.attrs.generator() != nullptr) {  // a random op: new numbers on every run
       OpAttrs attrs = n.attrs;
       draw_seed(attrs);
       out = call_op(n.op, inputs, attrs);

@@ -16,8 +16,13 @@ namespace kiln {
 namespace {
 using Grads = std::vector<Tensor>;
 
-std::array<int64_t, 2> strides(const GradContext& c) { return {c.attrs.ints[0], c.attrs.ints[1]}; }
-std::string padding(const GradContext& c) { return c.attrs.b0 ? "same" : "valid"; }
+std::array<int64_t, 2> strides(const GradContext& c) {
+  const Conv2DAttrs& a = c.attrs.as<Conv2DAttrs>();
+  return {a.stride_h, a.stride_w};
+}
+std::string padding(const GradContext& c) {
+  return c.attrs.as<Conv2DAttrs>().same_padding ? "same" : "valid";
+}
 }  // namespace
 
 Grads grad_Conv2D(const GradContext& c) {

@@ -80,7 +80,9 @@ Grads grad_ReluGrad(const GradContext& c) { return {relu_grad(c.grad, c.in[1]), 
 Grads grad_Sigmoid(const GradContext& c) { return {c.grad * c.out * (1.0 - c.out)}; }
 Grads grad_Tanh(const GradContext& c) { return {c.grad * (1.0 - c.out * c.out)}; }
 // Linear in x with the mask u fixed; u (random numbers) gets no gradient.
-Grads grad_Dropout(const GradContext& c) { return {dropout_with_uniform(c.grad, c.in[1], c.attrs.f0), Tensor()}; }
+Grads grad_Dropout(const GradContext& c) {
+  return {dropout_with_uniform(c.grad, c.in[1], c.attrs.as<DropoutAttrs>().rate), Tensor()};
+}
 Grads grad_Cast(const GradContext& c) {
   if (!is_floating(c.in[0].dtype()) || !is_floating(c.out.dtype())) return {Tensor()};
   return {cast(c.grad, c.in[0].dtype())};

@@ -8,13 +8,14 @@ namespace kiln {
 namespace {
 using Grads = std::vector<Tensor>;
 
-// The public functions' arguments back from a row's attributes (ints = {kh, kw, sh, sw}).
+// The public functions' arguments back from a row's attributes.
 struct PoolArgs {
   std::array<int64_t, 2> ksize, strides;
   std::string padding;
 };
-PoolArgs pool_args(const OpAttrs& a) {
-  return {{a.ints[0], a.ints[1]}, {a.ints[2], a.ints[3]}, a.b0 ? "same" : "valid"};
+PoolArgs pool_args(const OpAttrs& attrs) {
+  const Pool2DAttrs& a = attrs.as<Pool2DAttrs>();
+  return {{a.kh, a.kw}, {a.sh, a.sw}, a.same_padding ? "same" : "valid"};
 }
 }  // namespace
 

@@ -12,9 +12,10 @@ using Grads = std::vector<Tensor>;
 Tensor expand_reduced(const GradContext& c, const Tensor& g) {
   const Shape& s = c.in[0].shape();
   Shape kd = s;
-  if (c.attrs.ints.empty())
+  const IntList& axes = c.attrs.as<ReduceAttrs>().axes;
+  if (axes.empty())
     for (int i = 0; i < s.rank(); ++i) kd[i] = 1;
-  for (int64_t a : c.attrs.ints) kd[normalize_axis(a, s.rank(), "reduce")] = 1;
+  for (int64_t a : axes) kd[normalize_axis(a, s.rank(), "reduce")] = 1;
   return broadcast_to(reshape(g, kd.sym_vec()), s);
 }
 }  // namespace
@@ -22,7 +23,8 @@ Tensor expand_reduced(const GradContext& c, const Tensor& g) {
 // C = op(A) op(B): each case below is d/dA and d/dB of the four transpose combinations.
 Grads grad_MatMul(const GradContext& c) {
   const Tensor &a = c.in[0], &b = c.in[1], &g = c.grad;
-  const bool ta = c.attrs.b0, tb = c.attrs.b1;
+  const MatMulAttrs& attrs = c.attrs.as<MatMulAttrs>();
+  const bool ta = attrs.transpose_a, tb = attrs.transpose_b;
   Tensor ga, gb;
   if (c.needs_grad(0)) {
     if (!ta) ga = tb ? matmul(g, b) : matmul(g, b, false, true);
@@ -45,28 +47,31 @@ Grads grad_ReduceMean(const GradContext& c) {
   std::optional<int64_t> count = out_n == 0 ? std::optional<int64_t>(in_n) : dim_div(in_n, out_n);
   if (!count) count = dim_value(in_n, "reduce_mean's gradient") / std::max<int64_t>(dim_value(out_n), 1);
   if (!is_symbolic_dim(*count)) return {expand_reduced(c, c.grad) / static_cast<double>(*count)};
-  const Axes axes = c.attrs.ints.empty() ? Axes{} : Axes(c.attrs.ints.begin(), c.attrs.ints.end());
+  const IntList& reduced = c.attrs.as<ReduceAttrs>().axes;
+  const Axes axes = reduced.empty() ? Axes{} : Axes(reduced.begin(), reduced.end());
   return {expand_reduced(c, c.grad) / reduce_sum(ones_like(c.in[0]), axes, /*keepdims=*/true)};
 }
 // The gradient goes to the maxima, split evenly among ties (as TF does).
 Grads grad_ReduceMax(const GradContext& c) {
   const Tensor& x = c.in[0];
   Tensor is_max = cast(equal(x, expand_reduced(c, c.out)), x.dtype());
-  Tensor ties = expand_reduced(c, reduce_sum(is_max, c.attrs.ints.empty() ? Axes{} : Axes(c.attrs.ints.begin(), c.attrs.ints.end()),
-                                             c.attrs.b0));
+  const ReduceAttrs& attrs = c.attrs.as<ReduceAttrs>();
+  const Axes axes = attrs.axes.empty() ? Axes{} : Axes(attrs.axes.begin(), attrs.axes.end());
+  Tensor ties = expand_reduced(c, reduce_sum(is_max, axes, attrs.keepdims));
   return {expand_reduced(c, c.grad) * is_max / ties};
 }
 
 Grads grad_Reshape(const GradContext& c) { return {reshape(c.grad, c.in[0].shape().sym_vec())}; }
 Grads grad_Transpose(const GradContext& c) {
-  std::vector<int64_t> inverse(static_cast<size_t>(c.attrs.ints.size()));
-  for (int i = 0; i < c.attrs.ints.size(); ++i) inverse[static_cast<size_t>(c.attrs.ints[i])] = i;
+  const IntList& perm = c.attrs.as<TransposeAttrs>().perm;
+  std::vector<int64_t> inverse(static_cast<size_t>(perm.size()));
+  for (int i = 0; i < perm.size(); ++i) inverse[static_cast<size_t>(perm[i])] = i;
   return {transpose(c.grad, inverse)};
 }
 Grads grad_BroadcastTo(const GradContext& c) { return {sum_to_shape(c.grad, c.in[0].shape())}; }
 
 Grads grad_Concat(const GradContext& c) {
-  const int ax = normalize_axis(c.attrs.i0, c.out.rank(), "concat");
+  const int ax = normalize_axis(c.attrs.as<ConcatAttrs>().axis, c.out.rank(), "concat");
   Grads grads;
   int64_t start = 0;
   for (size_t k = 0; k < c.in.size(); ++k) {
@@ -88,7 +93,7 @@ Grads grad_Slice(const GradContext& c) {
   const Shape& full = c.in[0].shape();
   Tensor g = c.grad;
   for (int d = 0; d < full.rank(); ++d) {
-    const int64_t before = c.attrs.ints[d];
+    const int64_t before = c.attrs.as<SliceAttrs>().begin[d];
     if (before == 0 && full.sym(d) == g.shape().sym(d)) continue;  // kept whole, for every size
     const int64_t after = full[d] - before - g.shape()[d];
     if (before == 0 && after == 0) continue;

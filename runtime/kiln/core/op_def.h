@@ -9,13 +9,13 @@
 namespace kiln {
 
 enum class OpId : uint16_t {
-#define KILN_OP(Id, name, arity, grad, lowering, dims, effects) Id,
+#define KILN_OP(Id, name, arity, grad, lowering, dims, effects, attrs) Id,
 #include "kiln/op_table.def"
 #undef KILN_OP
 };
 
 inline constexpr int kNumOps = 0
-#define KILN_OP(Id, name, arity, grad, lowering, dims, effects) +1
+#define KILN_OP(Id, name, arity, grad, lowering, dims, effects, attrs) +1
 #include "kiln/op_table.def"
 #undef KILN_OP
     ;
@@ -61,6 +61,7 @@ struct OpDef {
   KernelFn kernels[kNumDeviceTypes];
   GradFn grad;  ///< null: not differentiable
   OpEffects effects;
+  uint8_t attrs_family;  ///< index in OpAttrs::Family of the row's attrs struct
   /// Writes its Variable inputs in place; the result is input 0.
   bool in_place() const { return effects == OpEffects::Writes; }
 };
@@ -72,7 +73,7 @@ std::span<const OpDef> all_ops();
 // The functions each row promises (defined across runtime/kiln/ops, kernels/cpu, autodiff).
 #define KILN_GRAD_DECL_GRAD(Id) std::vector<Tensor> grad_##Id(const GradContext&);
 #define KILN_GRAD_DECL_NO_GRAD(Id)
-#define KILN_OP(Id, name, arity, grad, lowering, dims, effects) \
+#define KILN_OP(Id, name, arity, grad, lowering, dims, effects, attrs) \
   TensorMeta infer_##Id(Inputs, const OpAttrs&);         \
   void cpu_##Id(Inputs, const OpAttrs&, const Tensor&);  \
   KILN_GRAD_DECL_##grad(Id)

@@ -10,8 +10,9 @@ namespace {
 #define KILN_EFFECTS_CHECKS OpEffects::Checks
 #define KILN_EFFECTS_CHECKS_INTEGERS OpEffects::ChecksIntegers
 const OpDef kOps[] = {
-#define KILN_OP(Id, name, arity, grad, lowering, dims, effects) \
-  {OpId::Id, name, arity, &infer_##Id, {&cpu_##Id, nullptr}, KILN_GRAD_PTR_##grad(Id), KILN_EFFECTS_##effects},
+#define KILN_OP(Id, name, arity, grad, lowering, dims, effects, attrs) \
+  {OpId::Id, name, arity, &infer_##Id, {&cpu_##Id, nullptr}, KILN_GRAD_PTR_##grad(Id), KILN_EFFECTS_##effects, \
+   attrs_family_index<attrs>()},
 #include "kiln/op_table.def"
 #undef KILN_OP
 };

@@ -9,8 +9,8 @@
 
 namespace kiln {
 
-/// Where the windows of a pooling op over x [N,H,W,C] lie. attrs.ints = {kh, kw, sh, sw} and
-/// attrs.b0 = "same" padding (op_table.def). Window (i, j) covers input rows
+/// Where the windows of a pooling op over x [N,H,W,C] lie (its Pool2DAttrs: window kh x kw,
+/// strides sh, sw, "same" or "valid" padding). Window (i, j) covers input rows
 /// [i*sh - pad_top, i*sh - pad_top + kh) and columns [j*sw - pad_left, j*sw - pad_left + kw);
 /// positions outside [0,H) x [0,W) are padding; OH, pad_top (OW, pad_left) follow TF's padding
 /// rule, window_extent(H, kh, sh, same) (window_padding.h).
@@ -27,8 +27,9 @@ struct PoolGeometry {
   static PoolGeometry of(const Shape& x, const OpAttrs& attrs) {
     PoolGeometry g;
     g.n = x.sym(0), g.h = x[1], g.w = x[2], g.c = x[3];  // n may be a -1 dim (Note [Symbolic dims])
-    g.kh = attrs.ints[0], g.kw = attrs.ints[1], g.sh = attrs.ints[2], g.sw = attrs.ints[3];
-    g.same = attrs.b0;
+    const Pool2DAttrs& a = attrs.as<Pool2DAttrs>();
+    g.kh = a.kh, g.kw = a.kw, g.sh = a.sh, g.sw = a.sw;
+    g.same = a.same_padding;
     const WindowExtent rows = window_extent(g.h, g.kh, g.sh, g.same), cols = window_extent(g.w, g.kw, g.sw, g.same);
     g.oh = rows.out, g.pad_top = rows.pad_before;
     g.ow = cols.out, g.pad_left = cols.pad_before;

@@ -18,18 +18,11 @@ Tensor call2(OpId id, const Tensor& a, const Tensor& b, const OpAttrs& attrs = {
   return call_op(id, in, attrs);
 }
 OpAttrs reduce_attrs(const Axes& axes, bool keepdims) {
-  OpAttrs attrs;
-  attrs.ints = IntList(axes);
-  attrs.b0 = keepdims;
-  return attrs;
+  return ReduceAttrs{.axes = IntList(axes), .keepdims = keepdims};
 }
-OpAttrs creation_attrs(const Shape& shape, DType dtype, double f0, double f1, Generator* gen) {
-  OpAttrs attrs;
-  attrs.shape = shape;
-  attrs.dtype = dtype;
-  attrs.f0 = f0;
-  attrs.f1 = f1;
-  attrs.generator = gen != nullptr ? gen : &global_generator();
+OpAttrs random_attrs(const Shape& shape, DType dtype, double a, double b, Generator* gen) {
+  OpAttrs attrs = RandomAttrs{.shape = shape, .dtype = dtype, .a = a, .b = b, .seed = 0,
+                              .generator = gen != nullptr ? gen : &global_generator()};
   draw_seed(attrs);
   return attrs;
 }
@@ -64,9 +57,7 @@ Tensor tanh(const Tensor& x) { return call1(OpId::Tanh, x); }
 Tensor relu_grad(const Tensor& dy, const Tensor& x) { return call2(OpId::ReluGrad, dy, x); }
 Tensor cast(const Tensor& x, DType dtype) {
   if (x.dtype() == dtype) return x;
-  OpAttrs attrs;
-  attrs.dtype = dtype;
-  return call1(OpId::Cast, x, attrs);
+  return call1(OpId::Cast, x, CastAttrs{.dtype = dtype});
 }
 
 Tensor softmax(const Tensor& logits) { return call1(OpId::Softmax, logits); }
@@ -79,23 +70,17 @@ Tensor sparse_softmax_cross_entropy_with_logits(const Tensor& labels, const Tens
 }
 
 Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b) {
-  OpAttrs attrs;
-  attrs.b0 = transpose_a;
-  attrs.b1 = transpose_b;
-  return call2(OpId::MatMul, a, b, attrs);
+  return call2(OpId::MatMul, a, b, MatMulAttrs{.transpose_a = transpose_a, .transpose_b = transpose_b});
 }
 
 namespace {
 // ints = strides, b0 = same padding; a padding other than "valid"/"same" or a non-positive
 // stride is refused here, naming the op, as TF does.
-OpAttrs conv_attrs(const char* op, std::array<int64_t, 2> strides, const std::string& padding) {
+Conv2DAttrs conv_attrs(const char* op, std::array<int64_t, 2> strides, const std::string& padding) {
   KILN_CHECK(padding == "valid" || padding == "same", op, ": padding must be \"valid\" or \"same\", got \"", padding,
              "\"");
   KILN_CHECK(strides[0] > 0 && strides[1] > 0, op, ": strides must be positive, got [", strides[0], ",", strides[1], "]");
-  OpAttrs attrs;
-  attrs.ints = IntList{strides[0], strides[1]};
-  attrs.b0 = padding == "same";
-  return attrs;
+  return Conv2DAttrs{.stride_h = strides[0], .stride_w = strides[1], .same_padding = padding == "same", .input_shape = {}};
 }
 }  // namespace
 
@@ -104,14 +89,14 @@ Tensor conv2d(const Tensor& x, const Tensor& filter, std::array<int64_t, 2> stri
 }
 Tensor conv2d_backprop_input(const Shape& input_shape, const Tensor& filter, const Tensor& dy,
                              std::array<int64_t, 2> strides, const std::string& padding) {
-  OpAttrs attrs = conv_attrs("conv2d_backprop_input", strides, padding);
-  attrs.shape = input_shape;
+  Conv2DAttrs attrs = conv_attrs("conv2d_backprop_input", strides, padding);
+  attrs.input_shape = input_shape;
   return call2(OpId::Conv2DBackpropInput, filter, dy, attrs);
 }
 Tensor conv2d_backprop_filter(const Tensor& x, const Shape& filter_shape, const Tensor& dy,
                               std::array<int64_t, 2> strides, const std::string& padding) {
-  OpAttrs attrs = conv_attrs("conv2d_backprop_filter", strides, padding);
-  attrs.shape = filter_shape;
+  Conv2DAttrs attrs = conv_attrs("conv2d_backprop_filter", strides, padding);
+  attrs.input_shape = filter_shape;
   return call2(OpId::Conv2DBackpropFilter, x, dy, attrs);
 }
 
@@ -125,10 +110,7 @@ Tensor reduce_max(const Tensor& x, const Axes& axes, bool keepdims) {
   return call1(OpId::ReduceMax, x, reduce_attrs(axes, keepdims));
 }
 Tensor argmax(const Tensor& x, int64_t axis, DType output_type) {
-  OpAttrs attrs;
-  attrs.i0 = axis;
-  attrs.dtype = output_type;
-  return call1(OpId::ArgMax, x, attrs);
+  return call1(OpId::ArgMax, x, ArgMaxAttrs{.axis = axis, .dtype = output_type});
 }
 
 Tensor reshape(const Tensor& x, const std::vector<int64_t>& shape) {
@@ -156,50 +138,44 @@ Tensor reshape(const Tensor& x, const std::vector<int64_t>& shape) {
       resolved[static_cast<size_t>(infer_at)] = n / k;
     }
   }
-  OpAttrs attrs;
-  attrs.shape = Shape::of_dims(resolved);
+  ShapeAttrs attrs{.shape = Shape::of_dims(resolved)};
   if (attrs.shape.same_dims(x.shape())) return x;
   return call1(OpId::Reshape, x, attrs);
 }
 
 Tensor transpose(const Tensor& x, const std::vector<int64_t>& perm) {
-  OpAttrs attrs;
+  TransposeAttrs attrs;
   if (perm.empty()) {
-    for (int i = x.rank() - 1; i >= 0; --i) attrs.ints.push_back(i);
+    for (int i = x.rank() - 1; i >= 0; --i) attrs.perm.push_back(i);
   } else {
-    attrs.ints = IntList(perm);
+    attrs.perm = IntList(perm);
   }
   return call1(OpId::Transpose, x, attrs);
 }
 
 Tensor broadcast_to(const Tensor& x, const Shape& shape) {
-  OpAttrs attrs;
-  attrs.shape = shape;
-  return call1(OpId::BroadcastTo, x, attrs);
+  return call1(OpId::BroadcastTo, x, ShapeAttrs{.shape = shape});
 }
 
 Tensor concat(const std::vector<Tensor>& xs, int64_t axis) {
-  OpAttrs attrs;
-  attrs.i0 = axis;
-  return call_op(OpId::Concat, xs, attrs);
+  return call_op(OpId::Concat, xs, ConcatAttrs{.axis = axis});
 }
 
 Tensor slice(const Tensor& x, const std::vector<int64_t>& begin, const std::vector<int64_t>& size) {
   KILN_CHECK(static_cast<int>(begin.size()) == x.rank() && static_cast<int>(size.size()) == x.rank(),
              "slice: begin and size need ", x.rank(), " entries for ", x.shape().str(), ", got ",
              begin.size(), " and ", size.size());
-  OpAttrs attrs;
-  attrs.ints = IntList(begin);
+  SliceAttrs attrs{.begin = IntList(begin), .size = {}};
   for (int i = 0; i < x.rank(); ++i) {
     KILN_CHECK(size[i] >= -1 || is_symbolic_dim(size[i]), "slice: size ", size[i], " of dimension ", i,
                " is negative (only -1, \"to the end\", is allowed)");
     if (begin[i] == 0 && (size[i] == -1 || size[i] == x.shape().sym(i))) {  // the whole dim, for every size (Note [Symbolic dims])
-      attrs.shape.push_back(x.shape().sym(i));
+      attrs.size.push_back(x.shape().sym(i));
       continue;
     }
     KILN_CHECK(begin[i] >= 0 && begin[i] <= x.dim(i), "slice: begin ", begin[i], " of dimension ", i,
                " is outside [0, ", x.dim(i), "]");
-    attrs.shape.push_back(size[i] == -1 ? x.dim(i) - begin[i] : size[i]);
+    attrs.size.push_back(size[i] == -1 ? x.dim(i) - begin[i] : size[i]);
   }
   return call1(OpId::Slice, x, attrs);
 }
@@ -208,26 +184,16 @@ Tensor gather(const Tensor& params, const Tensor& indices) { return call2(OpId::
 
 Tensor unsorted_segment_sum(const Tensor& data, const Tensor& segment_ids, int64_t num_segments) {
   KILN_CHECK(num_segments >= 0, "unsorted_segment_sum: num_segments is negative: ", num_segments);
-  OpAttrs attrs;
-  attrs.shape = Shape{num_segments};
-  return call2(OpId::UnsortedSegmentSum, data, segment_ids, attrs);
+  return call2(OpId::UnsortedSegmentSum, data, segment_ids, ShapeAttrs{.shape = Shape{num_segments}});
 }
 
 Tensor one_hot(const Tensor& indices, int64_t depth, double on_value, double off_value, DType dtype) {
-  OpAttrs attrs;
-  attrs.i0 = depth;
-  attrs.f0 = on_value;
-  attrs.f1 = off_value;
-  attrs.dtype = dtype;
-  return call1(OpId::OneHot, indices, attrs);
+  return call1(OpId::OneHot, indices,
+               OneHotAttrs{.depth = depth, .on_value = on_value, .off_value = off_value, .dtype = dtype});
 }
 
 Tensor fill(const Shape& shape, double value, DType dtype) {
-  OpAttrs attrs;
-  attrs.shape = shape;
-  attrs.dtype = dtype;
-  attrs.f0 = value;
-  return call_op(OpId::Fill, {}, attrs);
+  return call_op(OpId::Fill, {}, FillAttrs{.shape = shape, .dtype = dtype, .value = value});
 }
 Tensor zeros(const Shape& shape, DType dtype) { return fill(shape, 0.0, dtype); }
 Tensor ones(const Shape& shape, DType dtype) { return fill(shape, 1.0, dtype); }
@@ -244,8 +210,9 @@ uint64_t Generator::next_seed() {
 }
 
 void draw_seed(OpAttrs& attrs) {
-  KILN_ASSERT(attrs.generator != nullptr, "a random op's attributes name its generator");
-  attrs.i0 = static_cast<int64_t>(attrs.generator->next_seed() >> 1);
+  RandomAttrs& random = attrs.as<RandomAttrs>();
+  KILN_ASSERT(random.generator != nullptr, "a random op's attributes name its generator");
+  random.seed = static_cast<int64_t>(random.generator->next_seed() >> 1);
 }
 
 Generator& global_generator() {
@@ -255,14 +222,14 @@ Generator& global_generator() {
 void set_seed(uint64_t seed) { global_generator().reseed(seed); }
 
 Tensor random_normal(const Shape& shape, double mean, double stddev, DType dtype, Generator* gen) {
-  return call_op(OpId::RandomNormal, {}, creation_attrs(shape, dtype, mean, stddev, gen));
+  return call_op(OpId::RandomNormal, {}, random_attrs(shape, dtype, mean, stddev, gen));
 }
 Tensor truncated_normal(const Shape& shape, double mean, double stddev, DType dtype, Generator* gen) {
-  return call_op(OpId::TruncatedNormal, {}, creation_attrs(shape, dtype, mean, stddev, gen));
+  return call_op(OpId::TruncatedNormal, {}, random_attrs(shape, dtype, mean, stddev, gen));
 }
 Tensor random_uniform(const Shape& shape, double minval, double maxval, DType dtype, Generator* gen) {
   KILN_CHECK(minval < maxval, "random_uniform: minval ", minval, " must be below maxval ", maxval);
-  return call_op(OpId::RandomUniform, {}, creation_attrs(shape, dtype, minval, maxval, gen));
+  return call_op(OpId::RandomUniform, {}, random_attrs(shape, dtype, minval, maxval, gen));
 }
 
 Tensor dropout(const Tensor& x, double rate, bool training, Generator* gen) {
@@ -275,9 +242,7 @@ Tensor dropout(const Tensor& x, double rate, bool training, Generator* gen) {
 }
 
 Tensor dropout_with_uniform(const Tensor& x, const Tensor& u, double rate) {
-  OpAttrs attrs;
-  attrs.f0 = rate;
-  return call2(OpId::Dropout, x, u, attrs);
+  return call2(OpId::Dropout, x, u, DropoutAttrs{.rate = rate});
 }
 
 Tensor assign(const Variable& var, const Tensor& value) { return call2(OpId::Assign, var, value); }
@@ -286,12 +251,8 @@ Tensor assign_sub(const Variable& var, const Tensor& value) { return call2(OpId:
 
 Tensor apply_adam(const Variable& var, const Variable& m, const Variable& v, const Tensor& grad, const Tensor& lr,
                   double beta_1, double beta_2, double epsilon) {
-  OpAttrs attrs;
-  attrs.f0 = beta_1;
-  attrs.f1 = beta_2;
-  attrs.f2 = epsilon;
   const Tensor in[] = {var, m, v, grad, lr};
-  return call_op(OpId::ApplyAdam, in, attrs);
+  return call_op(OpId::ApplyAdam, in, AdamAttrs{.beta_1 = beta_1, .beta_2 = beta_2, .epsilon = epsilon});
 }
 
 Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }

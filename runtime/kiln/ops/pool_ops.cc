@@ -16,12 +16,10 @@ bool is_same_padding(const std::string& padding, const char* op) {
   return p == "same";
 }
 
-OpAttrs pool_attrs(std::array<int64_t, 2> ksize, std::array<int64_t, 2> strides, const std::string& padding,
+Pool2DAttrs pool_attrs(std::array<int64_t, 2> ksize, std::array<int64_t, 2> strides, const std::string& padding,
                    const char* op) {
-  OpAttrs attrs;
-  attrs.ints = IntList{ksize[0], ksize[1], strides[0], strides[1]};
-  attrs.b0 = is_same_padding(padding, op);
-  return attrs;
+  return Pool2DAttrs{.kh = ksize[0], .kw = ksize[1], .sh = strides[0], .sw = strides[1],
+                     .same_padding = is_same_padding(padding, op), .input_shape = {}};
 }
 
 }  // namespace
@@ -52,8 +50,8 @@ Tensor max_pool2d_grad_grad(const Tensor& x, const Tensor& y, const Tensor& g, s
 
 Tensor avg_pool2d_grad(const Shape& input_shape, const Tensor& dy, std::array<int64_t, 2> ksize,
                        std::array<int64_t, 2> strides, const std::string& padding) {
-  OpAttrs attrs = pool_attrs(ksize, strides, padding, "avg_pool2d_grad");
-  attrs.shape = input_shape;
+  Pool2DAttrs attrs = pool_attrs(ksize, strides, padding, "avg_pool2d_grad");
+  attrs.input_shape = input_shape;
   const Tensor in[] = {dy};
   return call_op(OpId::AvgPool2DGrad, in, attrs);
 }

@@ -82,7 +82,7 @@ TensorMeta infer_ReluGrad(Inputs in, const OpAttrs&) {
   return unary_numeric(in, "relu_grad");
 }
 
-TensorMeta infer_Cast(Inputs in, const OpAttrs& attrs) { return {in[0].shape(), attrs.dtype}; }
+TensorMeta infer_Cast(Inputs in, const OpAttrs& attrs) { return {in[0].shape(), attrs.as<CastAttrs>().dtype}; }
 
 TensorMeta infer_Softmax(Inputs in, const OpAttrs&) {
   TensorMeta m = unary_float(in, "softmax");

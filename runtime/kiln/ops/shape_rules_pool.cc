@@ -9,17 +9,14 @@ namespace {
 
 // The window, strides and input of a pooling op, checked; `what` names the tensor ("x", "dy").
 PoolGeometry checked_geometry(const Shape& x, DType dtype, const OpAttrs& attrs, const char* op, const char* what) {
-  KILN_ASSERT(attrs.ints.size() == 4, "pooling attributes are {kh, kw, sh, sw}");
+  const Pool2DAttrs& a = attrs.as<Pool2DAttrs>();
   KILN_CHECK(x.rank() == 4, op, ": ", what, " must be 4-D [batch, height, width, channels], got ", dtype_name(dtype),
              x.str());
   KILN_CHECK(is_floating(dtype), op, ": ", what, " must be float32 or float64, got ", dtype_name(dtype), x.str());
-  KILN_CHECK(attrs.ints[0] >= 1 && attrs.ints[1] >= 1, op, ": ksize must be at least 1, got [", attrs.ints[0], ",",
-             attrs.ints[1], "]");
-  KILN_CHECK(attrs.ints[2] >= 1 && attrs.ints[3] >= 1, op, ": strides must be at least 1, got [", attrs.ints[2], ",",
-             attrs.ints[3], "]");
-  KILN_CHECK(attrs.b0 || (x[1] >= attrs.ints[0] && x[2] >= attrs.ints[1]), op, ": the ", attrs.ints[0], "x",
-             attrs.ints[1], " window is larger than the ", x[1], "x", x[2], " (height x width) input ", x.str(),
-             " with valid padding");
+  KILN_CHECK(a.kh >= 1 && a.kw >= 1, op, ": ksize must be at least 1, got [", a.kh, ",", a.kw, "]");
+  KILN_CHECK(a.sh >= 1 && a.sw >= 1, op, ": strides must be at least 1, got [", a.sh, ",", a.sw, "]");
+  KILN_CHECK(a.same_padding || (x[1] >= a.kh && x[2] >= a.kw), op, ": the ", a.kh, "x", a.kw,
+             " window is larger than the ", x[1], "x", x[2], " (height x width) input ", x.str(), " with valid padding");
   return PoolGeometry::of(x, attrs);
 }
 
@@ -58,21 +55,23 @@ TensorMeta infer_MaxPool2DGradGrad(Inputs in, const OpAttrs& attrs) {
   return {pooled, x.dtype()};
 }
 
-// (dy), attrs.shape = the input's shape.
+// (dy) -> dx of input_shape.
 TensorMeta infer_AvgPool2DGrad(Inputs in, const OpAttrs& attrs) {
   const char* op = "avg_pool2d_grad";
   const Tensor& dy = in[0];
-  KILN_CHECK(attrs.shape.rank() == 4, op, ": input_shape must be 4-D [batch, height, width, channels], got ",
-             attrs.shape.str());
-  const Shape pooled = checked_geometry(attrs.shape, dy.dtype(), attrs, op, "input_shape").output_shape();
+  const Shape& input_shape = attrs.as<Pool2DAttrs>().input_shape;
+  KILN_CHECK(input_shape.rank() == 4, op, ": input_shape must be 4-D [batch, height, width, channels], got ",
+             input_shape.str());
+  const Shape pooled = checked_geometry(input_shape, dy.dtype(), attrs, op, "input_shape").output_shape();
   check_same(dy, pooled, dy.dtype(), op, "dy", "avg_pool2d's result for the input shape");
-  return {attrs.shape, dy.dtype()};
+  return {input_shape, dy.dtype()};
 }
 
 TensorMeta infer_Dropout(Inputs in, const OpAttrs& attrs) {
   const Tensor &x = in[0], &u = in[1];
   KILN_CHECK(is_floating(x.dtype()), "dropout: x must be float32 or float64, got ", x.type_str());
-  KILN_CHECK(attrs.f0 >= 0 && attrs.f0 < 1, "dropout: rate must be in [0, 1), got ", attrs.f0);
+  const double rate = attrs.as<DropoutAttrs>().rate;
+  KILN_CHECK(rate >= 0 && rate < 1, "dropout: rate must be in [0, 1), got ", rate);
   check_same(u, x.shape(), x.dtype(), "dropout", "the uniform noise u", "x's dtype and shape");
   return {x.shape(), x.dtype()};
 }

@@ -5,7 +5,8 @@
 
 namespace kiln {
 
-TensorMeta infer_MatMul(Inputs in, const OpAttrs& attrs) {
+TensorMeta infer_MatMul(Inputs in, const OpAttrs& op_attrs) {
+  const MatMulAttrs& attrs = op_attrs.as<MatMulAttrs>();
   const Tensor &a = in[0], &b = in[1];
   KILN_CHECK(a.dtype() == b.dtype(), "matmul: dtypes differ: a is ", dtype_name(a.dtype()), ", b is ",
              dtype_name(b.dtype()));
@@ -17,10 +18,10 @@ TensorMeta infer_MatMul(Inputs in, const OpAttrs& attrs) {
     KILN_CHECK(dims_equal(a.shape().sym(i), b.shape().sym(i), "matmul"), "matmul: batch dimensions differ: a is ",
                a.shape().str(), ", b is ", b.shape().str());
   const Shape &as = a.shape(), &bs = b.shape();
-  const int64_t m = attrs.b0 ? as.sym(r - 1) : as.sym(r - 2), ka = attrs.b0 ? as.sym(r - 2) : as.sym(r - 1);
-  const int64_t kb = attrs.b1 ? bs.sym(r - 1) : bs.sym(r - 2), n = attrs.b1 ? bs.sym(r - 2) : bs.sym(r - 1);
+  const int64_t m = attrs.transpose_a ? as.sym(r - 1) : as.sym(r - 2), ka = attrs.transpose_a ? as.sym(r - 2) : as.sym(r - 1);
+  const int64_t kb = attrs.transpose_b ? bs.sym(r - 1) : bs.sym(r - 2), n = attrs.transpose_b ? bs.sym(r - 2) : bs.sym(r - 1);
   KILN_CHECK(dims_equal(ka, kb, "matmul"), "matmul: inner dimensions differ: a is ", as.str(),
-             attrs.b0 ? " (transposed)" : "", ", b is ", bs.str(), attrs.b1 ? " (transposed)" : "");
+             attrs.transpose_a ? " (transposed)" : "", ", b is ", bs.str(), attrs.transpose_b ? " (transposed)" : "");
   Shape out;
   for (int i = 0; i < r - 2; ++i) out.push_back(as.sym(i));
   out.push_back(m);
@@ -47,7 +48,8 @@ Shape reduced_shape(const Shape& s, const IntList& axes, bool keepdims, const ch
 
 TensorMeta reduction(Inputs in, const OpAttrs& attrs, const char* op) {
   KILN_CHECK(in[0].dtype() != DType::Bool, op, ": bool input is not supported; cast it first");
-  return {reduced_shape(in[0].shape(), attrs.ints, attrs.b0, op), in[0].dtype()};
+  const ReduceAttrs& a = attrs.as<ReduceAttrs>();
+  return {reduced_shape(in[0].shape(), a.axes, a.keepdims, op), in[0].dtype()};
 }
 }  // namespace
 
@@ -63,11 +65,12 @@ TensorMeta infer_ReduceMax(Inputs in, const OpAttrs& attrs) {
   return m;
 }
 
-TensorMeta infer_ArgMax(Inputs in, const OpAttrs& attrs) {
+TensorMeta infer_ArgMax(Inputs in, const OpAttrs& op_attrs) {
+  const ArgMaxAttrs& attrs = op_attrs.as<ArgMaxAttrs>();
   const Tensor& x = in[0];
   KILN_CHECK(x.dtype() != DType::Bool, "argmax: bool input is not supported");
-  int ax = normalize_axis(attrs.i0, x.rank(), "argmax");
-  KILN_CHECK(x.shape().sym(ax) != 0, "argmax: axis ", attrs.i0, " of ", x.shape().str(), " is empty");
+  int ax = normalize_axis(attrs.axis, x.rank(), "argmax");
+  KILN_CHECK(x.shape().sym(ax) != 0, "argmax: axis ", attrs.axis, " of ", x.shape().str(), " is empty");
   KILN_CHECK(is_integer(attrs.dtype), "argmax: output_type must be int32 or int64, got ", dtype_name(attrs.dtype));
   Shape out;
   for (int i = 0; i < x.rank(); ++i)
@@ -75,20 +78,22 @@ TensorMeta infer_ArgMax(Inputs in, const OpAttrs& attrs) {
   return {out, attrs.dtype};
 }
 
-TensorMeta infer_Reshape(Inputs in, const OpAttrs& attrs) {
+TensorMeta infer_Reshape(Inputs in, const OpAttrs& op_attrs) {
+  const ShapeAttrs& attrs = op_attrs.as<ShapeAttrs>();
   KILN_CHECK(dims_equal(attrs.shape.sym_num_elements(), in[0].shape().sym_num_elements(), "reshape"),
              "reshape: cannot reshape ",
              in[0].shape().str(), " (", in[0].num_elements(), " elements) to ", attrs.shape.str());
   return {attrs.shape, in[0].dtype()};
 }
 
-TensorMeta infer_Transpose(Inputs in, const OpAttrs& attrs) {
+TensorMeta infer_Transpose(Inputs in, const OpAttrs& op_attrs) {
+  const TransposeAttrs& attrs = op_attrs.as<TransposeAttrs>();
   const Shape& s = in[0].shape();
-  KILN_CHECK(attrs.ints.size() == s.rank(), "transpose: perm has ", attrs.ints.size(),
+  KILN_CHECK(attrs.perm.size() == s.rank(), "transpose: perm has ", attrs.perm.size(),
              " entries for a rank-", s.rank(), " input ", s.str());
   bool seen[kMaxRank] = {};
   Shape out;
-  for (int64_t p : attrs.ints) {
+  for (int64_t p : attrs.perm) {
     KILN_CHECK(p >= 0 && p < s.rank() && !seen[p], "transpose: perm is not a permutation of 0..",
                s.rank() - 1, " (bad entry ", p, ")");
     seen[p] = true;
@@ -97,17 +102,19 @@ TensorMeta infer_Transpose(Inputs in, const OpAttrs& attrs) {
   return {out, in[0].dtype()};
 }
 
-TensorMeta infer_BroadcastTo(Inputs in, const OpAttrs& attrs) {
+TensorMeta infer_BroadcastTo(Inputs in, const OpAttrs& op_attrs) {
+  const ShapeAttrs& attrs = op_attrs.as<ShapeAttrs>();
   Shape b = broadcast_shapes(in[0].shape(), attrs.shape, "broadcast_to");
   KILN_CHECK(b.same_dims(attrs.shape) || b == attrs.shape, "broadcast_to: ", in[0].shape().str(), " cannot be broadcast to ",
              attrs.shape.str());
   return {attrs.shape, in[0].dtype()};
 }
 
-TensorMeta infer_Concat(Inputs in, const OpAttrs& attrs) {
+TensorMeta infer_Concat(Inputs in, const OpAttrs& op_attrs) {
+  const ConcatAttrs& attrs = op_attrs.as<ConcatAttrs>();
   KILN_CHECK(!in.empty(), "concat: needs at least one tensor");
   const Tensor& first = in[0];
-  int ax = normalize_axis(attrs.i0, first.rank(), "concat");
+  int ax = normalize_axis(attrs.axis, first.rank(), "concat");
   Shape out = first.shape();
   for (size_t k = 1; k < in.size(); ++k) {
     const Tensor& t = in[k];
@@ -123,17 +130,18 @@ TensorMeta infer_Concat(Inputs in, const OpAttrs& attrs) {
   return {out, first.dtype()};
 }
 
-TensorMeta infer_Slice(Inputs in, const OpAttrs& attrs) {
+TensorMeta infer_Slice(Inputs in, const OpAttrs& op_attrs) {
+  const SliceAttrs& attrs = op_attrs.as<SliceAttrs>();
   const Shape& s = in[0].shape();
-  KILN_CHECK(attrs.ints.size() == s.rank() && attrs.shape.rank() == s.rank(), "slice: begin and size need ",
+  KILN_CHECK(attrs.begin.size() == s.rank() && attrs.size.rank() == s.rank(), "slice: begin and size need ",
              s.rank(), " entries for ", s.str());
   for (int i = 0; i < s.rank(); ++i) {
-    if (attrs.ints[i] == 0 && attrs.shape.sym(i) == s.sym(i)) continue;  // all of the dim, for every size
-    KILN_CHECK(attrs.ints[i] >= 0 && attrs.shape[i] >= 0 && attrs.ints[i] + attrs.shape[i] <= s[i], "slice: dimension ", i,
-               " range [", attrs.ints[i], ", ", attrs.ints[i] + attrs.shape[i], ") is outside [0, ", s[i],
+    if (attrs.begin[i] == 0 && attrs.size.sym(i) == s.sym(i)) continue;  // all of the dim, for every size
+    KILN_CHECK(attrs.begin[i] >= 0 && attrs.size[i] >= 0 && attrs.begin[i] + attrs.size[i] <= s[i], "slice: dimension ", i,
+               " range [", attrs.begin[i], ", ", attrs.begin[i] + attrs.size[i], ") is outside [0, ", s[i],
                ") of ", s.str());
   }
-  return {attrs.shape, in[0].dtype()};
+  return {attrs.size, in[0].dtype()};
 }
 
 TensorMeta infer_Gather(Inputs in, const OpAttrs&) {
@@ -146,7 +154,8 @@ TensorMeta infer_Gather(Inputs in, const OpAttrs&) {
   return {out, params.dtype()};
 }
 
-TensorMeta infer_UnsortedSegmentSum(Inputs in, const OpAttrs& attrs) {
+TensorMeta infer_UnsortedSegmentSum(Inputs in, const OpAttrs& op_attrs) {
+  const ShapeAttrs& attrs = op_attrs.as<ShapeAttrs>();
   const Tensor &data = in[0], &ids = in[1];
   KILN_CHECK(is_integer(ids.dtype()), "unsorted_segment_sum: segment_ids must be int32 or int64, got ",
              dtype_name(ids.dtype()));
@@ -162,19 +171,24 @@ TensorMeta infer_UnsortedSegmentSum(Inputs in, const OpAttrs& attrs) {
   return {out, data.dtype()};
 }
 
-TensorMeta infer_OneHot(Inputs in, const OpAttrs& attrs) {
+TensorMeta infer_OneHot(Inputs in, const OpAttrs& op_attrs) {
+  const OneHotAttrs& attrs = op_attrs.as<OneHotAttrs>();
   KILN_CHECK(is_integer(in[0].dtype()), "one_hot: indices must be int32 or int64, got ",
              dtype_name(in[0].dtype()));
-  KILN_CHECK(attrs.i0 > 0, "one_hot: depth must be positive, got ", attrs.i0);
+  KILN_CHECK(attrs.depth > 0, "one_hot: depth must be positive, got ", attrs.depth);
   Shape out = in[0].shape();
-  out.push_back(attrs.i0);
+  out.push_back(attrs.depth);
   return {out, attrs.dtype};
 }
 
-TensorMeta infer_Fill(Inputs, const OpAttrs& attrs) { return {attrs.shape, attrs.dtype}; }
+TensorMeta infer_Fill(Inputs, const OpAttrs& attrs) {
+  const FillAttrs& a = attrs.as<FillAttrs>();
+  return {a.shape, a.dtype};
+}
 
 namespace {
-TensorMeta random_meta(const OpAttrs& attrs, const char* op) {
+TensorMeta random_meta(const OpAttrs& op_attrs, const char* op) {
+  const RandomAttrs& attrs = op_attrs.as<RandomAttrs>();
   KILN_CHECK(is_floating(attrs.dtype), op, ": dtype must be float32 or float64, got ", dtype_name(attrs.dtype));
   return {attrs.shape, attrs.dtype};
 }

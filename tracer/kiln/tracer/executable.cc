@@ -89,7 +89,7 @@ std::vector<Tensor> Executable::run_verified(const std::vector<Tensor>& argument
   for (const ir::GraphVariable& gv : graph_.variables) before.push_back(gv.var.clone());
   std::vector<std::pair<Generator*, Generator>> generators;
   for (const ir::GraphNode& n : graph_.nodes) {
-    Generator* g = n.attrs.generator;
+    Generator* g = n.attrs.generator();
     if (g != nullptr && std::none_of(generators.begin(), generators.end(), [g](const auto& s) { return s.first == g; }))
       generators.emplace_back(g, *g);
   }

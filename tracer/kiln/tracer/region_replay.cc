@@ -27,7 +27,7 @@ std::vector<Tensor> replay(const ir::Graph& region, const std::vector<Tensor>& a
     std::vector<Tensor> out;
     switch (n.kind) {
       case ir::NodeKind::Op:
-        KILN_CHECK(n.attrs.generator == nullptr, construct, ": the gradient of a region that draws random numbers (`",
+        KILN_CHECK(n.attrs.generator() == nullptr, construct, ": the gradient of a region that draws random numbers (`",
                    n.name(), "`) is not supported (its numbers are drawn anew on every run); draw them before the ",
                    construct, " and read them inside");
         out = {call_op(n.op, in, n.attrs)};
