@@ -163,6 +163,7 @@ int instruction_count(const Program& p) {
 
 Program minimize(const Program& original, const std::function<bool(const Program&)>& fails) {
   Program best = original;
+  best.cap_loop_trips = true;  // Note [Capped loops] in program_exec.cc
   auto attempt = [&](const Program& candidate) {
     if (!fails(candidate)) return false;
     best = candidate;

@@ -125,6 +125,10 @@ struct Program {
   /// as code that computes with sizes does: kiln::function then traces each size apart) rather
   /// than symbolically (Shape::sym, dim_mul: one trace and one compile for every size).
   bool reads_sizes = false;
+  /// Note [Capped loops]: whether each while_loop also stops after kMaxLoopTrips trips (the
+  /// minimizer's candidates, whose edits can turn a loop's bound into a runaway).
+  bool cap_loop_trips = false;
+  static constexpr int64_t kMaxLoopTrips = 1000;
 
   int num_classes() const { return call_sizes.empty() ? 0 : static_cast<int>(call_sizes[0].size()); }
   /// Whether value `id` is a Variable (trainable or state): printed @id, not %id.

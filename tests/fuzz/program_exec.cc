@@ -223,16 +223,31 @@ class Interpreter {
         return;
       }
       case InstrKind::While: {
+        // Note [Capped loops]
+        // A minimizer candidate may turn a loop's bound into a runaway (an eager loop under a
+        // tape keeps every trip: the suite's process grew to 24 GB). Its loops carry one more
+        // variable, a trip count, and stop after Program::kMaxLoopTrips, eagerly and compiled
+        // alike (cond = trips < (cond ? cap : 0), with the table's ops).
+        const bool capped = p_.cap_loop_trips;
         std::vector<Tensor> init;
         for (int id : in.in) init.push_back(at(id));
+        if (capped) init.push_back(Tensor::scalar(int64_t{0}));
+        auto own = [&](const std::vector<Tensor>& v) {
+          return capped ? std::vector<Tensor>(v.begin(), v.end() - 1) : v;
+        };
         std::vector<Tensor> r = kiln::while_loop(
             [&](const std::vector<Tensor>& v) {
-              bind(in.blocks[0], v);
-              return results(in.blocks[0]).at(0);
+              bind(in.blocks[0], own(v));
+              Tensor c = results(in.blocks[0]).at(0);
+              if (capped)
+                c = less(v.back(), where(c, Tensor::scalar(Program::kMaxLoopTrips), Tensor::scalar(int64_t{0})));
+              return c;
             },
             [&](const std::vector<Tensor>& v) {
-              bind(in.blocks[1], v);
-              return results(in.blocks[1]);
+              bind(in.blocks[1], own(v));
+              std::vector<Tensor> next = results(in.blocks[1]);
+              if (capped) next.push_back(v.back() + Tensor::scalar(int64_t{1}));
+              return next;
             },
             init);
         for (size_t k = 0; k < in.out.size(); ++k) env_[static_cast<size_t>(in.out[k])] = r.at(k);

@@ -56,6 +56,10 @@ void run_seeds(uint64_t first, uint64_t count) {
 TEST(FuzzBudget, Seeds1To50) { run_seeds(1, 50); }
 TEST(FuzzBudget, Seeds51To100) { run_seeds(51, 50); }
 TEST(FuzzBudget, Seeds101To150) { run_seeds(101, 50); }
+// Seed 414187 of a later run: a while_loop body read relu_grad(dy, x) of a watched x, which the
+// generator had taken for a value off the tape (relu_grad gives x no gradient, but the tape
+// records the op); traced, the gradient then went through the loop, a kiln::Error.
+TEST(FuzzBudget, Seed414187) { run_seeds(414187, 1); }
 
 // Over its first 3,000 seeds the generator calls every op of the table (the optimizers
 // included), and makes each kind of program the issue asks for.
@@ -128,6 +132,25 @@ TEST(FuzzDifferential, CatchesAndMinimizesAPlantedMiscompilation) {
     return;
   }
   FAIL() << "no program among the first 200 seeds has an add among its outputs";
+}
+
+// Note [Capped loops]: a program whose loop never ends (its counter's increment edited away,
+// as a minimizer candidate may do) runs, eagerly and compiled, to Program::kMaxLoopTrips trips
+// when capped, instead of growing a tape without end.
+TEST(FuzzDifferential, ACappedRunawayLoopStopsAndStillCompares) {
+  NoDiskCache no_cache;
+  for (uint64_t seed = 1; seed <= 400; ++seed) {
+    Program p = generate_program(seed);
+    auto loop = std::find_if(p.body.instrs.begin(), p.body.instrs.end(), [](const Instr& in) { return in.kind == InstrKind::While; });
+    if (loop == p.body.instrs.end()) continue;
+    Block& body = loop->blocks[1];
+    body.results[0] = body.params[0];  // the counter never moves: the loop runs forever
+    p.cap_loop_trips = true;
+    const Outcome o = run_differential(p);
+    EXPECT_EQ(o.verdict, Verdict::Match) << "seed " << seed << ": " << o.detail << "\n" << program_text(p);
+    return;
+  }
+  FAIL() << "no program among the first 400 seeds has a while_loop";
 }
 
 }  // namespace

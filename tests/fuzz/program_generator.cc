@@ -119,6 +119,11 @@ std::vector<int> ProgramGenerator::emit_multi(Instr in, const std::vector<ValueI
 
 int ProgramGenerator::emit(Instr in, ValueInfo out) {
   out.role = Role::Computed;
+  // A tape records an op with a gradient rule when any input is on it, whatever the rule gives
+  // that input (relu_grad's x, max_pool2d_grad's x and y): the result is on the tape too, so no
+  // traced while_loop may read it (fuzz seed 414187).
+  if (in.kind == InstrKind::Op && op_def(in.op).grad != nullptr)
+    for (int v : in.in) out.watched = out.watched || info(v).watched;
   return emit_multi(std::move(in), {out})[0];
 }
 

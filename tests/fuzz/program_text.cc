@@ -106,7 +106,7 @@ class Printer {
   }
 
   std::string text() {
-    os_ << "program " << p_.seed << ":";
+    os_ << "program " << p_.seed << (p_.cap_loop_trips ? " (while_loops capped at " + std::to_string(Program::kMaxLoopTrips) + " trips)" : "") << ":";
     for (int c = 0; c < p_.num_classes(); ++c) {
       os_ << (c == 0 ? " N" : " M") << " =";
       for (const auto& sizes : p_.call_sizes) os_ << " " << sizes[static_cast<size_t>(c)];
