@@ -48,8 +48,7 @@ Tensor call_op(OpId id, Inputs in, const OpAttrs& attrs) {
     KernelFn kernel = op.kernels[static_cast<int>(device.type)];
     KILN_CHECK(kernel != nullptr, op.name, ": no kernel for device ", device.str());
     if (op.in_place()) {
-      for (const Tensor& t : in)
-        if (t.is_variable()) make_storage_unique(t);  // Note [Variables on the tape]
+      for (int p = 0; p < op.written_inputs; ++p) make_storage_unique(in[static_cast<size_t>(p)]);  // Note [Variables on the tape]
       out = in[0];
     } else {
       out = Tensor::empty(meta.shape, meta.dtype, device);

@@ -48,7 +48,7 @@ using GradFn = std::vector<Tensor> (*)(const GradContext& ctx);
 /// The effects column of op_table.def.
 enum class OpEffects : uint8_t {
   Pure,
-  Writes,          ///< writes its Variable inputs in place; the result is input 0
+  Writes,          ///< writes its first written_inputs inputs (Variables) in place; the result is input 0
   Checks,          ///< checks its input values at run time (index ranges)
   ChecksIntegers,  ///< checks its input values at run time when they are integers (division by zero)
 };
@@ -61,8 +61,9 @@ struct OpDef {
   KernelFn kernels[kNumDeviceTypes];
   GradFn grad;  ///< null: not differentiable
   OpEffects effects;
+  int written_inputs;    ///< Writes: how many of its first inputs it writes (0 otherwise)
   uint8_t attrs_family;  ///< index in OpAttrs::Family of the row's attrs struct
-  /// Writes its Variable inputs in place; the result is input 0.
+  /// Writes its first written_inputs inputs in place; the result is input 0.
   bool in_place() const { return effects == OpEffects::Writes; }
 };
 

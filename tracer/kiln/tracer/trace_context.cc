@@ -20,8 +20,6 @@ struct TracedValue final : SymbolicValue {
   int value;
   std::string description;
 };
-
-bool is_assign_family(OpId id) { return id == OpId::Assign || id == OpId::AssignAdd || id == OpId::AssignSub; }
 }  // namespace
 
 TraceContext::TraceContext(ir::Graph& graph, bool first_trace)
@@ -193,10 +191,9 @@ Tensor TraceContext::intercept(const OpDef& op, Inputs in, const OpAttrs& attrs,
     g.nodes.push_back(node);
     return symbolic_result(node.output, std::string("`") + op.name + "`'s result (" + ir::type_str(meta.dtype, meta.shape) + ")");
   }
-  // In place: input 0 for the assign family, every Variable input otherwise (apply_adam's slots).
-  for (size_t p = 0; p < in.size(); ++p) {
-    if (p > 0 && is_assign_family(op.id)) break;
-    if (!in[p].is_variable()) continue;
+  // In place: the row's written inputs (op_table.def's effects: apply_adam's var, m and v).
+  for (size_t p = 0; p < static_cast<size_t>(op.written_inputs); ++p) {
+    KILN_ASSERT(in[p].is_variable(), "an in-place op writes Variables");
     int var = -1;
     for (size_t k = 0; k < graph_.variables.size(); ++k)
       if (graph_.variables[k].var.is_same(in[p])) var = static_cast<int>(k);
@@ -206,8 +203,6 @@ Tensor TraceContext::intercept(const OpDef& op, Inputs in, const OpAttrs& attrs,
     int v = graph_.add_value(ir::ValueKind::VariableUpdate, in[p].dtype(), in[p].shape(), var);
     node.writes.push_back(ir::GraphNode::Write{static_cast<int>(p), var, v});
   }
-  KILN_CHECK(!node.writes.empty() && node.writes[0].position == 0, op.name,
-             ": input 0 must be a Variable (it is written in place)");
   node.output = node.writes[0].value;
   graph_.nodes.push_back(node);
   for (const ir::GraphNode::Write& w : node.writes) mark_variable(graph_.variables[static_cast<size_t>(w.variable)], w.value);
