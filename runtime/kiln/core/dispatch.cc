@@ -15,7 +15,8 @@ OpInterceptor* set_op_interceptor(OpInterceptor* interceptor) {
 Tensor call_op(OpId id, Inputs in, const OpAttrs& attrs) {
   const OpDef& op = op_def(id);
   KILN_ASSERT(op.arity < 0 || static_cast<int>(in.size()) == op.arity, "op called with its arity");
-  KILN_ASSERT(attrs.family.index() == op.attrs_family, "op called with its row's attrs struct");
+  KILN_ASSERT(attrs.family.index() == op.attrs_family,
+              std::string(op.name) + " called with " + attrs.family_name() + " attributes, not its row's");
   bool symbolic = false;
   for (const Tensor& t : in) {
     KILN_CHECK(t.defined(), op.name, ": an input is an undefined (empty) Tensor");

@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 #include <initializer_list>
+#include <string>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -223,13 +224,13 @@ struct OpAttrs {
   template <typename A>
   const A& as() const {
     const A* a = std::get_if<A>(&family);
-    KILN_ASSERT(a != nullptr, "op attributes read as another family's struct");
+    KILN_ASSERT(a != nullptr, std::string(family_name()) + " attributes read as " + A::kFamily + " ones");
     return *a;
   }
   template <typename A>
   A& as() {
     A* a = std::get_if<A>(&family);
-    KILN_ASSERT(a != nullptr, "op attributes read as another family's struct");
+    KILN_ASSERT(a != nullptr, std::string(family_name()) + " attributes read as " + A::kFamily + " ones");
     return *a;
   }
   /// The family struct's name (kFamily).
