@@ -207,10 +207,10 @@ class Variable : public Tensor {
   const Variable& assign(const Tensor& v) const;
   const Variable& assign_add(const Tensor& v) const;
   const Variable& assign_sub(const Tensor& v) const;
-  /// The variable's value now, as a tensor that later assigns leave alone (TF's read_value). No
-  /// copy is made unless the variable is assigned while the value lives (copy-on-write).
-  /// Recorded on the tapes as a read: gradients flow through it to the variable. A plain
-  /// `Tensor t = v;` is the variable itself, and shows every later assign.
+  /// The variable's value now, as a new tensor (a copy) that later assigns leave alone (TF's
+  /// read_value). An op like any other: traces and tapes record the read, and gradients flow
+  /// through it to the variable. A plain `Tensor t = v;` is the variable itself, and shows every
+  /// later assign.
   Tensor read_value() const;
 };
 

@@ -504,6 +504,28 @@ TEST(ControlFlowResults, AVariableHandleShowsLaterAssignsAndReadValueDoesNot) {
   }, kOnes, make({1, 2}, {2}));
 }
 
+// A read in a trace is of the variable on each call, not of its value when the trace ran: the
+// first read of a variable the trace has not touched yet captures it too.
+TEST(ControlFlowResults, AReadInATraceFollowsTheVariableOnEveryCall) {
+  Variable w(make({1, 2}, {2}), true, "w");
+  auto f = kiln::function([&](const Tensor& x) {
+    Tensor r = kiln::cond(Tensor::scalar(true), [&] { return Tensor(w); }, [&] { return x; });
+    w.assign_sub(x);
+    return r;
+  });
+  expect_close(f(kOnes), make({1, 2}, {2}));
+  expect_close(f(kOnes), make({0, 1}, {2}));
+  expect_close(f(kOnes), make({-1, 0}, {2}));
+  auto g = kiln::function([&](const Tensor& x) {
+    Tensor before = w.read_value();
+    w.assign_add(x);
+    return before;
+  });
+  expect_close(g(kOnes), make({-2, -1}, {2}));
+  expect_close(g(kOnes), make({-1, 0}, {2}));
+  EXPECT_EQ(f.trace_count() + g.trace_count(), 2);
+}
+
 TEST(ControlFlowResults, GradientsFlowThroughAReadToTheVariable) {
   Variable w(make({1, -2}, {2}), true, "w");
   auto grad_of = [&](const Tensor& x) {

@@ -149,8 +149,9 @@ std::vector<Tensor> traced_while_loop(TraceContext& ctx, const LoopCondFn& cond_
 // is read where the region ends, and a later assign does not change the result. Eagerly a
 // branch's result would be the Variable itself, which shows that assign (fuzz seed 39205: a
 // cond returned a Variable that an optimizer step then updated). So the eager path reads such
-// results too (Variable::read_value: no copy unless the variable is assigned while the result
-// lives), and both agree. Loop variables are read on entry for the same reason.
+// results too (Variable::read_value, a copy), and both agree; inside a trace (a concrete pred)
+// the read is an op of the graph, of the variable on each call. Loop variables are read on entry
+// for the same reason.
 std::vector<Tensor> values_of(std::vector<Tensor> ts) {
   for (Tensor& t : ts)
     if (t.is_variable()) t = static_cast<const Variable&>(t).read_value();

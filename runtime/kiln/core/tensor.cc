@@ -8,7 +8,7 @@
 #include <sstream>
 #include <utility>
 
-#include "kiln/autodiff/gradient_tape.h"
+#include "kiln/core/dispatch.h"
 #include "kiln/ops.h"
 
 namespace kiln {
@@ -330,13 +330,13 @@ const Variable& Variable::assign(const Tensor& v) const { kiln::assign(*this, v)
 const Variable& Variable::assign_add(const Tensor& v) const { kiln::assign_add(*this, v); return *this; }
 const Variable& Variable::assign_sub(const Tensor& v) const { kiln::assign_sub(*this, v); return *this; }
 
+// An op of the table, a cast to the variable's own dtype (a copy), so that a trace captures the
+// variable and records the read like any other (a read of a variable the trace has not touched
+// yet included), and a tape differentiates through it (cast's gradient).
 Tensor Variable::read_value() const {
   KILN_CHECK(defined(), "Variable.read_value: undefined Variable");
-  return custom_gradient({*this}, [](const std::vector<Tensor>& in) {
-    Tensor now = alias_of(in[0]);                 // storage shared until the next assign copies it
-    now.impl().symbolic = symbolic_value(in[0]);  // inside a trace: the variable's traced value now
-    return std::pair{now, CustomGradFn([](const Tensor& dy) { return std::vector<Tensor>{dy}; })};
-  });
+  const Tensor in[] = {*this};
+  return call_op(OpId::Cast, in, CastAttrs{.dtype = dtype()});
 }
 
 }  // namespace kiln
