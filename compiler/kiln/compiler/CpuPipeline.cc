@@ -143,6 +143,7 @@ void add_cpu_lowering(mlir::OpPassManager& pm) {
   pm.addPass(mlir::createReconcileUnrealizedCastsPass());
   pm.addPass(createMarkNoaliasArguments());
   pm.addPass(createWorkspacesPerThread());
+  pm.addPass(createFreezeFabsSelectConditions());
 }
 
 // kiln-opt's `kiln-cpu-pipeline`, with its one option.

@@ -132,6 +132,12 @@ def MarkNoaliasArguments : Pass<"kiln-mark-noalias-arguments", "mlir::ModuleOp">
   let dependentDialects = ["mlir::LLVM::LLVMDialect"];
 }
 
+def FreezeFabsSelectConditions : Pass<"kiln-freeze-fabs-select-conditions", "mlir::ModuleOp"> {
+  let summary = "Freezes a select's condition that compares a fabs (an LLVM 19 miscompile)";
+  let description = [{ Note [LLVM 19 and fabs of a select]; runs on the LLVM dialect. }];
+  let dependentDialects = ["mlir::LLVM::LLVMDialect"];
+}
+
 def WorkspacesPerThread : Pass<"kiln-workspaces-per-thread", "mlir::ModuleOp"> {
   let summary = "Each workspace global's address as the calling thread's buffer";
   let description = [{ Note [Workspace per thread]; runs on the LLVM dialect. }];
