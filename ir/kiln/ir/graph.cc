@@ -1,9 +1,8 @@
-// kiln::Graph: value bookkeeping, liveness and the readable text form.
+// kiln::ir::Graph: value bookkeeping, liveness and the readable text form.
 #include "kiln/ir/graph.h"
 
 #include <sstream>
 #include <type_traits>
-
 
 namespace kiln::ir {
 
@@ -148,9 +147,11 @@ Graph Graph::pruned() const {
   return g;
 }
 
-std::string type_str(DType dtype, const Shape& shape) {
+namespace {
+// `[16,?]`: a symbolic dim printed as `?`.
+std::string dims_str(const Shape& shape) {
   std::ostringstream os;
-  os << dtype_name(dtype) << "[";
+  os << "[";
   for (int i = 0; i < shape.rank(); ++i) {
     if (i) os << ",";
     if (is_symbolic_dim(shape.sym(i))) os << "?";
@@ -159,6 +160,9 @@ std::string type_str(DType dtype, const Shape& shape) {
   os << "]";
   return os.str();
 }
+}  // namespace
+
+std::string type_str(DType dtype, const Shape& shape) { return dtype_name(dtype) + dims_str(shape); }
 
 std::string Graph::value_name(int id) const {
   if (id == kUndefinedOutput) return "<undefined>";
@@ -187,7 +191,7 @@ void print_attrs(std::ostream& os, const GraphNode& n) {
       return;
     } else if constexpr (std::is_same_v<T, Shape>) {
       if (value.rank() == 0) return;
-      s << name << "=" << type_str(DType::Float32, value).substr(std::string(dtype_name(DType::Float32)).size());
+      s << name << "=" << dims_str(value);
     } else if constexpr (std::is_same_v<T, IntList>) {
       s << name << "=[";
       for (int i = 0; i < value.size(); ++i) s << (i ? "," : "") << value[i];
